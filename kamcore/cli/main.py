@@ -1,0 +1,8 @@
+"""Entry point of the ``kamcore`` command (filled in by the CLI commit)."""
+
+import sys
+
+
+def main(argv=None) -> int:
+    print("kamcore", file=sys.stderr)
+    return 0

@@ -1,0 +1,53 @@
+"""Exceptions and warnings raised by kamcore.
+
+Every error derives from :class:`KamcoreError` and from the matching builtin, so
+generic code that catches ``ValueError`` or ``OSError`` keeps working.  Messages
+say what was expected and what was given, and name the file, column or parameter.
+The command line turns any ``KamcoreError`` into one line on stderr and exit
+status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KamcoreError",
+    "ConfigError",
+    "GeometryError",
+    "EventFileError",
+    "SchemaError",
+    "EventDataError",
+    "ModelFileError",
+    "KamcoreWarning",
+]
+
+
+class KamcoreError(Exception):
+    """Root of every error kamcore raises on purpose."""
+
+
+class ConfigError(KamcoreError, ValueError):
+    """A configuration value is out of its allowed range or of the wrong kind."""
+
+
+class GeometryError(KamcoreError, ValueError):
+    """A PMT table is malformed (missing columns, wrong count, bad values)."""
+
+
+class EventFileError(KamcoreError, OSError):
+    """An event file is missing, unreadable, truncated or not of a known format."""
+
+
+class SchemaError(EventFileError):
+    """An event file was read but its columns or schema version are not ours."""
+
+
+class EventDataError(KamcoreError, ValueError):
+    """Event contents are invalid: PMT id out of range, NaN/inf times or charges."""
+
+
+class ModelFileError(KamcoreError, OSError):
+    """A model checkpoint is missing, unsafe or does not match its configuration."""
+
+
+class KamcoreWarning(UserWarning):
+    """Base class of the warnings kamcore emits."""
