@@ -1,8 +1,100 @@
-"""Entry point of the ``kamcore`` command (filled in by the CLI commit)."""
+"""The ``kamcore`` command: parser, dispatch and the error boundary.
 
+Each sub-command lives in a module of this package and registers itself in
+:data:`COMMANDS` (name -> ``(add_arguments, run)``).  Any
+:class:`~kamcore.errors.KamcoreError` (and argument errors) ends with exit status
+2 and one line on stderr; nothing shows a traceback unless ``KAMCORE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
 import sys
+from typing import Callable
+
+from ..errors import KamcoreError
+
+__all__ = ["main", "COMMANDS", "build_parser"]
+
+#: sub-command name -> (help line, add_arguments(parser), run(args) -> exit status)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
 
-def main(argv=None) -> int:
-    print("kamcore", file=sys.stderr)
-    return 0
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line (no usage dump)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def command(name: str, help: str):
+    """Decorator: register ``run`` with its ``add_arguments`` (attribute ``.arguments``)."""
+    def deco(run):
+        COMMANDS[name] = (help, getattr(run, "arguments", lambda p: None), run)
+        return run
+    return deco
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import events_cmds  # noqa: F401  (registers the commands)
+
+    parser = _Parser(prog="kamcore", description=(
+        "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "
+        "Run 'kamcore demo' for a first look on the embedded defaults."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n" + "\n".join(f"  {n:<10} {h}" for n, (h, _, _) in COMMANDS.items()))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_, add_args, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``kamcore`` with ``argv``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if not args.command:
+            parser.print_help()
+            return 0
+        return int(COMMANDS[args.command][2](args) or 0)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KamcoreError as exc:
+        if os.environ.get("KAMCORE_DEBUG"):
+            raise
+        print(f"kamcore: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # output paths, permissions, full disks
+        if os.environ.get("KAMCORE_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"kamcore: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kamcore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, traceback on request
+        if os.environ.get("KAMCORE_DEBUG"):
+            raise
+        print(f"kamcore: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              "(set KAMCORE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

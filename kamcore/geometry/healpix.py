@@ -18,6 +18,7 @@ __all__ = ["pmt_pixels", "hits_to_healpix", "mollweide_image"]
 def _hp():
     try:
         import healpy
+        import healpy.projector  # noqa: F401  (not imported by healpy itself)
     except ModuleNotFoundError as exc:  # pragma: no cover - healpy is a dependency
         raise ModuleNotFoundError("healpy is needed for HEALPix display: pip install healpy") from exc
     return healpy

@@ -1,0 +1,61 @@
+"""Command-line options built from ``param`` configuration classes.
+
+The same ``param.Parameterized`` classes configure the library, the command line
+and the dashboard widgets, so an option's type, bounds and help text are defined
+once.  :func:`add_param_options` turns the numeric, boolean and selector params of a
+class into ``--name`` options; :func:`config_from_args` builds the instance back,
+and out-of-bounds values end as a :class:`~kamcore.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import param
+
+from ..errors import ConfigError
+
+__all__ = ["add_param_options", "config_from_args"]
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameterized], *,
+                      prefix: str = "", aliases: dict[str, list[str]] | None = None,
+                      title: str | None = None) -> None:
+    """Add one option per numeric/boolean/selector param of ``cls`` (default ``None`` = keep the class default)."""
+    group = parser.add_argument_group(title or f"{cls.__name__} options")
+    aliases = aliases or {}
+    for name, p in cls.param.objects("existing").items():
+        if name == "name":
+            continue
+        flags = [_option(prefix + name), *aliases.get(name, [])]
+        doc = (p.doc or "").strip().replace("%", "%%")
+        dest = prefix + name
+        if isinstance(p, param.Boolean):
+            group.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{doc} (default: {p.default})")
+        elif isinstance(p, param.Selector):
+            group.add_argument(*flags, dest=dest, choices=[str(o) for o in p.objects], default=None,
+                               help=f"{doc} (default: {p.default})")
+        elif isinstance(p, param.Integer):
+            group.add_argument(*flags, dest=dest, type=int, default=None, metavar="N",
+                               help=f"{doc} (default: {p.default})")
+        elif isinstance(p, param.Number):
+            group.add_argument(*flags, dest=dest, type=float, default=None, metavar="F",
+                               help=f"{doc} (default: {p.default})")
+
+
+def config_from_args(cls: type[param.Parameterized], args: argparse.Namespace, *, prefix: str = ""):
+    """Instance of ``cls`` with the options given on the command line applied."""
+    kw = {}
+    for name in cls.param.objects("existing"):
+        v = getattr(args, prefix + name, None)
+        if name != "name" and v is not None:
+            kw[name] = v
+    try:
+        return cls(**kw)
+    except ValueError as exc:
+        raise ConfigError(f"invalid option: {exc}") from None
