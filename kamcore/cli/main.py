@@ -94,7 +94,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kamcore: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
               "(set KAMCORE_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
