@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import EventDataError
 
-__all__ = ["Events"]
+__all__ = ["Events", "segment_sum"]
 
 #: per-event columns: name -> dtype (vertex columns are (N, 3))
 EVENT_FIELDS: dict[str, Any] = {
@@ -63,6 +63,22 @@ def _segment_take(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.
     seg = np.repeat(np.arange(len(idx)), lengths)
     flat = starts[seg] + (np.arange(total, dtype=np.int64) - new_offsets[:-1][seg])
     return new_offsets, flat
+
+
+def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (``(H, ...)``) over the segments ``offsets[i]:offsets[i+1]``; 0 for empty ones.
+
+    Contiguous segments make this a streaming ``np.add.reduceat`` (no scattered writes).
+
+    >>> segment_sum(np.array([1.0, 2.0, 3.0]), np.array([0, 2, 2, 3]))
+    array([3., 0., 3.])
+    """
+    n = len(offsets) - 1
+    out = np.zeros((n, *values.shape[1:]), dtype=np.result_type(values.dtype, np.float64))
+    nonempty = offsets[1:] > offsets[:-1]
+    if nonempty.any():
+        out[nonempty] = np.add.reduceat(values, offsets[:-1][nonempty], axis=0)
+    return out
 
 
 @dataclasses.dataclass(eq=False)

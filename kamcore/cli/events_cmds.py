@@ -189,7 +189,7 @@ def _hitmaps(args) -> int:
     shape = (config.n_time_bins, 2 * config.bandwidth, 2 * config.bandwidth)
     maps = np.zeros((len(events), *shape), np.float32)
     for a in range(0, len(events), _CHUNK):
-        maps[a:a + _CHUNK] = hitmaps(events.take(slice(a, a + _CHUNK)), pmts, config)
+        hitmaps(events.take(slice(a, a + _CHUNK)), pmts, config, out=maps[a:a + _CHUNK])
     nh = nhit(maps)
     save_npz_atomic(Path(args.out), maps=maps, nhit=nh, event_id=events.event_id, run=events.run,
                     config=np.array(config.to_json()))
@@ -211,14 +211,14 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 def _demo(args) -> int:
     """Embedded-defaults tour: simulate signal and backgrounds, write runs, read back, summarise."""
     from ..io import open_events, write_events
-    from ..preprocess import proper_times, sparse_hitmaps
+    from ..preprocess import proper_times, reconstruct_vertex, sparse_hitmaps
     from ..sim import simulate
 
     pmts = _pmts(args)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
         out.mkdir(parents=True, exist_ok=True)
-        print(f"{'source':<14} {'events':>6} {'E/MeV':>6} {'hits':>6} {'Nhit':>6} {'tau90/ns':>8} {'spread/cm':>9}")
+        print(f"{'source':<14} {'events':>6} {'E/MeV':>6} {'hits':>6} {'Nhit':>6} {'tau90/ns':>8} {'spread/cm':>9} {'R_true':>6} {'R_reco':>6}")
         for run, source in enumerate(("Xe136_0vbb", "Xe136_2vbb", "Bi214", "Bi214_film", "C10"), start=1):
             path = out / f"demo_{source}.parquet"
             write_events(simulate(source, args.events, seed=args.seed + run, run=run, pmts=pmts), path)
@@ -226,7 +226,9 @@ def _demo(args) -> int:
             tau, _ = proper_times(ev, pmts)
             nh = sparse_hitmaps(ev, pmts).nhit
             print(f"{source:<14} {len(ev):>6} {np.nanmean(ev.energy_mev):>6.2f} {ev.hits_per_event.mean():>6.0f} "
-                  f"{nh.mean():>6.0f} {np.quantile(tau, 0.9):>8.1f} {np.nanmean(ev.deposit_spread_cm()):>9.1f}")
+                  f"{nh.mean():>6.0f} {np.quantile(tau, 0.9):>8.1f} {np.nanmean(ev.deposit_spread_cm()):>9.1f} "
+                  f"{np.linalg.norm(ev.true_vertex_cm, axis=1).mean():>6.0f} "
+                  f"{np.linalg.norm(reconstruct_vertex(ev, pmts), axis=1).mean():>6.0f}")
         if args.out:
             print(f"runs written to {out}")
     return 0

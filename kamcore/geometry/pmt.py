@@ -76,6 +76,9 @@ class PMTTable:
         self.unit = self.xyz_cm / r[:, None]
         self.theta = np.arccos(np.clip(self.unit[:, 2], -1.0, 1.0))  #: (P,) polar angle, rad
         self.phi = np.mod(np.arctan2(self.unit[:, 1], self.unit[:, 0]), 2 * np.pi)  #: (P,) azimuth in [0, 2pi)
+        #: (3, P) float64, x, y and z rows contiguous (fast per-coordinate gathers by PMT id)
+        self.xyz_rows_cm = np.ascontiguousarray(self.xyz_cm.T)
+        self.r2_cm2 = self.r_cm**2  #: (P,) squared radius, cm^2
 
     def __len__(self) -> int:
         return len(self.xyz_cm)

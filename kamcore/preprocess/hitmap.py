@@ -7,7 +7,7 @@ bandwidth-19 grid (:class:`kamcore.geometry.SphericalGrid`).  The cell value is
 the number of hits (``value="count"``) or the summed charge in p.e.
 (``value="charge"``).  ``Nhit`` is the number of non-zero cells of a map.
 
-Maps are built by one ``bincount`` over flat indices for a whole batch; the
+Maps are built by one scatter-add over flat indices for a whole batch; the
 sparse form (:func:`sparse_hitmaps`) lets datasets keep ~350 numbers per event
 instead of 40,432 and densify per mini-batch.
 """
@@ -46,15 +46,39 @@ class SparseHitMaps:
         """``(N,) int64`` non-zero cells per event."""
         return np.diff(self.offsets)
 
+    def take(self, idx: np.ndarray | slice) -> "SparseHitMaps":
+        """The maps of events ``idx`` (indices, boolean mask or slice)."""
+        from ..events import _segment_take
+
+        idx = np.arange(len(self))[idx] if isinstance(idx, slice) else np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        offsets, sel = _segment_take(self.offsets, idx.astype(np.int64))
+        return SparseHitMaps(offsets, self.cell[sel], self.value[sel], self.shape)
+
+    @classmethod
+    def concat(cls, parts: list["SparseHitMaps"]) -> "SparseHitMaps":
+        """Concatenate in order (all parts must have the same map shape)."""
+        shapes = {p.shape for p in parts}
+        if len(shapes) != 1:
+            raise ValueError(f"cannot concatenate hit maps of shapes {sorted(shapes)}")
+        offsets = [np.zeros(1, np.int64)]
+        base = 0
+        for p in parts:
+            offsets.append(p.offsets[1:] + base)
+            base += int(p.offsets[-1])
+        return cls(np.concatenate(offsets), np.concatenate([p.cell for p in parts]),
+                   np.concatenate([p.value for p in parts]), parts[0].shape)
+
     def dense(self, idx: np.ndarray | slice | None = None) -> np.ndarray:
         """``(n, T, 2b, 2b) float32`` dense maps of events ``idx`` (all by default)."""
+        from ..events import _segment_take
+
         idx = np.arange(len(self))[idx if idx is not None else slice(None)]
         size = int(np.prod(self.shape))
         out = np.zeros((len(idx), size), np.float32)
-        starts, stops = self.offsets[idx], self.offsets[np.asarray(idx) + 1]
-        lengths = stops - starts
-        row = np.repeat(np.arange(len(idx)), lengths)
-        pos = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+        offsets, pos = _segment_take(self.offsets, np.asarray(idx, np.int64))
+        row = np.repeat(np.arange(len(idx)), np.diff(offsets))
         out[row, self.cell[pos]] = self.value[pos]
         return out.reshape(len(idx), *self.shape)
 
@@ -66,7 +90,7 @@ def _hit_cells(events: Events, pmts: PMTTable, config: HitMapConfig) -> tuple[np
     k = np.floor((tau - config.t_min_ns) / config.bin_width_ns)
     k = np.clip(np.nan_to_num(k, nan=0.0), 0, config.n_time_bins - 1).astype(np.int64)
     cell = k * (grid.n_theta * grid.n_phi) + pmt_cell[events.pmt.astype(np.int64)]
-    value = np.ones(events.n_hits, np.float64) if config.value == "count" else events.q_pe.astype(np.float64)
+    value = np.ones(events.n_hits, np.float32) if config.value == "count" else events.q_pe.astype(np.float32)
     return cell, value
 
 
@@ -86,15 +110,26 @@ def sparse_hitmaps(events: Events, pmts: PMTTable | None = None, config: HitMapC
     return SparseHitMaps(offsets, (uniq % size).astype(np.int32), summed, shape)
 
 
-def hitmaps(events: Events, pmts: PMTTable | None = None, config: HitMapConfig | None = None) -> np.ndarray:
-    """``(N, T, 2b, 2b) float32`` dense hit maps (DESIGN 4 defaults: ``(N, 28, 38, 38)``)."""
+def hitmaps(events: Events, pmts: PMTTable | None = None, config: HitMapConfig | None = None, *,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """``(N, T, 2b, 2b) float32`` dense hit maps (DESIGN 4 defaults: ``(N, 28, 38, 38)``).
+
+    ``out``: a C-contiguous float32 array of that shape to fill (it is zeroed first),
+    e.g. a slice of a larger preallocated array; returned.
+    """
     pmts = pmts or default_pmt_table()
     config = config or HitMapConfig()
-    size = config.n_time_bins * (2 * config.bandwidth) ** 2
+    shape = (len(events), config.n_time_bins, 2 * config.bandwidth, 2 * config.bandwidth)
+    if out is None:
+        out = np.zeros(shape, np.float32)  # calloc: untouched pages cost nothing
+    else:
+        if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be C-contiguous float32 {shape}, got {out.dtype} {out.shape}")
+        out.fill(0.0)
+    size = int(np.prod(shape[1:]))
     cell, value = _hit_cells(events, pmts, config)
-    flat = np.bincount(events.event_index() * size + cell, value, minlength=len(events) * size)
-    return flat.astype(np.float32).reshape(len(events), config.n_time_bins, 2 * config.bandwidth,
-                                           2 * config.bandwidth)
+    np.add.at(out.reshape(-1), events.event_index() * size + cell, value)  # repeated cells add up
+    return out
 
 
 def nhit(maps: np.ndarray) -> np.ndarray:

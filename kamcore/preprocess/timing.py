@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import Events
+from ..events import Events, segment_sum
 from ..geometry import PMTTable
 from .config import HitMapConfig
 from .vertex import reconstruct_vertex
@@ -47,13 +47,19 @@ def proper_times(events: Events, pmts: PMTTable, config: HitMapConfig | None = N
     """
     config = config or HitMapConfig()
     v = event_vertices(events, pmts, config) if vertices_cm is None else np.asarray(vertices_cm, np.float64)
-    ev = events.event_index()
-    d = np.linalg.norm(pmts.xyz_cm[events.pmt.astype(np.int64)] - v[ev], axis=1)
-    t_minus_tof = events.t_ns.astype(np.float64) - d / config.c_light_cm_per_ns
+    counts = events.hits_per_event
+    idx = events.pmt.astype(np.intp)
+    # |R - v|^2 = |R|^2 + |v|^2 - 2 R.v, with 1-D gathers per coordinate (no (H, 3) temporaries)
+    d2 = np.repeat((v * v).sum(1), counts) + pmts.r2_cm2[idx]
+    for k in range(3):
+        d2 -= 2.0 * pmts.xyz_rows_cm[k][idx] * np.repeat(v[:, k], counts)
+    d = np.sqrt(np.maximum(d2, 0.0))
+    t_minus_tof = events.t_ns.astype(np.float64)
+    t_minus_tof -= d / config.c_light_cm_per_ns
     q = events.q_pe.astype(np.float64)
-    n = len(events)
-    qs = np.bincount(ev, q, minlength=n)
+    qs = segment_sum(q, events.offsets)
     with np.errstate(invalid="ignore", divide="ignore"):
-        t0 = np.bincount(ev, q * t_minus_tof, minlength=n) / qs
+        t0 = segment_sum(q * t_minus_tof, events.offsets) / qs
     t0[~(qs > 0)] = 0.0
-    return (t_minus_tof - t0[ev]).astype(np.float32), t0
+    t_minus_tof -= np.repeat(t0, counts)
+    return t_minus_tof.astype(np.float32), t0

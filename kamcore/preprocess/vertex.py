@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import Events
+from ..events import Events, segment_sum
 from ..geometry import PMTTable, acceptance
 
 __all__ = ["charge_centroid", "centroid_bias_table", "reconstruct_vertex"]
@@ -34,12 +34,11 @@ def charge_centroid(events: Events, pmts: PMTTable) -> np.ndarray:
 
     Events without charge get NaN.
     """
-    ev = events.event_index()
+    idx = events.pmt.astype(np.intp)
     q = events.q_pe.astype(np.float64)
-    xyz = pmts.xyz_cm[events.pmt.astype(np.int64)]
-    n = len(events)
-    qs = np.bincount(ev, q, minlength=n)
-    num = np.stack([np.bincount(ev, q * xyz[:, k], minlength=n) for k in range(3)], 1)
+    qs = segment_sum(q, events.offsets)
+    # one 1-D gather per coordinate streams through memory faster than an (H, 3) gather
+    num = np.stack([segment_sum(q * pmts.xyz_rows_cm[k][idx], events.offsets) for k in range(3)], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = num / qs[:, None]
     c[qs <= 0] = np.nan

@@ -64,3 +64,11 @@ def test_tof_moves_vertex_to_centre(pmts):
     tau, t0 = proper_times(ev, pmts)
     np.testing.assert_allclose(tau, 0.0, atol=1e-4)
     assert t0[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_sparse_take_and_concat(pmts):
+    ev = random_events(9, seed=6)
+    sp = sparse_hitmaps(ev, pmts)
+    both = type(sp).concat([sp.take(slice(0, 4)), sp.take(np.array([4, 5, 6, 7, 8]))])
+    np.testing.assert_array_equal(both.dense(), sp.dense())
+    np.testing.assert_array_equal(sp.take(sp.nhit > 50).nhit, sp.nhit[sp.nhit > 50])

@@ -45,3 +45,16 @@ def test_corrected_centroid_is_unbiased(pmts, radius):
 def test_no_charge_gives_nan(pmts):
     ev = Events.from_columns(offsets=[0, 0], pmt=[], t_ns=[], q_pe=[])
     assert np.isnan(reconstruct_vertex(ev, pmts)).all()
+
+
+def test_simulated_film_events_reconstruct_on_the_balloon(pmts):
+    from kamcore.sim import simulate
+
+    film = simulate("Bi214_film", 300, seed=4, pmts=pmts)
+    bulk = simulate("Bi214", 300, seed=5, pmts=pmts)
+    r_film = np.linalg.norm(reconstruct_vertex(film, pmts), axis=1)
+    r_bulk = np.linalg.norm(reconstruct_vertex(bulk, pmts), axis=1)
+    np.testing.assert_allclose(np.linalg.norm(film.true_vertex_cm, axis=1), 190.0, atol=1e-3)
+    assert abs(np.median(r_film) - 190.0) < 15.0
+    # and clearly apart from the bulk, which fills the sphere uniformly (median R = 190 / 2^(1/3))
+    assert np.median(r_bulk) < 170.0 and np.std(r_film) < np.std(r_bulk)
