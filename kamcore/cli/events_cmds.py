@@ -165,18 +165,11 @@ def _hitmaps_args(p: argparse.ArgumentParser) -> None:
 
 def save_npz_atomic(path: Path, **arrays) -> Path:
     """Write an ``.npz`` via a temporary file in the same directory, then rename."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ConfigError(f"{path}: output directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from ..io import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
 
 
 def _hitmaps(args) -> int:

@@ -42,7 +42,7 @@ def command(name: str, help: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import events_cmds  # noqa: F401  (registers the commands)
+    from . import events_cmds, model_cmds  # noqa: F401  (register the commands)
 
     parser = _Parser(prog="kamcore", description=(
         "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.argv = argv  # commands record how they were called (results files)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
         if not args.command:

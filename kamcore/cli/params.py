@@ -25,7 +25,7 @@ def _option(name: str) -> str:
 def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameterized], *,
                       prefix: str = "", aliases: dict[str, list[str]] | None = None,
                       title: str | None = None) -> None:
-    """Add one option per numeric/boolean/selector param of ``cls`` (default ``None`` = keep the class default)."""
+    """Add one option per numeric/boolean/selector/string param of ``cls`` (default ``None`` = keep the class default)."""
     group = parser.add_argument_group(title or f"{cls.__name__} options")
     aliases = aliases or {}
     for name, p in cls.param.objects("existing").items():
@@ -45,6 +45,9 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameter
                                help=f"{doc} (default: {p.default})")
         elif isinstance(p, param.Number):
             group.add_argument(*flags, dest=dest, type=float, default=None, metavar="F",
+                               help=f"{doc} (default: {p.default})")
+        elif isinstance(p, param.String):
+            group.add_argument(*flags, dest=dest, type=str, default=None, metavar="TEXT",
                                help=f"{doc} (default: {p.default})")
 
 

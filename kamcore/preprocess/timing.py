@@ -43,9 +43,12 @@ def proper_times(events: Events, pmts: PMTTable, config: HitMapConfig | None = N
     """Proper hit times ``tau`` ``(H,) float32`` ns and the per-event ``T0`` ``(N,) float64`` ns.
 
     ``vertices_cm`` ``(N, 3)`` overrides the vertex choice of ``config``.
-    Events without charge get ``T0 = 0``.
+    Events without charge get ``T0 = 0``.  Events whose ``attrs["time_reference"]`` is
+    ``"proper"`` (generator output) already hold proper times and are returned as they are.
     """
     config = config or HitMapConfig()
+    if events.attrs.get("time_reference") == "proper":  # generator output: times are proper times already
+        return events.t_ns.astype(np.float32), np.zeros(len(events))
     v = event_vertices(events, pmts, config) if vertices_cm is None else np.asarray(vertices_cm, np.float64)
     counts = events.hits_per_event
     idx = events.pmt.astype(np.intp)

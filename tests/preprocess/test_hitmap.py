@@ -72,3 +72,11 @@ def test_sparse_take_and_concat(pmts):
     both = type(sp).concat([sp.take(slice(0, 4)), sp.take(np.array([4, 5, 6, 7, 8]))])
     np.testing.assert_array_equal(both.dense(), sp.dense())
     np.testing.assert_array_equal(sp.take(sp.nhit > 50).nhit, sp.nhit[sp.nhit > 50])
+
+
+def test_generated_events_keep_their_proper_times(pmts):
+    ev = random_events(3, seed=8)
+    ev.attrs["time_reference"] = "proper"
+    tau, t0 = proper_times(ev, pmts)
+    np.testing.assert_array_equal(tau, ev.t_ns)
+    assert np.all(t0 == 0)

@@ -1,0 +1,196 @@
+"""Sub-commands on classifiers: ``train``, ``evaluate``, ``score``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .main import command
+from .params import add_param_options, config_from_args
+
+#: the sources of DESIGN 3 that a held-out evaluation covers (signal first)
+EVAL_SOURCES = ["Xe136_0vbb", "Xe136_2vbb", "Solar_nu", "Bi214", "Bi214_film", "C10", "Xe136_2vbb_0+1",
+                "Xe136_2vbb_2+1", "Xe136_2vbb_2+2", "I130", "I124", "Sb118"]
+
+
+def _read_all(paths: list[str]):
+    from ..events import Events
+    from ..io import open_events
+
+    if not paths:
+        raise ConfigError("no event files given")
+    return Events.concat([open_events(p) for p in paths])
+
+
+# ----------------------------------------------------------------------------- train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from ..train import TrainConfig
+
+    p.add_argument("model", choices=["kamnet", "cnn"], help="which classifier")
+    p.add_argument("--signal", nargs="+", required=True, metavar="FILE", help="signal event files (label 1)")
+    p.add_argument("--background", nargs="+", required=True, metavar="FILE", help="background event files (label 0)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
+    p.add_argument("--preset", default="cpu", help="model preset: paper, cpu (shipped), tiny (default: cpu)")
+    p.add_argument("--max-events", type=int, metavar="N", help="use at most N events of each class")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_param_options(p, TrainConfig, title="training")
+
+
+def build_classifier(kind: str, preset: str):
+    """A fresh classifier of ``kind`` (``kamnet``/``cnn``) with ``preset``."""
+    from ..nn.cnn import CNNConfig, ConventionalCNN
+    from ..nn.kamnet import KamNet, KamNetConfig
+
+    try:
+        if kind == "kamnet":
+            return KamNet(KamNetConfig.from_preset(preset))
+        return ConventionalCNN(CNNConfig.from_preset(preset))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _train(args) -> int:
+    from tqdm import tqdm
+
+    from ..geometry import default_pmt_table
+    from ..metrics import auc, rejection_at_acceptance
+    from ..train import TrainConfig, fit_classifier, hitmap_set, labelled_set, predict, save_model
+
+    cfg = config_from_args(TrainConfig, args)
+    pmts = default_pmt_table()
+    rng = np.random.default_rng(cfg.seed)
+    sig_ev, bkg_ev = _read_all(args.signal), _read_all(args.background)
+    if args.max_events:
+        sig_ev = sig_ev.take(slice(0, args.max_events))
+        bkg_ev = bkg_ev.take(slice(0, args.max_events))
+    data = labelled_set(hitmap_set(sig_ev, 1.0, pmts), hitmap_set(bkg_ev, 0.0, pmts), rng,
+                        nhit_matching=cfg.nhit_matching)
+    if len(data) < 4:
+        raise ConfigError(f"only {len(data)} events after Nhit matching; need more signal and background")
+    train, val = data.split(cfg.train_fraction, rng)
+    model = build_classifier(args.model, args.preset)
+    steps = max(len(train) // cfg.batch_size, 1) * cfg.epochs
+    with tqdm(total=steps, unit="step", desc=f"train {args.model}", disable=args.no_progress or None,
+              file=sys.stderr) as bar:
+        def tick(info):
+            bar.update(1)
+            bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}")
+        history = fit_classifier(model, train, val, cfg, progress=tick)
+    scores, _ = predict(model, val, device=cfg.device)
+    s, b = scores[val.label == 1], scores[val.label == 0]
+    metrics = {"val_auc": auc(s, b), "val_rejection_at_90": rejection_at_acceptance(s, b, 0.9),
+               "val_events": int(len(val)), "train_events": int(len(train))}
+    save_model(args.out, model, args.model, preset=args.preset, metrics=metrics,
+               training={"signal_files": [Path(p).name for p in args.signal],
+                         "background_files": [Path(p).name for p in args.background],
+                         "signal_sources": sorted(set(sig_ev.source.astype(str))),
+                         "background_sources": sorted(set(bkg_ev.source.astype(str))),
+                         "selection": sig_ev.attrs.get("sim_request"),
+                         "train_config": json.loads(json.dumps({k: v for k, v in cfg.param.values().items()
+                                                                if k != "name"})),
+                         "history": history["epochs"], "command": "kamcore " + shlex.join(args.argv)})
+    print(f"{args.out}: {args.model}/{args.preset} val AUC {metrics['val_auc']:.3f}, "
+          f"rejection at 90% acceptance {metrics['val_rejection_at_90']:.1%} ({len(val)} held-out events)")
+    return 0
+
+
+_train.arguments = _train_args
+command("train", "train KamNet or the CNN baseline on signal/background event files")(_train)
+
+
+# -------------------------------------------------------------------------- evaluate
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", metavar="MODEL", help="checkpoints (PREFIX, PREFIX.json or .safetensors)")
+    p.add_argument("--signal", nargs="+", metavar="FILE", help="held-out signal event files")
+    p.add_argument("--background", nargs="+", metavar="FILE", help="held-out background files (grouped by source)")
+    p.add_argument("--simulate", type=int, metavar="N",
+                   help="instead of files: simulate N fresh events of every DESIGN 3 source")
+    p.add_argument("--seed", type=int, default=100_000, help="seed of --simulate (default 100000)")
+    p.add_argument("--sources", nargs="+", default=EVAL_SOURCES, metavar="NAME",
+                   help="sources of --simulate, signal first (default: all of DESIGN 3)")
+    p.add_argument("--out", metavar="FILE.json", help="write the results JSON here")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+
+
+def _evaluate(args) -> int:
+    from ..geometry import default_pmt_table
+    from ..io import atomic_output
+    from ..train import hitmap_set, load_model
+    from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
+
+    pmts = default_pmt_table()
+    if args.simulate:
+        evs = simulate_heldout(args.sources, args.simulate, args.seed, pmts=pmts)
+        signal_name = args.sources[0]
+        signal = hitmap_set(evs.pop(signal_name), 1.0, pmts)
+    elif args.signal and args.background:
+        sig_ev, bkg_ev = _read_all(args.signal), _read_all(args.background)
+        signal_name = ",".join(sorted(set(sig_ev.source.astype(str))))
+        signal = hitmap_set(sig_ev, 1.0, pmts)
+        names = bkg_ev.source.astype(str)
+        evs = {n: bkg_ev.take(names == n) for n in sorted(set(names))}
+    else:
+        raise ConfigError("give --signal and --background files, or --simulate N")
+    backgrounds = hitmap_sets(evs, pmts)
+    results = {"command": "kamcore " + shlex.join(args.argv),
+               "signal": signal_name, "heldout": {"simulated": bool(args.simulate), "seed": args.seed,
+                                                   "events_per_source": args.simulate}, "models": {}}
+    for path in args.models:
+        model, meta = load_model(path)
+        rep = evaluate_by_source(model, signal, backgrounds)
+        rep.update({"model": meta["model"], "preset": meta.get("preset"), "training": {
+            k: meta.get("training", {}).get(k) for k in ("signal_sources", "background_sources", "command")}})
+        results["models"][Path(path).name.removesuffix(".json").removesuffix(".safetensors")] = rep
+    if args.out:
+        with atomic_output(args.out) as tmp:
+            Path(tmp).write_text(json.dumps(results, indent=1, default=float) + "\n")
+    if args.json:
+        print(json.dumps(results, default=float))
+        return 0
+    names = list(results["models"])
+    print(f"signal {signal_name}: rejection at 90% acceptance (AUC) on held-out events")
+    print(f"{'source':<16}" + "".join(f"{n:>24}" for n in names))
+    for src in backgrounds:
+        cells = []
+        for n in names:
+            r = results["models"][n]["sources"][src]
+            cells.append(f"{r['rejection']:>15.1%} ({r['auc']:.3f})")
+        print(f"{src:<16}" + "".join(f"{c:>24}" for c in cells))
+    return 0
+
+
+_evaluate.arguments = _evaluate_args
+command("evaluate", "per-source AUC, rejection at 90% acceptance and attention of classifiers on held-out events")(
+    _evaluate)
+
+
+# ----------------------------------------------------------------------------- score
+def _score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="checkpoint (PREFIX, PREFIX.json or .safetensors)")
+    p.add_argument("file", help="event file (Parquet run or KamLAND-style ROOT)")
+    p.add_argument("--out", required=True, metavar="FILE.parquet", help="per event: id, score, 28 attention values")
+
+
+def _score(args) -> int:
+    from ..geometry import default_pmt_table
+    from ..io import open_events, write_scores
+    from ..train import hitmap_set, load_model, predict
+
+    model, meta = load_model(args.model)
+    events = open_events(args.file)
+    scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()))
+    write_scores(args.out, run=events.run, event_id=events.event_id, score=scores, source=events.source,
+                 energy_mev=events.energy_mev, attention=att,
+                 meta={"model": str(args.model), "kind": meta["model"], "preset": meta.get("preset")})
+    print(f"{args.out}: {len(scores)} events scored by {meta['model']}, mean score {scores.mean() if len(scores) else 0:.3f}")
+    return 0
+
+
+_score.arguments = _score_args
+command("score", "score every event of a file with a classifier (score + attention per time slice)")(_score)

@@ -1,0 +1,146 @@
+"""AttentionConvLSTM: two ConvLSTM layers over the time slices, then temporal attention.
+
+A ConvLSTM cell (Shi et al. 2015) replaces the matrix products of an LSTM by 2-D
+convolutions, so every pixel of the ``H x W`` map carries its own state:
+
+    [i, f, o, g] = conv([x_t, h_{t-1}])          (4 C_h output channels)
+    c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g)
+    h_t = sigmoid(o) tanh(c_t)
+
+Two cells are stacked (DESIGN 5: 12 and 22 hidden channels, 5x5 and 3x3 kernels).
+With ``h_t`` the outputs of the last layer and ``h_T`` its final state, the
+attention of KamNet (DESIGN 5, the public KamNet code) is
+
+    e_t(c, theta, phi) = h_t * W_t * h_T            (W: learnable (T, C, H, W), U(-0.1, 0.1))
+    a_t(c, theta, phi) = softmax_t(e_t)
+    context(c, theta, phi) = sum_t a_t h_t
+
+and the attention per time slice is ``A_t = sum_{c, theta, phi} a_t`` (so
+``sum_t A_t = C H W``).  The module returns both the context and ``A_t``; callers
+never reach into it.
+
+Shapes: input ``(B, T, H, W)`` (hits per cell, T = 28 time slices, H = W = 38), context
+``(B, C, H, W)``, attention ``(B, T)``.  Convolutions are zero-padded in theta and
+circularly padded in phi (the map wraps around in azimuth).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["ConvLSTMCell", "AttentionConvLSTM"]
+
+
+def _pad_sphere(x: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    """Pad ``(..., H, W)`` circularly in W (phi) only; theta is zero-padded by the convolution."""
+    pw = kw // 2
+    if not pw:
+        return x
+    return torch.cat([x[..., -pw:], x, x[..., :pw]], dim=-1)
+
+
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM cell.
+
+    The gate convolution of ``[x_t, h_{t-1}]`` is split into an input part, which
+    does not depend on the recurrence and is computed for all time slices in one
+    batched call (:meth:`input_gates`), and a recurrent part on ``h_{t-1}`` alone.
+
+    Parameters
+    ----------
+    in_channels, hidden_channels : int
+    kernel_size : int, odd
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        self.in_channels, self.hidden_channels, self.kernel_size = in_channels, hidden_channels, kernel_size
+        pad = (kernel_size // 2, 0)  # zeros in theta; phi is wrapped by _pad_sphere
+        self.conv_x = nn.Conv2d(in_channels, 4 * hidden_channels, kernel_size, padding=pad, bias=True)
+        self.conv_h = nn.Conv2d(hidden_channels, 4 * hidden_channels, kernel_size, padding=pad, bias=False)
+
+    def input_gates(self, x: torch.Tensor) -> torch.Tensor:
+        """Input part of the gates for a whole sequence: ``(B, T, C_in, H, W) -> (B, T, 4 C_h, H, W)``."""
+        b, t = x.shape[:2]
+        z = self.conv_x(_pad_sphere(x.flatten(0, 1), self.kernel_size, self.kernel_size))
+        return z.unflatten(0, (b, t))
+
+    def step(self, gates_x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step from precomputed input gates ``(B, 4 C_h, H, W)`` and ``(h, c)``."""
+        h, c = state
+        z = gates_x + self.conv_h(_pad_sphere(h, self.kernel_size, self.kernel_size))
+        i, f, o, g = torch.split(z, self.hidden_channels, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, C_in, H, W)``, ``state = (h, c)`` each ``(B, C_h, H, W)`` -> new ``(h, c)``."""
+        return self.step(self.input_gates(x.unsqueeze(1)).squeeze(1), state)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels} -> {self.hidden_channels}, kernel {self.kernel_size}"
+
+
+class AttentionConvLSTM(nn.Module):
+    """Stacked ConvLSTM over time slices with KamNet's temporal attention.
+
+    Parameters
+    ----------
+    hidden_channels : sequence of int
+        Hidden channels per layer (paper: ``(12, 22)``).
+    kernel_sizes : sequence of int
+        Kernel size per layer (paper: ``(5, 3)``).
+    n_time : int
+        Number of time slices T (28).
+    height, width : int
+        Map size (38, 38).
+    in_channels : int
+        Channels per time slice of the input (1: hit counts).
+    attention_init : float
+        Attention weights start uniform in ``(-attention_init, attention_init)`` (0.1).
+    """
+
+    def __init__(self, hidden_channels=(12, 22), kernel_sizes=(5, 3), n_time: int = 28, height: int = 38,
+                 width: int = 38, in_channels: int = 1, attention_init: float = 0.1):
+        super().__init__()
+        hidden_channels, kernel_sizes = list(hidden_channels), list(kernel_sizes)
+        if len(hidden_channels) != len(kernel_sizes) or not hidden_channels:
+            raise ValueError(f"need one kernel size per layer, got {hidden_channels} and {kernel_sizes}")
+        ins = [in_channels] + hidden_channels[:-1]
+        self.cells = nn.ModuleList(ConvLSTMCell(i, h, k) for i, h, k in zip(ins, hidden_channels, kernel_sizes))
+        self.n_time, self.height, self.width = n_time, height, width
+        self.out_channels = hidden_channels[-1]
+        self.attention_weight = nn.Parameter(
+            torch.empty(n_time, self.out_channels, height, width).uniform_(-attention_init, attention_init))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context ``(B, C, H, W)`` and attention per time slice ``(B, T)`` of maps ``x (B, T, H, W)``.
+
+        ``x`` may also be ``(B, T, C_in, H, W)``.
+        """
+        if x.dim() == 4:
+            x = x.unsqueeze(2)  # (B, T, 1, H, W)
+        b, t, _, hgt, wid = x.shape
+        if t != self.n_time or (hgt, wid) != (self.height, self.width):
+            raise ValueError(f"expected input (B, {self.n_time}, {self.height}, {self.width}), got {tuple(x.shape)}")
+        seq = x
+        for cell in self.cells:
+            gates = cell.input_gates(seq)  # (B, T, 4C, H, W), all slices at once
+            h = x.new_zeros(b, cell.hidden_channels, hgt, wid)
+            c = torch.zeros_like(h)
+            outs = []
+            for g_k in gates.unbind(1):  # unbind: its backward stacks, no zero-filled copy per step
+                h, c = cell.step(g_k, (h, c))
+                outs.append(h)
+            seq = torch.stack(outs, dim=1)  # (B, T, C, H, W)
+        h_last = outs[-1].unsqueeze(1)  # (B, 1, C, H, W)
+        energy = seq * self.attention_weight.unsqueeze(0) * h_last  # (B, T, C, H, W)
+        score = torch.softmax(energy, dim=1)
+        context = (score * seq).sum(dim=1)  # (B, C, H, W)
+        attention = score.sum(dim=(2, 3, 4))  # (B, T)
+        return context, attention

@@ -1,0 +1,443 @@
+"""PointNet blocks and the point-cloud representation shared by the VAE and the WGAN-GP.
+
+PointNet (Qi et al., arXiv:1612.00593; generative-models paper, sec. 3.1) reads an
+unordered set of ``P`` points with ``F`` features each, ``x`` of shape ``(B, P, F)``:
+
+    x'   = [x_xyz A_in, x_rest]                  A_in = T_in(x_xyz)        (B, 3, 3)
+    h    = phi_1(x')                             shared MLP               (B, P, C1)
+    h'   = h A_feat                              A_feat = T_feat(h)       (B, C1, C1)
+    g    = max_p phi_2(h')                       shared MLP + max pool    (B, G)
+
+``phi`` is applied to every point with the same weights (a 1x1 convolution), and the
+max over points makes ``g`` invariant to the order of the points.  ``T_in`` and
+``T_feat`` are the spatial-transform networks ("stn" and "fstn" of the paper's Fig. 2):
+small PointNets of their own whose fully connected head emits a ``k x k`` matrix,
+initialised to the identity.  The feature transform is pulled towards an orthogonal
+matrix by :func:`orthogonality_loss` ``||I - A A^T||_F^2``.
+
+Choice (documented in DESIGN 5 terms): the input transform is ``3 x 3`` and acts on the
+PMT coordinates only, as in PointNet, where it aligns the spatial frame.  Mixing time
+and charge into the coordinates with a ``k x k`` transform over all features has no
+physical meaning (they are not a vector under rotations), so ``t``, ``q`` and the
+trigger channel pass through unchanged.
+
+Representation of one event (the paper's "concentric double sphere", DESIGN 4), built
+by :class:`PointCloudScaler` from ``kamcore.preprocess.point_clouds`` output:
+
+    features[p] = s_p * [x_p / R, y_p / R, z_p / R, (t_p - mu_t) / sigma_t,
+                         (log q_p - mu_lq) / sigma_lq, 1]                   (P, 6)
+
+with ``s_p = 1`` for a triggered PMT and ``0`` otherwise (untriggered PMTs sit at the
+origin), ``R`` the PMT-sphere radius (cm), ``mu_t, sigma_t`` (ns) and ``mu_lq,
+sigma_lq`` (log p.e.) fitted on the triggered hits of the training set.  The last
+channel is the trigger bit.  For generator output ``s_p`` is the trigger probability
+``sigmoid(logit_p)`` (differentiable, used by the WGAN critic) or a Bernoulli draw.
+The statistics are buffers, so the inverse transform travels with the checkpoint.
+
+Shape letters: B batch, P points (= PMTs, 1879 for the detector), F features,
+C channels, G global feature width, k transform size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+__all__ = [
+    "N_FEATURES",
+    "orthogonality_loss",
+    "SharedMLP",
+    "TransformNet",
+    "PointNetEncoder",
+    "PointNetOutput",
+    "PointCloudScaler",
+    "PMTDecoder",
+]
+
+#: network features per point: x, y, z (scaled), t (scaled), q (scaled), trigger
+N_FEATURES = 6
+_NORMS = ("batch", "layer", "none")
+
+
+def orthogonality_loss(a: torch.Tensor) -> torch.Tensor:
+    """Mean squared Frobenius distance of ``A A^T`` from the identity.
+
+    Parameters
+    ----------
+    a : (B, k, k) or (k, k) tensor
+        Transform matrices.
+
+    Returns
+    -------
+    () tensor
+        ``mean_b ||I - A_b A_b^T||_F^2`` (zero exactly when every ``A_b`` is orthogonal).
+
+    Examples
+    --------
+    >>> float(orthogonality_loss(torch.eye(3)))
+    0.0
+    >>> float(orthogonality_loss(2 * torch.eye(3)))  # (1 - 4)^2 on 3 diagonal entries
+    27.0
+    """
+    if a.dim() == 2:
+        a = a[None]
+    if a.dim() != 3 or a.shape[-1] != a.shape[-2]:
+        raise ConfigError(f"orthogonality_loss expects (B, k, k) matrices, got shape {tuple(a.shape)}")
+    eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    diff = eye - a @ a.transpose(1, 2)
+    return diff.pow(2).sum((1, 2)).mean()
+
+
+def _check_norm(norm: str) -> str:
+    if norm not in _NORMS:
+        raise ConfigError(f"norm must be one of {list(_NORMS)}, got {norm!r}")
+    return norm
+
+
+class _Norm(nn.Module):
+    """Normalisation over the last (channel) axis of ``(..., C)``: batch, layer or none.
+
+    Batch norm takes its statistics over every leading axis (events and points),
+    exactly as ``BatchNorm1d`` does on a ``(B, C, P)`` tensor.
+    """
+
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        self.kind = _check_norm(norm)
+        if norm == "batch":
+            self.norm = nn.BatchNorm1d(channels)
+        elif norm == "layer":
+            self.norm = nn.LayerNorm(channels)
+        else:
+            self.norm = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "batch":
+            return self.norm(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        return self.norm(x)
+
+
+class SharedMLP(nn.Module):
+    """The same ``Linear -> norm -> ReLU`` stack applied to every point (a 1x1 convolution).
+
+    Parameters
+    ----------
+    in_features : int
+    widths : sequence of int
+        Output width of each layer.
+    norm : {"batch", "layer", "none"}
+    last_activation : bool
+        Apply norm and ReLU after the last layer too (False: PointNet's last layer
+        before the max pool keeps norm but no ReLU).
+
+    Shapes: ``(..., in_features) -> (..., widths[-1])``.
+    """
+
+    def __init__(self, in_features: int, widths: Sequence[int], norm: str = "batch", last_activation: bool = True):
+        super().__init__()
+        if not widths:
+            raise ConfigError("SharedMLP needs at least one layer width")
+        layers: list[nn.Module] = []
+        c = in_features
+        for i, w in enumerate(widths):
+            last = i == len(widths) - 1
+            layers += [nn.Linear(c, w), _Norm(w, norm)]
+            if not last or last_activation:
+                layers.append(nn.ReLU())
+            c = w
+        self.layers = nn.Sequential(*layers)
+        self.out_features = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class TransformNet(nn.Module):
+    """Spatial-transform network: a small PointNet that predicts a ``k x k`` matrix.
+
+    ``A = I + head(max_p mlp(x))``; the head's last layer starts at zero, so the
+    transform starts as the identity.
+
+    Parameters
+    ----------
+    k : int
+        Size of the predicted matrix (3 for the input transform, C1 for the feature one).
+    in_features : int
+        Features per point read by the network (``k`` in PointNet).
+    point_widths, fc_widths : sequence of int
+        Shared-MLP widths before the max pool and fully connected widths after it
+        (PointNet: ``(64, 128, 1024)`` and ``(512, 256)``).
+    norm : {"batch", "layer", "none"}
+
+    Shapes: ``(B, P, in_features) -> (B, k, k)``.
+    """
+
+    def __init__(self, k: int, in_features: int, point_widths: Sequence[int] = (64, 128, 1024),
+                 fc_widths: Sequence[int] = (512, 256), norm: str = "batch"):
+        super().__init__()
+        self.k = k
+        self.mlp = SharedMLP(in_features, point_widths, norm)
+        self.fc = SharedMLP(self.mlp.out_features, fc_widths, norm) if fc_widths else nn.Identity()
+        width = fc_widths[-1] if fc_widths else self.mlp.out_features
+        self.out = nn.Linear(width, k * k)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.mlp(x).amax(1)                          # (B, C)
+        a = self.out(self.fc(g)).view(-1, self.k, self.k)  # (B, k, k)
+        return a + torch.eye(self.k, dtype=a.dtype, device=a.device)
+
+
+class PointNetOutput(NamedTuple):
+    """What :class:`PointNetEncoder` returns."""
+
+    feature: torch.Tensor  #: (B, G) global feature
+    input_transform: torch.Tensor | None  #: (B, 3, 3) or None
+    feature_transform: torch.Tensor | None  #: (B, C1, C1) or None
+
+
+class PointNetEncoder(nn.Module):
+    """PointNet global feature of a point cloud (see the module docstring).
+
+    Parameters
+    ----------
+    in_features : int
+        ``F``, features per point; the first three are the coordinates the input
+        transform acts on (:data:`N_FEATURES` = 6 for the generators).
+    point_widths : sequence of int
+        Shared-MLP widths; the feature transform acts after the first layer
+        (PointNet: ``(64, 128, 1024)``, so ``A_feat`` is ``64 x 64`` and ``G = 1024``).
+    transform_widths, transform_fc_widths : sequence of int
+        Widths of the two transform networks.
+    input_transform, feature_transform : bool
+        Use the ``3 x 3`` input transform and the ``C1 x C1`` feature transform.
+    norm : {"batch", "layer", "none"}
+        Normalisation in every layer (PointNet: batch; a WGAN-GP critic: layer or none).
+
+    Shapes: ``x (B, P, F) -> PointNetOutput(feature (B, G), (B, 3, 3) | None, (B, C1, C1) | None)``.
+    The feature is invariant to permutations of the ``P`` points.
+
+    Examples
+    --------
+    >>> enc = PointNetEncoder(6, (8, 16), transform_widths=(8,), transform_fc_widths=(8,)).eval()
+    >>> out = enc(torch.randn(2, 10, 6))
+    >>> tuple(out.feature.shape), tuple(out.input_transform.shape), tuple(out.feature_transform.shape)
+    ((2, 16), (2, 3, 3), (2, 8, 8))
+    """
+
+    def __init__(self, in_features: int = N_FEATURES, point_widths: Sequence[int] = (64, 128, 1024), *,
+                 transform_widths: Sequence[int] = (64, 128, 1024), transform_fc_widths: Sequence[int] = (512, 256),
+                 input_transform: bool = True, feature_transform: bool = True, norm: str = "batch"):
+        super().__init__()
+        _check_norm(norm)
+        point_widths = list(point_widths)
+        if len(point_widths) < 2 and feature_transform:
+            raise ConfigError(f"point_widths needs at least two layers with a feature transform, got {point_widths}")
+        if in_features < 3 and input_transform:
+            raise ConfigError(f"the input transform needs x, y, z among the features, got in_features={in_features}")
+        self.in_features = in_features
+        self.stn = TransformNet(3, 3, transform_widths, transform_fc_widths, norm) if input_transform else None
+        self.first = SharedMLP(in_features, point_widths[:1], norm)
+        c1 = point_widths[0]
+        self.fstn = TransformNet(c1, c1, transform_widths, transform_fc_widths, norm) if feature_transform else None
+        rest = point_widths[1:]
+        self.rest = SharedMLP(c1, rest, norm, last_activation=False) if rest else nn.Identity()
+        self.out_features = point_widths[-1]
+
+    def forward(self, x: torch.Tensor) -> PointNetOutput:
+        if x.dim() != 3 or x.shape[-1] != self.in_features:
+            raise ConfigError(f"PointNetEncoder expects (B, P, {self.in_features}) points, got {tuple(x.shape)}")
+        a_in = a_feat = None
+        if self.stn is not None:
+            a_in = self.stn(x[..., :3])                            # (B, 3, 3)
+            x = torch.cat([x[..., :3] @ a_in, x[..., 3:]], -1)     # (B, P, F)
+        h = self.first(x)                                          # (B, P, C1)
+        if self.fstn is not None:
+            a_feat = self.fstn(h)                                  # (B, C1, C1)
+            h = h @ a_feat
+        g = self.rest(h).amax(1)                                   # (B, G)
+        return PointNetOutput(g, a_in, a_feat)
+
+
+class PointCloudScaler(nn.Module):
+    """Physical point clouds <-> network features, with the statistics as buffers.
+
+    ``transform`` builds the ``(..., P, 6)`` features of the module docstring from
+    ``points (..., P, 5) = [x_cm, y_cm, z_cm, t_ns, q_pe]`` and ``trigger (..., P)``;
+    ``inverse_transform`` maps features back.  Charges are floored at ``q_floor_pe``
+    before the logarithm.
+
+    Parameters
+    ----------
+    n_pmts : int
+        ``P``.
+
+    Buffers
+    -------
+    pmt_xyz_cm : (P, 3), PMT positions, cm
+    radius_cm : (), PMT-sphere radius R, cm
+    t_mean_ns, t_std_ns : (), hit-time mean and spread, ns
+    logq_mean, logq_std : (), mean and spread of log(q / p.e.)
+    fitted : () bool
+
+    Examples
+    --------
+    >>> xyz = torch.tensor([[900., 0, 0], [0, 900., 0], [0, 0, 900.]])
+    >>> pts = torch.tensor([[[900., 0, 0, -2.0, 1.5], [0, 0, 0, 0, 0], [0, 0, 900., 4.0, 0.5]]])
+    >>> trig = torch.tensor([[True, False, True]])
+    >>> sc = PointCloudScaler(3).fit(pts, trig, xyz)
+    >>> back, btrig = sc.inverse_transform(sc.transform(pts, trig))
+    >>> torch.allclose(back, pts, atol=1e-5), bool((btrig == trig).all())
+    (True, True)
+    """
+
+    q_floor_pe = 1e-3
+
+    def __init__(self, n_pmts: int):
+        super().__init__()
+        self.n_pmts = n_pmts
+        self.register_buffer("pmt_xyz_cm", torch.zeros(n_pmts, 3))
+        self.register_buffer("radius_cm", torch.tensor(1.0))
+        self.register_buffer("t_mean_ns", torch.tensor(0.0))
+        self.register_buffer("t_std_ns", torch.tensor(1.0))
+        self.register_buffer("logq_mean", torch.tensor(0.0))
+        self.register_buffer("logq_std", torch.tensor(1.0))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def _check(self, points: torch.Tensor, trigger: torch.Tensor) -> None:
+        if points.shape[-2:] != (self.n_pmts, 5) or tuple(trigger.shape) != tuple(points.shape[:-1]):
+            raise ConfigError(f"expected points (B, {self.n_pmts}, 5) and trigger (B, {self.n_pmts}), "
+                              f"got {tuple(points.shape)} and {tuple(trigger.shape)}")
+
+    @torch.no_grad()
+    def fit(self, points: torch.Tensor, trigger: torch.Tensor, pmt_xyz_cm: torch.Tensor) -> "PointCloudScaler":
+        """Fit the statistics on the triggered hits; returns ``self``.
+
+        Parameters
+        ----------
+        points : (N, P, 5) [x_cm, y_cm, z_cm, t_ns, q_pe]
+        trigger : (N, P) bool
+        pmt_xyz_cm : (P, 3), cm
+            PMT positions (the decoders emit one row per PMT index).
+        """
+        points = torch.as_tensor(points)
+        trigger = torch.as_tensor(trigger, dtype=torch.bool)
+        self._check(points, trigger)
+        xyz = torch.as_tensor(pmt_xyz_cm, dtype=torch.float64)
+        if tuple(xyz.shape) != (self.n_pmts, 3):
+            raise ConfigError(f"pmt_xyz_cm must have shape ({self.n_pmts}, 3), got {tuple(xyz.shape)}")
+        hits = points[trigger].to(torch.float64)                  # (H, 5)
+        if len(hits) < 2:
+            raise ConfigError(f"cannot fit the point-cloud scaler on {len(hits)} triggered hits (need >= 2)")
+        t, lq = hits[:, 3], torch.log(hits[:, 4].clamp_min(self.q_floor_pe))
+        self.pmt_xyz_cm.copy_(xyz)
+        self.radius_cm.fill_(float(xyz.norm(dim=1).max().clamp_min(1e-6)))
+        self.t_mean_ns.fill_(float(t.mean()))
+        self.t_std_ns.fill_(float(t.std().clamp_min(1e-6)))
+        self.logq_mean.fill_(float(lq.mean()))
+        self.logq_std.fill_(float(lq.std().clamp_min(1e-6)))
+        self.fitted.fill_(True)
+        return self
+
+    def scale_t(self, t_ns: torch.Tensor) -> torch.Tensor:
+        """``(t - mu_t) / sigma_t``, any shape."""
+        return (t_ns - self.t_mean_ns) / self.t_std_ns
+
+    def scale_q(self, q_pe: torch.Tensor) -> torch.Tensor:
+        """``(log max(q, q_floor) - mu_lq) / sigma_lq``, any shape."""
+        return (torch.log(q_pe.clamp_min(self.q_floor_pe)) - self.logq_mean) / self.logq_std
+
+    def unscale_t(self, t_hat: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`scale_t`: ns."""
+        return t_hat * self.t_std_ns + self.t_mean_ns
+
+    def unscale_q(self, q_hat: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`scale_q`: p.e. (always positive)."""
+        return torch.exp(q_hat * self.logq_std + self.logq_mean)
+
+    def transform(self, points: torch.Tensor, trigger: torch.Tensor) -> torch.Tensor:
+        """Network features ``(..., P, 6)`` of physical point clouds (zeros where untriggered).
+
+        Parameters
+        ----------
+        points : (..., P, 5) float, [x_cm, y_cm, z_cm, t_ns, q_pe]
+        trigger : (..., P) bool
+        """
+        self._check(points, trigger)
+        s = trigger.to(points.dtype)[..., None]
+        feats = torch.cat([points[..., :3] / self.radius_cm, self.scale_t(points[..., 3:4]),
+                           self.scale_q(points[..., 4:5]), torch.ones_like(points[..., :1])], -1)
+        return feats * s
+
+    def inverse_transform(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Physical ``points (..., P, 5)`` and ``trigger (..., P) bool`` of features ``(..., P, 6)``.
+
+        A row is triggered when its trigger channel exceeds 0.5; untriggered rows are zeros.
+        """
+        trigger = features[..., 5] > 0.5
+        points = torch.cat([features[..., :3] * self.radius_cm, self.unscale_t(features[..., 3:4]),
+                            self.unscale_q(features[..., 4:5])], -1)
+        return points * trigger[..., None].to(points.dtype), trigger
+
+    def output_features(self, raw: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, P, 6)`` of decoder output ``raw (B, P, 3) = [logit, t_hat, q_hat]``.
+
+        ``weight (B, P)`` is the trigger weight ``s_p``: probabilities (soft, for a critic)
+        or 0/1 draws.  Coordinates are the PMT positions over ``R``.
+        """
+        xyz = (self.pmt_xyz_cm / self.radius_cm).to(raw.dtype).expand(raw.shape[0], -1, -1)
+        feats = torch.cat([xyz, raw[..., 1:3], torch.ones_like(raw[..., :1])], -1)
+        return feats * weight[..., None]
+
+    def output_points(self, raw: torch.Tensor, trigger: torch.Tensor) -> torch.Tensor:
+        """Physical ``points (B, P, 5)`` of decoder output with ``trigger (B, P) bool`` (zeros where off)."""
+        xyz = self.pmt_xyz_cm.to(raw.dtype).expand(raw.shape[0], -1, -1)
+        pts = torch.cat([xyz, self.unscale_t(raw[..., 1:2]), self.unscale_q(raw[..., 2:3])], -1)
+        return pts * trigger[..., None].to(pts.dtype)
+
+    def extra_repr(self) -> str:
+        return f"n_pmts={self.n_pmts}, fitted={bool(self.fitted)}"
+
+
+class PMTDecoder(nn.Module):
+    """Fully connected decoder: latent ``(B, L)`` -> per-PMT ``(B, P, 3) = [trigger logit, t_hat, q_hat]``.
+
+    ``Linear -> ReLU`` hidden layers (optionally layer-normalised), then one linear
+    layer with ``3 P`` outputs.  ``t_hat`` and ``q_hat`` are in the scaled units of
+    :class:`PointCloudScaler`.
+
+    Parameters
+    ----------
+    latent_dim : int
+    widths : sequence of int
+        Hidden widths.
+    n_pmts : int
+    norm : {"layer", "none", "batch"}
+    """
+
+    def __init__(self, latent_dim: int, widths: Sequence[int], n_pmts: int, norm: str = "none"):
+        super().__init__()
+        self.n_pmts = n_pmts
+        self.hidden = SharedMLP(latent_dim, widths, norm) if widths else nn.Identity()
+        width = widths[-1] if widths else latent_dim
+        self.out = nn.Linear(width, 3 * n_pmts)
+
+    @torch.no_grad()
+    def init_output_bias(self, trigger_rate: torch.Tensor) -> None:
+        """Start the logits at ``logit(rate)`` per PMT and ``t_hat = q_hat = 0`` (the training means).
+
+        ``trigger_rate (P,)`` in [0, 1] (clipped to [1e-3, 1 - 1e-3]).
+        """
+        r = torch.as_tensor(trigger_rate, dtype=self.out.bias.dtype, device=self.out.bias.device)
+        r = r.clamp(1e-3, 1 - 1e-3)
+        bias = self.out.bias.view(self.n_pmts, 3)
+        bias[:, 0] = torch.log(r / (1 - r))
+        bias[:, 1:] = 0.0
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(z)).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)

@@ -1,0 +1,13 @@
+"""Training, scoring and checkpoints of the kamcore models."""
+
+from . import generative as _generative  # noqa: F401  (registers "vae" and "gan")
+from . import registry as _registry  # noqa: F401  (registers "kamnet" and "cnn")
+from .checkpoint import MODELS, checkpoint_paths, load_model, register_model, save_model
+from .data import HitMapSet, hitmap_set, iterate_batches, labelled_set
+from .loop import TrainConfig, fit_classifier, predict, resolve_device
+
+__all__ = [
+    "HitMapSet", "hitmap_set", "labelled_set", "iterate_batches",
+    "TrainConfig", "fit_classifier", "predict", "resolve_device",
+    "MODELS", "register_model", "save_model", "load_model", "checkpoint_paths",
+]

@@ -1,0 +1,354 @@
+"""Training and sampling of the event generators (PointNet VAE and WGAN-GP).
+
+Data are the point clouds of :func:`kamcore.preprocess.point_clouds`: ``points (N, P, 5)
+= [x_cm, y_cm, z_cm, t_ns, q_pe]`` and ``trigger (N, P) bool``.  Before the first step
+the model's :class:`~kamcore.nn.pointnet.PointCloudScaler` is fitted on the training
+set (PMT positions from the PMT table) and the decoder's trigger logits start at the
+per-PMT trigger rate, unless the scaler is already fitted (fine-tuning keeps the
+pre-training scaler, so the few-shot model reads the same units).
+
+* VAE: Adam (lr ``config.lr``), loss of :meth:`PointNetVAE.loss`.
+* WGAN-GP: ``n_critic`` critic steps per generator step, gradient penalty ``gp_lambda``,
+  Adam with ``gan_lr`` and betas ``(gan_beta1, gan_beta2)`` for both networks
+  (Gulrajani et al.: 10, 5, 1e-4, (0.5, 0.9)).
+
+Randomness (shuffling, reparameterisation noise, generator noise, penalty
+interpolation) comes from ``config.seed``; initial weights come from whoever built
+the model.
+
+:func:`generate_events` turns samples into ordinary :class:`~kamcore.events.Events`
+(hits = triggered PMTs, ``t_ns`` = the generated proper time, ``q_pe`` = charge, source
+``"generated:<kind>"``, NaN vertex and energy, no deposit truth) that
+:func:`kamcore.io.write_events` stores in the Monte Carlo schema.  Their ``attrs``
+carry ``time_reference = "proper"``: the times are already TOF- and T0-corrected
+(vertex at the centre), which :mod:`kamcore.metrics.generative` honours.
+
+Importing this module registers the checkpoint kinds ``"vae"`` and ``"gan"``
+(:func:`kamcore.train.checkpoint.register_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import param
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..events import Events
+from ..geometry import PMTTable, default_pmt_table
+from ..nn.vae import PointNetVAE, VAEConfig
+from ..nn.wgan import GANConfig, PointCloudWGAN, gradient_penalty
+from .checkpoint import register_model
+from .loop import resolve_device
+
+__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events"]
+
+log = logging.getLogger(__name__)
+
+
+class GenTrainConfig(param.Parameterized):
+    """How a generator is trained (shared by ``kamcore train vae|gan`` and notebooks)."""
+
+    epochs = param.Integer(default=100, bounds=(1, None), doc="Passes over the training set.")
+    batch_size = param.Integer(default=32, bounds=(1, None), doc="Events per mini-batch.")
+    lr = param.Number(default=1e-3, bounds=(0.0, 1.0), doc="VAE Adam learning rate (choice).")
+    weight_decay = param.Number(default=0.0, bounds=(0.0, 1.0), doc="VAE Adam weight decay.")
+    gan_lr = param.Number(default=1e-4, bounds=(0.0, 1.0), doc="WGAN-GP Adam learning rate (Gulrajani et al.).")
+    gan_beta1 = param.Number(default=0.5, bounds=(0.0, 1.0), doc="WGAN-GP Adam beta1 (Gulrajani et al.: 0.5).")
+    gan_beta2 = param.Number(default=0.9, bounds=(0.0, 1.0), doc="WGAN-GP Adam beta2 (Gulrajani et al.: 0.9).")
+    n_critic = param.Integer(default=5, bounds=(1, None), doc="Critic steps per generator step.")
+    gp_lambda = param.Number(default=10.0, bounds=(0.0, None), doc="Gradient-penalty weight lambda.")
+    seed = param.Integer(default=0, doc="Seed of shuffling and of every noise draw during training.")
+    device = param.String(default="auto", doc="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
+    threads = param.Integer(default=0, bounds=(0, None), doc="CPU threads for torch (0: torch's default).")
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable values (without ``name``)."""
+        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
+
+
+# ------------------------------------------------------------------ checkpoints
+def _build_vae(config: dict) -> PointNetVAE:
+    return PointNetVAE(VAEConfig(**config))
+
+
+def _build_gan(config: dict) -> PointCloudWGAN:
+    return PointCloudWGAN(GANConfig(**config))
+
+
+register_model("vae", _build_vae, lambda m: m.config.to_dict())
+register_model("gan", _build_gan, lambda m: m.config.to_dict())
+
+
+# ------------------------------------------------------------------ data
+def _check_data(model: nn.Module, points, trigger) -> tuple[np.ndarray, np.ndarray]:
+    points = np.asarray(points)
+    trigger = np.asarray(trigger, bool)
+    p = model.scaler.n_pmts
+    if points.ndim != 3 or points.shape[1:] != (p, 5) or trigger.shape != points.shape[:2]:
+        raise ConfigError(f"expected points (N, {p}, 5) and trigger (N, {p}) for a {p}-PMT model, "
+                          f"got {points.shape} and {trigger.shape}")
+    if len(points) == 0:
+        raise ConfigError("no training events")
+    return points, trigger
+
+
+def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None = None) -> nn.Module:
+    """Fit ``model.scaler`` on the data and start the trigger logits at the per-PMT rate.
+
+    Parameters
+    ----------
+    model : PointNetVAE or PointCloudWGAN
+    points : (N, P, 5) [x_cm, y_cm, z_cm, t_ns, q_pe]
+    trigger : (N, P) bool
+    pmts : PMTTable, optional
+        Must be the table the point clouds were made with (default: the shipped one);
+        triggered points are checked against its positions.
+
+    Returns
+    -------
+    the model (modified in place)
+    """
+    points, trigger = _check_data(model, points, trigger)
+    pmts = pmts or default_pmt_table()
+    if len(pmts) != model.scaler.n_pmts:
+        raise ConfigError(f"the PMT table has {len(pmts)} PMTs, the model expects {model.scaler.n_pmts}")
+    ev, idx = np.nonzero(trigger)
+    if len(ev):
+        off = np.abs(points[ev, idx, :3] - pmts.xyz_cm[idx]).max()
+        if off > 1.0:
+            raise ConfigError(f"triggered points are up to {off:.1f} cm away from their PMT in the given table; "
+                              "pass the PMT table the point clouds were made with")
+    # fit copies the statistics into the existing buffers (their dtype and device are kept)
+    model.scaler.fit(torch.from_numpy(points), torch.from_numpy(trigger), torch.from_numpy(pmts.xyz_cm))
+    decoder = model.decoder if isinstance(model, PointNetVAE) else model.generator
+    decoder.init_output_bias(torch.from_numpy(trigger.mean(0)))
+    return model
+
+
+def _batch(points: np.ndarray, trigger: np.ndarray, idx: np.ndarray, like: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(np.ascontiguousarray(points[idx])).to(device=like.device, dtype=like.dtype)
+    t = torch.from_numpy(np.ascontiguousarray(trigger[idx])).to(device=like.device)
+    return x, t
+
+
+def _setup(model: nn.Module, points, trigger, config: GenTrainConfig, pmts: PMTTable | None):
+    points, trigger = _check_data(model, points, trigger)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    dev = resolve_device(config.device)
+    model.to(dev)
+    if not bool(model.scaler.fitted):
+        prepare_generator(model, points, trigger, pmts)
+    gen = torch.Generator(device=dev).manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    return points, trigger, dev, gen, rng
+
+
+def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None = None, *,
+            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train a :class:`~kamcore.nn.vae.PointNetVAE` in place.
+
+    Parameters
+    ----------
+    model : PointNetVAE
+    points : (N, P, 5) float, [x_cm, y_cm, z_cm, t_ns, q_pe]
+    trigger : (N, P) bool
+    config : GenTrainConfig, optional
+    pmts : PMTTable, optional
+        Used when the scaler still has to be fitted (see :func:`prepare_generator`).
+    progress : callable, optional
+        Called after every step with ``{"epoch", "step", "loss"}``.
+
+    Returns
+    -------
+    dict
+        ``{"epochs": [{"epoch", "loss", "chamfer", "bce", "kl", "ortho", "seconds"}, ...]}``
+        (means over the epoch's steps).
+    """
+    config = config or GenTrainConfig()
+    points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts)
+    like = next(model.parameters())
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    needs_two = model.config.norm == "batch"
+    history, step = [], 0
+    for epoch in range(config.epochs):
+        model.train()
+        t0, sums, n = time.perf_counter(), {}, 0
+        perm = rng.permutation(len(points))
+        for a in range(0, len(perm), config.batch_size):
+            idx = np.sort(perm[a:a + config.batch_size])
+            if needs_two and len(idx) < 2:  # batch norm needs two events
+                continue
+            x, t = _batch(points, trigger, idx, like)
+            terms = model.loss(x, t, generator=gen)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            opt.step()
+            step += 1
+            n += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            if progress:
+                progress({"epoch": epoch, "step": step, "loss": float(terms["loss"].detach())})
+        rec = {"epoch": epoch + 1, **{k: v / max(n, 1) for k, v in sums.items()},
+               "seconds": time.perf_counter() - t0}
+        history.append(rec)
+        log.info("vae epoch %d: loss %.4f (chamfer %.4f, bce %.4f, kl %.3f) %.1f s", rec["epoch"],
+                 rec.get("loss", math.nan), rec.get("chamfer", math.nan), rec.get("bce", math.nan),
+                 rec.get("kl", math.nan), rec["seconds"])
+    model.eval()
+    return {"epochs": history}
+
+
+def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | None = None, *,
+            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train a :class:`~kamcore.nn.wgan.PointCloudWGAN` in place (WGAN-GP).
+
+    Every mini-batch of real events is one critic step; after every ``n_critic``
+    critic steps the generator takes one step.
+
+    Parameters
+    ----------
+    model : PointCloudWGAN
+    points : (N, P, 5) float, [x_cm, y_cm, z_cm, t_ns, q_pe]
+    trigger : (N, P) bool
+    config : GenTrainConfig, optional
+    pmts : PMTTable, optional
+    progress : callable, optional
+        Called after every critic step with ``{"epoch", "step", "critic_loss"}``.
+
+    Returns
+    -------
+    dict
+        ``{"epochs": [{"epoch", "critic_loss", "wasserstein", "gp", "generator_loss",
+        "generator_steps", "seconds"}, ...]}``; ``wasserstein`` is the critic's estimate
+        ``E[D(x_r)] - E[D(x_g)]``.
+    """
+    config = config or GenTrainConfig()
+    points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts)
+    like = next(model.parameters())
+    betas = (config.gan_beta1, config.gan_beta2)
+    opt_d = torch.optim.Adam(model.critic.parameters(), lr=config.gan_lr, betas=betas)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=config.gan_lr, betas=betas)
+    history, step = [], 0
+    for epoch in range(config.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        d_losses, w_est, gps, g_losses = [], [], [], []
+        perm = rng.permutation(len(points))
+        for a in range(0, len(perm), config.batch_size):
+            idx = np.sort(perm[a:a + config.batch_size])
+            x, t = _batch(points, trigger, idx, like)
+            real = model.real_features(x, t)
+            with torch.no_grad():
+                fake = model.fake_features(model(model.noise(len(idx), gen)))
+            d_real, d_fake = model.critic(real).mean(), model.critic(fake).mean()
+            gp = gradient_penalty(model.critic, real, fake, weight=config.gp_lambda, generator=gen)
+            loss_d = d_fake - d_real + gp
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            step += 1
+            d_losses.append(float(loss_d.detach()))
+            w_est.append(float((d_real - d_fake).detach()))
+            gps.append(float(gp.detach()))
+            if progress:
+                progress({"epoch": epoch, "step": step, "critic_loss": d_losses[-1]})
+            if step % config.n_critic == 0:
+                for p in model.critic.parameters():
+                    p.requires_grad_(False)
+                loss_g = -model.critic(model.fake_features(model(model.noise(config.batch_size, gen)))).mean()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                for p in model.critic.parameters():
+                    p.requires_grad_(True)
+                g_losses.append(float(loss_g.detach()))
+        rec = {"epoch": epoch + 1, "critic_loss": float(np.mean(d_losses)), "wasserstein": float(np.mean(w_est)),
+               "gp": float(np.mean(gps)), "generator_loss": float(np.mean(g_losses)) if g_losses else math.nan,
+               "generator_steps": len(g_losses), "seconds": time.perf_counter() - t0}
+        history.append(rec)
+        log.info("gan epoch %d: critic %.4f (W %.4f, gp %.4f) generator %.4f %.1f s", rec["epoch"],
+                 rec["critic_loss"], rec["wasserstein"], rec["gp"], rec["generator_loss"], rec["seconds"])
+    model.eval()
+    return {"epochs": history}
+
+
+# ------------------------------------------------------------------ generation
+def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | None = None,
+                    source_name: str | None = None, *, batch_size: int = 1000, run: int = 0) -> Events:
+    """Sample ``n`` events from a trained generator as an ordinary :class:`~kamcore.events.Events` batch.
+
+    Parameters
+    ----------
+    model : PointNetVAE or PointCloudWGAN
+        Anything with ``sample(n, generator)`` returning ``(points (n, P, 5), trigger (n, P))``
+        and a ``kind``.
+    n : int
+        Number of events.
+    seed : int
+        Seed of every draw; the same model, seed, ``batch_size`` and device give the
+        same events.
+    pmts : PMTTable, optional
+        The detector's PMT table (default: the shipped one); its size must match the model.
+    source_name : str, optional
+        Default ``"generated:<kind>"``.
+    batch_size : int
+        Events sampled per call of ``model.sample``.
+    run : int
+        Run number written to every event.
+
+    Returns
+    -------
+    Events
+        Hits = triggered PMTs (``pmt`` int16, ``t_ns`` proper time in ns, ``q_pe`` p.e.),
+        event ids ``0..n-1``, vertex and energy NaN, no deposit truth; ``attrs`` with
+        ``time_reference = "proper"``, ``generator`` (kind), ``generator_config`` (JSON),
+        ``generator_seed`` and ``pmt_table_digest``.
+    """
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ConfigError(f"number of events must be a non-negative integer, got {n!r}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be positive, got {batch_size}")
+    n = int(n)
+    pmts = pmts or default_pmt_table()
+    n_pmts = model.scaler.n_pmts
+    if len(pmts) != n_pmts:
+        raise ConfigError(f"the PMT table has {len(pmts)} PMTs, the model generates {n_pmts}")
+    if not bool(model.scaler.fitted):
+        raise ConfigError(f"the {model.kind} model has no fitted point-cloud scaler (train it first)")
+    kind = getattr(model, "kind", "model")
+    source_name = source_name or f"generated:{kind}"
+    like = next(model.parameters())
+    gen = torch.Generator(device=like.device).manual_seed(int(seed))
+    was_training = model.training
+    model.eval()
+    counts, pmt_parts, t_parts, q_parts = [], [], [], []
+    try:
+        for a in range(0, n, batch_size):
+            points, trigger = model.sample(min(batch_size, n - a), generator=gen)
+            points, trigger = points.float().cpu().numpy(), trigger.cpu().numpy()
+            ev, idx = np.nonzero(trigger)                         # sorted by event, then PMT
+            counts.append(trigger.sum(1))
+            pmt_parts.append(idx.astype(np.int16))
+            t_parts.append(points[ev, idx, 3])
+            q_parts.append(points[ev, idx, 4])
+    finally:
+        model.train(was_training)
+    cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))  # noqa: E731
+    offsets = np.r_[0, np.cumsum(cat(counts, np.int64))]
+    attrs = {"time_reference": "proper", "generator": kind, "generator_seed": int(seed),
+             "generator_config": json.dumps(model.config.to_dict(), sort_keys=True),
+             "pmt_table_digest": pmts.digest}
+    return Events.from_columns(offsets=offsets, pmt=cat(pmt_parts, np.int16), t_ns=cat(t_parts, np.float32),
+                               q_pe=cat(q_parts, np.float32), run=np.full(n, run, np.int32),
+                               source=np.full(n, source_name, dtype=object), attrs=attrs)

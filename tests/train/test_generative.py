@@ -1,0 +1,150 @@
+"""Generator training loops, checkpoints and generated Events on a tiny configuration (P = 1879)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kamcore.errors import ConfigError
+from kamcore.geometry import fibonacci_pmt_table
+from kamcore.io import read_events, write_events
+from kamcore.metrics.generative import compare_events
+from kamcore.nn.vae import PointNetVAE, VAEConfig
+from kamcore.nn.wgan import GANConfig, PointCloudWGAN
+from kamcore.preprocess.pointcloud import point_clouds
+from kamcore.sim import simulate
+from kamcore.train import load_model, save_model
+from kamcore.train.generative import GenTrainConfig, fit_gan, fit_vae, generate_events, prepare_generator
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def mc(pmts):
+    return simulate("Xe136_0vbb", 24, seed=5, pmts=pmts)
+
+
+@pytest.fixture(scope="module")
+def clouds(mc, pmts):
+    return point_clouds(mc, pmts)
+
+
+@pytest.fixture(scope="module")
+def trained_vae(clouds, pmts):
+    torch.manual_seed(0)
+    model = PointNetVAE(VAEConfig.preset("tiny"))
+    cfg = GenTrainConfig(epochs=4, batch_size=6, lr=3e-3, seed=0, device="cpu")
+    history = fit_vae(model, *clouds, cfg, pmts=pmts)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def trained_gan(clouds, pmts):
+    torch.manual_seed(0)
+    model = PointCloudWGAN(GANConfig.preset("tiny"))
+    cfg = GenTrainConfig(epochs=2, batch_size=4, n_critic=2, seed=0, device="cpu")
+    history = fit_gan(model, *clouds, cfg, pmts=pmts)
+    return model, history
+
+
+def test_fit_vae_history_and_scaler(trained_vae, clouds):
+    model, history = trained_vae
+    epochs = history["epochs"]
+    assert len(epochs) == 4 and [e["epoch"] for e in epochs] == [1, 2, 3, 4]
+    assert all(np.isfinite(e[k]) for e in epochs for k in ("loss", "chamfer", "bce", "kl", "ortho"))
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    points, trigger = clouds
+    sc = model.scaler
+    assert bool(sc.fitted) and not model.training
+    hits = points[trigger]
+    assert float(sc.t_mean_ns) == pytest.approx(hits[:, 3].mean(), abs=1e-3)
+    assert float(sc.radius_cm) == pytest.approx(900.0, rel=1e-3)
+
+
+def test_progress_callback_and_fine_tuning_keeps_the_scaler(trained_vae, clouds, pmts):
+    model, _ = trained_vae
+    before = {k: v.clone() for k, v in model.scaler.state_dict().items()}
+    calls = []
+    points, trigger = clouds
+    fit_vae(model, points[:6] * np.float32(1), trigger[:6], GenTrainConfig(epochs=1, batch_size=3, device="cpu"),
+            progress=calls.append)
+    assert [c["step"] for c in calls] == [1, 2] and all(np.isfinite(c["loss"]) for c in calls)
+    for k, v in model.scaler.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_fit_gan_history(trained_gan):
+    model, history = trained_gan
+    epochs = history["epochs"]
+    assert len(epochs) == 2
+    # 24 events / 4 per batch = 6 critic steps per epoch, a generator step every 2nd
+    assert [e["generator_steps"] for e in epochs] == [3, 3]
+    assert all(np.isfinite(e[k]) for e in epochs for k in ("critic_loss", "wasserstein", "gp", "generator_loss"))
+    assert bool(model.scaler.fitted)
+
+
+@pytest.mark.parametrize("which", ["vae", "gan"])
+def test_generate_events_is_an_ordinary_run(which, trained_vae, trained_gan, pmts, tmp_path):
+    model = (trained_vae if which == "vae" else trained_gan)[0]
+    ev = generate_events(model, 7, seed=3, pmts=pmts, batch_size=3)
+    assert len(ev) == 7 and set(ev.source) == {f"generated:{which}"}
+    assert np.isnan(ev.vertex_cm).all() and np.isnan(ev.energy_mev).all() and not ev.has_truth
+    assert ev.n_hits > 0 and ev.pmt.dtype == np.int16 and (ev.q_pe > 0).all()
+    ev.validate(len(pmts))
+    for i in range(7):  # one hit per triggered PMT
+        assert len(np.unique(ev.hits(i)[0])) == len(ev.hits(i)[0])
+    assert ev.attrs["time_reference"] == "proper" and ev.attrs["generator"] == which
+    assert ev.attrs["pmt_table_digest"] == pmts.digest and ev.attrs["generator_seed"] == 3
+    path = write_events(ev, tmp_path / f"{which}.parquet")
+    back = read_events(path)
+    assert back.equals(ev) and back.attrs["time_reference"] == "proper"
+    again = generate_events(model, 7, seed=3, pmts=pmts, batch_size=3)
+    assert again.equals(ev)
+    assert not generate_events(model, 7, seed=4, pmts=pmts, batch_size=3).equals(ev)
+    named = generate_events(model, 2, seed=0, pmts=pmts, source_name="generated:vae-fewshot")
+    assert set(named.source) == {"generated:vae-fewshot"}
+    assert len(generate_events(model, 0, pmts=pmts)) == 0
+
+
+@pytest.mark.parametrize("which", ["vae", "gan"])
+def test_checkpoint_round_trip_gives_identical_samples(which, trained_vae, trained_gan, tmp_path, pmts):
+    model = (trained_vae if which == "vae" else trained_gan)[0]
+    w, meta = save_model(tmp_path / which, model, which, training={"events": 24})
+    doc = json.loads(meta.read_text())
+    assert doc["model"] == which and doc["config"] == model.config.to_dict()
+    loaded, _ = load_model(tmp_path / which)
+    assert type(loaded) is type(model) and bool(loaded.scaler.fitted)
+    a = generate_events(model, 5, seed=9, pmts=pmts)
+    b = generate_events(loaded, 5, seed=9, pmts=pmts)
+    assert a.equals(b)
+    pa, ta = model.sample(3, generator=torch.Generator().manual_seed(1))
+    pb, tb = loaded.sample(3, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(pa, pb) and torch.equal(ta, tb)
+
+
+def test_generated_events_can_be_compared(trained_vae, mc, pmts):
+    gen = generate_events(trained_vae[0], 24, seed=0, pmts=pmts)
+    res = compare_events(mc, gen, pmts, classifier=False)
+    assert all(0.0 <= res[q]["iou"] <= 1.0 and res[q]["wd"] >= 0 for q in ("time", "charge", "nhit", "total_charge"))
+
+
+def test_errors(clouds, pmts, trained_vae):
+    points, trigger = clouds
+    other = fibonacci_pmt_table(radius_cm=850.0)
+    with pytest.raises(ConfigError, match="away from their PMT"):
+        prepare_generator(PointNetVAE(VAEConfig.preset("tiny")), points, trigger, other)
+    with pytest.raises(ConfigError, match=r"expected points \(N, 1879, 5\)"):
+        fit_vae(PointNetVAE(VAEConfig.preset("tiny")), points[:, :10], trigger[:, :10])
+    with pytest.raises(ConfigError, match="no fitted point-cloud scaler"):
+        generate_events(PointNetVAE(VAEConfig.preset("tiny")), 2, pmts=pmts)
+    with pytest.raises(ConfigError, match="the PMT table has 1879 PMTs, the model generates 40"):
+        generate_events(PointNetVAE(VAEConfig.preset("tiny", n_pmts=40)), 2, pmts=pmts)
+    with pytest.raises(ConfigError, match="non-negative integer"):
+        generate_events(trained_vae[0], -1, pmts=pmts)
