@@ -1,4 +1,4 @@
-"""Sub-commands on classifiers: ``train``, ``evaluate``, ``score``."""
+"""Sub-commands on models: ``train`` (classifiers here, generators from gen_cmds), ``evaluate``, ``score``."""
 
 from __future__ import annotations
 
@@ -30,9 +30,18 @@ def _read_all(paths: list[str]):
 
 # ----------------------------------------------------------------------------- train
 def _train_args(p: argparse.ArgumentParser) -> None:
+    from .gen_cmds import add_train_generator_parsers
+
+    sub = p.add_subparsers(dest="model", metavar="MODEL", required=True, parser_class=type(p))
+    for kind, help_ in (("kamnet", "train KamNet on signal/background event files"),
+                        ("cnn", "train the CNN baseline on signal/background event files")):
+        _classifier_train_args(sub.add_parser(kind, help=help_, description=help_))
+    add_train_generator_parsers(sub)  # vae, gan
+
+
+def _classifier_train_args(p: argparse.ArgumentParser) -> None:
     from ..train import TrainConfig
 
-    p.add_argument("model", choices=["kamnet", "cnn"], help="which classifier")
     p.add_argument("--signal", nargs="+", required=True, metavar="FILE", help="signal event files (label 1)")
     p.add_argument("--background", nargs="+", required=True, metavar="FILE", help="background event files (label 0)")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
@@ -56,6 +65,10 @@ def build_classifier(kind: str, preset: str):
 
 
 def _train(args) -> int:
+    from .gen_cmds import GENERATOR_KINDS, train_generator
+
+    if args.model in GENERATOR_KINDS:
+        return train_generator(args)
     from tqdm import tqdm
 
     from ..geometry import default_pmt_table
@@ -101,7 +114,7 @@ def _train(args) -> int:
 
 
 _train.arguments = _train_args
-command("train", "train KamNet or the CNN baseline on signal/background event files")(_train)
+command("train", "train KamNet or the CNN baseline (signal/background files), or the VAE or GAN generator")(_train)
 
 
 # -------------------------------------------------------------------------- evaluate

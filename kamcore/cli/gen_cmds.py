@@ -1,0 +1,355 @@
+"""Sub-commands on the event generators: ``train vae|gan``, ``generate``, ``compare``.
+
+* ``kamcore train vae|gan --events FILE... --out PREFIX`` turns the events into point
+  clouds (:func:`kamcore.preprocess.pointcloud.point_clouds`), fits the model's scaler
+  (:func:`kamcore.train.generative.prepare_generator`), trains it
+  (:func:`~kamcore.train.generative.fit_vae` / :func:`~kamcore.train.generative.fit_gan`)
+  and writes ``PREFIX.safetensors`` + ``PREFIX.json`` with the training files, sources,
+  event count, configuration, history and command (``model_cmds`` dispatches
+  ``vae``/``gan`` to :func:`train_generator`).
+* ``kamcore generate --model M --events N --seed S --out FILE.parquet`` samples ``N``
+  events (:func:`~kamcore.train.generative.generate_events`) and writes them as an
+  ordinary Parquet run (source ``generated:<kind>``).  The file depends only on the
+  checkpoint, ``N``, ``S`` and ``--run``: the same command gives byte-identical files
+  wherever they are written.
+* ``kamcore compare REAL GENERATED`` prints histogram IoU ``J`` and normalised
+  Wasserstein distance ``R`` for hit time, charge, NHIT and total charge, and the
+  classifier two-sample AUC (:func:`kamcore.metrics.generative.compare_events`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFileError
+from .main import command
+from .params import add_param_options, config_from_args
+
+__all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_parsers", "train_generator"]
+
+#: checkpoint kinds these commands train and sample (registered by kamcore.train.generative)
+GENERATOR_KINDS = ("vae", "gan")
+#: row labels of the metric table, in the order of the paper's Table 1
+_LABELS = {"time": "hit time", "charge": "charge", "nhit": "NHIT", "total_charge": "total charge"}
+
+
+def _add_pmt_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pmt-table", metavar="CSV", help=(
+        "PMT table (pmt_id,x_cm,y_cm,z_cm,type); default $KAMCORE_PMT_TABLE or the shipped one"))
+
+
+def _pmts(args):
+    from ..geometry import default_pmt_table
+
+    return default_pmt_table(getattr(args, "pmt_table", None))
+
+
+def _finite(obj):
+    """``obj`` with every non-finite float replaced by ``None`` (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _device(name: str):
+    """The torch device ``name`` (``"auto"`` allowed), or a ConfigError when it is unusable here."""
+    import torch
+
+    from ..train import resolve_device
+
+    try:
+        dev = resolve_device(name)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"--device {name!r}: {' '.join(str(exc).split())}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name!r}: CUDA is not available on this machine")
+    return dev
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- train
+def add_train_generator_args(p: argparse.ArgumentParser) -> None:
+    """Options of ``kamcore train vae`` / ``kamcore train gan`` (one parser per kind)."""
+    from ..train.generative import GenTrainConfig
+
+    p.add_argument("--events", nargs="+", required=True, metavar="FILE", help="training event files (MC or data)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
+    p.add_argument("--preset", default="small", help="architecture preset: default, small, tiny (default: small)")
+    p.add_argument("--max-events", type=int, metavar="N", help="train on the first N events only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_pmt_option(p)
+    add_param_options(p, GenTrainConfig, title="training")
+
+
+def add_train_generator_parsers(sub) -> None:
+    """Add the ``vae`` and ``gan`` parsers to ``sub``, the sub-parsers (``dest="model"``) of a train command."""
+    for kind, what in (("vae", "PointNet VAE"), ("gan", "WGAN-GP")):
+        help_ = f"train the {what} event generator on event files"
+        add_train_generator_args(sub.add_parser(kind, help=help_, description=help_))
+
+
+def _training_events(paths: list[str], max_events: int | None):
+    from ..events import Events
+    from ..io import open_events
+
+    if max_events is not None and max_events < 1:
+        raise ConfigError(f"--max-events must be >= 1, got {max_events}")
+    parts = []
+    for path in paths:
+        ev = open_events(path)
+        if ev.attrs.get("time_reference") == "proper":
+            raise ConfigError(f"{path}: holds generated events ({ev.attrs.get('generator', '?')}); "
+                              "train on Monte Carlo or detector data")
+        parts.append(ev)
+    events = Events.concat(parts)
+    if max_events is not None:
+        events = events.take(slice(0, max_events))
+    if len(events) == 0:
+        raise ConfigError(f"no events in {', '.join(paths)}")
+    return events
+
+
+def _build_generator(kind: str, preset: str):
+    from ..nn.vae import PointNetVAE, VAEConfig
+    from ..nn.wgan import GANConfig, PointCloudWGAN
+
+    if kind == "vae":
+        return PointNetVAE(VAEConfig.preset(preset))
+    return PointCloudWGAN(GANConfig.preset(preset))
+
+
+def train_generator(args: argparse.Namespace) -> int:
+    """Run ``kamcore train vae|gan``: ``args.model`` is the kind, the rest as :func:`add_train_generator_args`.
+
+    Returns
+    -------
+    int
+        Exit status 0; every user error raises a :class:`~kamcore.errors.KamcoreError`.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from ..preprocess.pointcloud import point_clouds
+    from ..train import save_model
+    from ..train.generative import GenTrainConfig, fit_gan, fit_vae, prepare_generator
+
+    kind = args.model
+    if kind not in GENERATOR_KINDS:
+        raise ConfigError(f"expected a generator kind {list(GENERATOR_KINDS)}, got {kind!r}")
+    cfg = config_from_args(GenTrainConfig, args)
+    _device(cfg.device)
+    pmts = _pmts(args)
+    events = _training_events(args.events, args.max_events)
+    points, trigger = point_clouds(events, pmts)
+    torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
+    model = _build_generator(kind, args.preset)
+    prepare_generator(model, points, trigger, pmts)
+    steps = math.ceil(len(points) / cfg.batch_size) * cfg.epochs
+    fit = fit_vae if kind == "vae" else fit_gan
+    key = "loss" if kind == "vae" else "critic_loss"
+    with tqdm(total=steps, unit="step", desc=f"train {kind}", disable=args.no_progress or None,
+              file=sys.stderr) as bar:
+        def tick(info):
+            bar.update(1)
+            bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info[key]:.3f}")
+        history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick)
+    last = {k: v for k, v in history["epochs"][-1].items() if k not in ("epoch", "seconds")}
+    training = {
+        "files": [Path(p).name for p in args.events],
+        "sources": sorted(set(events.source.astype(str))),
+        "events": int(len(events)),
+        "triggered_per_event": float(trigger.sum(1).mean()),
+        "selection": events.attrs.get("sim_request"),
+        "pmt_table_digest": pmts.digest,
+        "train_config": cfg.to_dict(),
+        "history": history["epochs"],
+        "command": "kamcore " + shlex.join(getattr(args, "argv", [])),
+    }
+    weights, _ = save_model(args.out, model, kind, preset=args.preset, metrics=_finite(last),
+                            training=_finite(training))
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float) and math.isfinite(v))
+    print(f"{weights.with_suffix('')}: {kind}/{args.preset} trained on {len(events)} events "
+          f"({', '.join(training['sources'])}), {cfg.epochs} epochs; last epoch: {summary}")
+    return 0
+
+
+
+# -------------------------------------------------------------------------- generate
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="M", help="vae or gan checkpoint (PREFIX, .json or .safetensors)")
+    p.add_argument("--events", type=int, required=True, metavar="N", help="number of events")
+    p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (same seed, same file)")
+    p.add_argument("--run", type=int, default=0, metavar="R", help="run number stored with the events")
+    p.add_argument("--out", required=True, metavar="FILE.parquet", help="output run file (written atomically)")
+    p.add_argument("--device", default="cpu", help="torch device of the sampling (default cpu; other devices "
+                   "may give other events for the same seed)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for torch (0: torch's default)")
+    _add_pmt_option(p)
+
+
+def _load_generator(path: str, device: str = "cpu"):
+    from ..train import checkpoint_paths, load_model
+
+    model, meta = load_model(path, device=_device(device))
+    if meta["model"] not in GENERATOR_KINDS:
+        _, meta_path = checkpoint_paths(path)
+        raise ModelFileError(f"{meta_path}: is a {meta['model']} checkpoint; expected an event generator "
+                             f"({' or '.join(GENERATOR_KINDS)})")
+    return model, meta
+
+
+def _generate(args) -> int:
+    from ..io import write_events
+    from ..train import checkpoint_paths
+    from ..train.generative import generate_events
+
+    if args.events < 1:
+        raise ConfigError(f"--events must be >= 1, got {args.events}")
+    if not 0 <= args.seed < 2**63:
+        raise ConfigError(f"--seed must be in [0, 2^63), got {args.seed}")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: output directory {out.parent} does not exist")
+    _set_threads(args.threads)
+    pmts = _pmts(args)
+    model, meta = _load_generator(args.model, args.device)
+    trained_on = (meta.get("training") or {}).get("pmt_table_digest")
+    if trained_on and trained_on != pmts.digest:
+        raise ConfigError(f"{args.model}: trained with PMT table {trained_on}, the table in use is {pmts.digest}; "
+                          "pass the same --pmt-table")
+    events = generate_events(model, args.events, seed=args.seed, pmts=pmts, run=args.run)
+    weights, _ = checkpoint_paths(args.model)
+    # provenance that fixes the contents; the output path is left out so that the same
+    # command gives byte-identical files wherever they are written
+    events.attrs.update({
+        "generator_checkpoint": weights.with_suffix("").name,
+        "generator_checkpoint_sha256": _sha256(weights),
+        "generator_preset": meta.get("preset"),
+        "generator_training_sources": (meta.get("training") or {}).get("sources"),
+        "generated_by": shlex.join(["kamcore", "generate", "--model", str(weights.with_suffix("")),
+                                    "--events", str(args.events),
+                                    "--seed", str(args.seed), "--run", str(args.run)]),
+    })
+    write_events(events, out, n_pmts=len(pmts))
+    print(f"{out}: {len(events)} {events.source[0]} events, {events.n_hits} hits "
+          f"({events.n_hits / len(events):.0f} per event)")
+    return 0
+
+
+_generate.arguments = _generate_args
+command("generate", "sample events from a trained VAE or GAN and write them as a Parquet run")(_generate)
+
+
+# --------------------------------------------------------------------------- compare
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("real", metavar="REAL", help="reference event file (Monte Carlo or data)")
+    p.add_argument("generated", metavar="GENERATED", help="event file to judge (e.g. from 'kamcore generate')")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-classifier", action="store_true", help="skip the classifier two-sample test")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the classifier test and of --ceiling "
+                   "(default 0)")
+    p.add_argument("--bins", type=int, default=50, metavar="K", help="histogram bins over the REAL range (default 50)")
+    p.add_argument("--ceiling", action="store_true", help=(
+        "also compare two disjoint random halves of REAL with as many events as GENERATED each (the "
+        "MC-vs-MC ceiling; needs REAL >= 2x GENERATED)"))
+    p.add_argument("--threads", type=int, default=0, metavar="N", help=(
+        "CPU threads for torch (0: torch's default; 1 is fastest for the small classifier on a busy machine)"))
+    _add_pmt_option(p)
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    if n < 0:
+        raise ConfigError(f"--threads must be >= 0, got {n}")
+    if n:
+        torch.set_num_threads(n)
+
+
+def _describe(path: str, events) -> dict:
+    src, counts = np.unique(events.source.astype(str), return_counts=True)
+    return {"file": str(path), "events": int(len(events)), "sources": {s: int(c) for s, c in zip(src, counts)}}
+
+
+def _compare(args) -> int:
+    from ..io import open_events
+    from ..metrics.generative import QUANTITIES, compare_events, mc_ceiling
+
+    if args.bins < 1:
+        raise ConfigError(f"--bins must be >= 1, got {args.bins}")
+    _set_threads(args.threads)
+    pmts = _pmts(args)
+    real, gen = open_events(args.real), open_events(args.generated)
+    for path, ev in ((args.real, real), (args.generated, gen)):
+        if len(ev) == 0:
+            raise ConfigError(f"{path}: no events to compare")
+    classifier = not args.no_classifier
+    if classifier and min(len(real), len(gen)) < 4:
+        raise ConfigError(f"the classifier test needs >= 4 events per file, got {len(real)} and {len(gen)} "
+                          "(or pass --no-classifier)")
+    metrics = compare_events(real, gen, pmts, bins=args.bins, classifier=classifier, seed=args.seed)
+    ceiling = None
+    if args.ceiling:
+        if len(real) < 2 * len(gen):
+            raise ConfigError(f"--ceiling needs REAL with >= 2 x {len(gen)} events, {args.real} has {len(real)}")
+        ceiling = mc_ceiling(real, len(gen), pmts, seed=args.seed, bins=args.bins, classifier=classifier)
+    result = {"command": "kamcore " + shlex.join(getattr(args, "argv", [])),
+              "real": _describe(args.real, real), "generated": _describe(args.generated, gen),
+              "bins": args.bins, "seed": args.seed, "metrics": metrics}
+    if ceiling is not None:
+        result["ceiling"] = ceiling
+    result = _finite(result)
+    if args.json:
+        print(json.dumps(result, sort_keys=True, allow_nan=False))
+        return 0
+
+    def cell(x, fmt):
+        return f"{x:{fmt}}" if x is not None else "-"
+
+    r, g = result["real"], result["generated"]
+    print(f"real       {r['file']} ({r['events']} events: {', '.join(r['sources'])})")
+    print(f"generated  {g['file']} ({g['events']} events: {', '.join(g['sources'])})")
+    head = f"{'quantity':<14} {'IoU':>7} {'WD':>8}"
+    if ceiling is not None:
+        head += f"   {'ceiling IoU':>11} {'WD':>8}"
+    print(head)
+    for q in QUANTITIES:
+        m = result["metrics"][q]
+        line = f"{_LABELS[q]:<14} {cell(m['iou'], '7.1%')} {cell(m['wd'], '8.4f')}"
+        if ceiling is not None:
+            c = result["ceiling"][q]
+            line += f"   {cell(c['iou'], '11.1%')} {cell(c['wd'], '8.4f')}"
+        print(line)
+    if classifier:
+        line = f"{'classifier AUC':<14} {cell(result['metrics']['classifier_auc'], '7.3f')} {'':>8}"
+        if ceiling is not None:
+            line += f"   {cell(result['ceiling']['classifier_auc'], '11.3f')}"
+        print(line + "   (0.5 = indistinguishable)")
+    print("IoU: histogram intersection over union (1 = identical); WD: Wasserstein distance / REAL range "
+          "(0 = identical)")
+    return 0
+
+
+_compare.arguments = _compare_args
+command("compare", "IoU, Wasserstein distance and classifier AUC of generated events against real ones")(_compare)

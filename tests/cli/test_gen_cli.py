@@ -1,0 +1,189 @@
+"""kamcore train vae|gan / generate / compare end to end on the tiny presets (CPU, seconds)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kamcore.cli import main
+from kamcore.io import read_events
+from kamcore.metrics.generative import QUANTITIES
+
+_TINY = ["--preset", "tiny", "--epochs", "2", "--batch-size", "16", "--seed", "0", "--device", "cpu",
+         "--no-progress"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory):
+    """50 Xe136_0vbb MC events, a tiny VAE and a tiny GAN trained on them, 40 events of the VAE."""
+    d = tmp_path_factory.mktemp("gen_cli")
+    assert main(["simulate", "--source", "Xe136_0vbb", "--events", "50", "--seed", "1", "--no-progress",
+                 "--out", str(d / "mc.parquet")]) == 0
+    assert main(["train", "vae", "--events", str(d / "mc.parquet"), "--out", str(d / "vae"), *_TINY]) == 0
+    assert main(["train", "gan", "--events", str(d / "mc.parquet"), "--out", str(d / "gan"), *_TINY,
+                 "--n-critic", "2"]) == 0
+    assert main(["generate", "--model", str(d / "vae"), "--events", "40", "--seed", "3",
+                 "--out", str(d / "g.parquet")]) == 0
+    return d
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_train_writes_checkpoint_with_provenance(d, kind):
+    meta = json.loads((d / f"{kind}.json").read_text())
+    assert meta["model"] == kind and meta["preset"] == "tiny" and (d / f"{kind}.safetensors").is_file()
+    t = meta["training"]
+    assert t["files"] == ["mc.parquet"] and t["sources"] == ["Xe136_0vbb"] and t["events"] == 50
+    assert t["train_config"]["epochs"] == 2 and [e["epoch"] for e in t["history"]] == [1, 2]
+    assert t["command"].startswith(f"kamcore train {kind} --events ")
+    assert t["pmt_table_digest"] and meta["metrics"]
+
+
+def test_train_is_reproducible(d, tmp_path, capsys):
+    code, out, err = run(["train", "vae", "--events", str(d / "mc.parquet"), "--out", str(tmp_path / "v"),
+                          *_TINY], capsys)
+    assert code == 0, err
+    assert "vae/tiny trained on 50 events (Xe136_0vbb)" in out
+    assert (tmp_path / "v.safetensors").read_bytes() == (d / "vae.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_generate_info_hitmaps_compare(d, kind, capsys):
+    gen = d / f"gen_{kind}.parquet"
+    code, out, err = run(["generate", "--model", str(d / kind), "--events", "40", "--seed", "3", "--out", str(gen)],
+                         capsys)
+    assert code == 0, err
+    assert f"40 generated:{kind} events" in out
+    ev = read_events(gen)
+    assert len(ev) == 40 and set(ev.source) == {f"generated:{kind}"} and ev.n_hits > 0
+    assert ev.attrs["time_reference"] == "proper" and ev.attrs["generator_checkpoint"] == kind
+    assert ev.attrs["generated_by"].startswith(f"kamcore generate --model {d / kind} --events 40 --seed 3")
+
+    code, out, err = run(["info", str(gen)], capsys)
+    assert code == 0, err
+    assert f"generated:{kind} (40)" in out
+    code, out, err = run(["hitmaps", str(gen), "--out", str(d / f"maps_{kind}.npz")], capsys)
+    assert code == 0, err
+    assert np.load(d / f"maps_{kind}.npz")["maps"].shape == (40, 28, 38, 38)
+
+    code, out, err = run(["compare", str(d / "mc.parquet"), str(gen)], capsys)
+    assert code == 0, err
+    for label in ("hit time", "charge", "NHIT", "total charge", "classifier AUC"):
+        assert label in out
+    assert "50 events: Xe136_0vbb" in out and f"40 events: generated:{kind}" in out
+
+
+def test_generate_is_reproducible(d, capsys):
+    a, b, c = d / "rep_a.parquet", d / "rep_b.parquet", d / "rep_c.parquet"
+    for path, seed, model in ((a, "7", d / "vae"), (b, "7", d / "vae.json"), (c, "8", d / "vae")):
+        assert main(["generate", "--model", str(model), "--events", "30", "--seed", seed, "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert a.read_bytes() == b.read_bytes()            # same seed: the same file, wherever it is written
+    assert not read_events(a).equals(read_events(c))   # another seed: other events
+
+
+def test_compare_json_and_identity(d, capsys):
+    mc = str(d / "mc.parquet")
+    code, out, err = run(["compare", mc, mc, "--json", "--no-classifier", "--bins", "20"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["command"] == f"kamcore compare {mc} {mc} --json --no-classifier --bins 20"
+    assert r["real"]["events"] == r["generated"]["events"] == 50 and "classifier_auc" not in r["metrics"]
+    for q in QUANTITIES:
+        assert r["metrics"][q]["iou"] == pytest.approx(1.0) and r["metrics"][q]["wd"] == pytest.approx(0.0)
+
+    code, out, err = run(["compare", mc, str(d / "g.parquet"), "--json", "--seed", "2"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(QUANTITIES) <= set(r["metrics"]) and 0.0 <= r["metrics"]["classifier_auc"] <= 1.0
+    assert all(0.0 <= r["metrics"][q]["iou"] <= 1.0 and r["metrics"][q]["wd"] >= 0.0 for q in QUANTITIES)
+
+
+def test_compare_ceiling(d, capsys):
+    assert main(["generate", "--model", str(d / "gan"), "--events", "20", "--seed", "1",
+                 "--out", str(d / "g20.parquet")]) == 0
+    capsys.readouterr()
+    code, out, err = run(["compare", str(d / "mc.parquet"), str(d / "g20.parquet"), "--ceiling", "--json"], capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["ceiling"]["n_real"] == r["ceiling"]["n_generated"] == 20 and "classifier_auc" in r["ceiling"]
+    code, out, err = run(["compare", str(d / "mc.parquet"), str(d / "g20.parquet"), "--ceiling"], capsys)
+    assert code == 0 and "ceiling IoU" in out
+
+
+def test_train_subcommand_dispatches_generators(d, tmp_path, capsys):
+    """``kamcore train vae|gan``: model_cmds hands the generator kinds to gen_cmds.train_generator."""
+    code, out, err = run(["train", "gan", "--events", str(d / "mc.parquet"), "--out", str(tmp_path / "g"), *_TINY,
+                          "--epochs", "1"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "g.json").read_text())["training"]["command"].startswith("kamcore train gan")
+
+
+@pytest.fixture(scope="module")
+def kamnet_ckpt(tmp_path_factory):
+    from kamcore.nn.kamnet import KamNet, KamNetConfig
+    from kamcore.train import save_model
+
+    torch.manual_seed(0)
+    cfg = KamNetConfig.from_preset("cpu", lstm_channels=[2, 2], s2_channels=2, so3_channels=[2, 2, 2],
+                                   bandwidths=[4, 3, 2, 2], fc=[4])
+    path = tmp_path_factory.mktemp("kamnet") / "k"
+    save_model(path, KamNet(cfg), "kamnet", preset="custom")
+    return path
+
+
+def _errors(d, kamnet, tmp):
+    mc, out = str(d / "mc.parquet"), str(tmp / "x.parquet")
+    (tmp / "notes.txt").write_text("not an event file\n")
+    (tmp / "bad.json").write_text("{not json")
+    gen = ["generate", "--seed", "1", "--out", out]
+    return [
+        (gen + ["--model", str(d / "vae"), "--events", "0"], "--events must be >= 1, got 0"),
+        (gen + ["--model", str(d / "vae"), "--events", "-3"], "--events must be >= 1, got -3"),
+        (["generate", "--model", str(d / "vae"), "--events", "5", "--seed", "-1", "--out", out],
+         "--seed must be in [0, 2^63), got -1"),
+        (gen + ["--model", str(tmp / "missing"), "--events", "5"], "missing.json: model configuration not found"),
+        (gen + ["--model", str(tmp / "bad"), "--events", "5"], "bad.json: not a model configuration"),
+        (gen + ["--model", str(kamnet), "--events", "5"], "is a kamnet checkpoint; expected an event generator"),
+        (gen + ["--model", str(d / "vae"), "--events", "5", "--out", str(tmp / "nodir" / "x.parquet")],
+         "output directory"),
+        (gen + ["--model", str(d / "vae"), "--events", "five"], "invalid int value: 'five'"),
+        (["train", "vae", "--events", str(tmp / "nope.parquet"), "--out", str(tmp / "m")], "nope.parquet"),
+        (["train", "vae", "--events", str(tmp / "notes.txt"), "--out", str(tmp / "m")], "notes.txt"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--preset", "huge"],
+         "unknown VAE preset 'huge'"),
+        (["train", "gan", "--events", mc, "--out", str(tmp / "m"), "--preset", "huge"],
+         "unknown GAN preset 'huge'"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--epochs", "0"], "epochs"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--max-events", "0"],
+         "--max-events must be >= 1"),
+        (["train", "vae", "--events", str(d / "g.parquet"), "--out", str(tmp / "m")],
+         "holds generated events"),
+        (["train", "flow", "--events", mc, "--out", str(tmp / "m")], "invalid choice: 'flow'"),
+        (["compare", mc, str(tmp / "nope.parquet")], "nope.parquet"),
+        (["compare", str(tmp / "notes.txt"), mc], "notes.txt"),
+        (["compare", mc, mc, "--bins", "0"], "--bins must be >= 1"),
+        (["compare", mc, mc, "--ceiling", "--no-classifier"], "--ceiling needs REAL with >= 2 x 50 events"),
+    ]
+
+
+def test_errors_are_one_line_exit_2(d, kamnet_ckpt, tmp_path, capsys):
+    for argv, match in _errors(d, kamnet_ckpt, tmp_path):
+        code, _, err = run(argv, capsys)
+        assert code == 2, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and match in err, (argv, err)
+    assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "m.json").exists()
