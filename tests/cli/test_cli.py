@@ -141,3 +141,17 @@ def test_console_script_end_to_end(sim_file):
     res = subprocess.run([sys.executable, "-m", "kamcore", "info", str(sim_file) + ".nope"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, code", [(["sources"], 0), (["info", "/nonexistent/run.parquet"], 2)])
+def test_entry_point_reexecutes_with_allocator_tuning(argv, code):
+    """The console script re-executes itself with GLIBC_TUNABLES set; output and exit status survive."""
+    script = ("import os, sys; sys.argv = ['kamcore', *sys.argv[1:]]; "
+              "from kamcore.cli.entry import entry; entry()")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("GLIBC_TUNABLES", "KAMCORE_NO_MALLOC_TUNING")}
+    res = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env)
+    assert res.returncode == code
+    if code == 0:
+        assert "Xe136_0vbb" in res.stdout
+    else:
+        assert len(res.stderr.strip().splitlines()) == 1 and "run.parquet" in res.stderr
