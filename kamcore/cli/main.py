@@ -47,12 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kamcore", description=(
         "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "
         "Run 'kamcore demo' for a first look on the embedded defaults."),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="commands:\n" + "\n".join(f"  {n:<10} {h}" for n, (h, _, _) in COMMANDS.items()))
+        epilog="'kamcore COMMAND --help' explains each command and its options.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help_, add_args, _) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        text = help_.replace("%", "%%")  # argparse formats help strings with %
+        p = sub.add_parser(name, help=text, description=text)
         add_args(p)
     return parser
 

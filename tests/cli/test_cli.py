@@ -155,3 +155,14 @@ def test_entry_point_reexecutes_with_allocator_tuning(argv, code):
         assert "Xe136_0vbb" in res.stdout
     else:
         assert len(res.stderr.strip().splitlines()) == 1 and "run.parquet" in res.stderr
+
+
+def test_every_command_has_working_help(capsys):
+    from kamcore.cli.main import COMMANDS, build_parser
+
+    build_parser()
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert "usage: kamcore " + name in capsys.readouterr().out
