@@ -59,6 +59,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, kind: str, **metadata:
     text = json.dumps(doc, indent=1, sort_keys=True, default=float)
     with atomic_output(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"model": kind})
+        os.chmod(tmp, 0o644)  # safetensors creates 0600 files; checkpoints are shared read-only
     with atomic_output(meta) as tmp:
         tmp.write_text(text + "\n")
     return weights, meta
