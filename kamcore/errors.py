@@ -17,6 +17,7 @@ __all__ = [
     "SchemaError",
     "EventDataError",
     "ModelFileError",
+    "CatalogError",
     "KamcoreWarning",
 ]
 
@@ -47,6 +48,10 @@ class EventDataError(KamcoreError, ValueError):
 
 class ModelFileError(KamcoreError, OSError):
     """A model checkpoint is missing, unsafe or does not match its configuration."""
+
+
+class CatalogError(KamcoreError, OSError):
+    """The run catalog database cannot be opened, read or written."""
 
 
 class KamcoreWarning(UserWarning):

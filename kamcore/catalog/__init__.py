@@ -1,0 +1,15 @@
+"""The run catalog (SQLAlchemy): runs, fits (with model and template version), flags, periods, shift notes.
+
+SQLite by default (:func:`default_catalog_url`), PostgreSQL or any SQLAlchemy
+database by URL.  :class:`Catalog` writes transactionally with upserts and has
+the read API the dashboard uses (``list_runs``, ``fit_history``, ``periods``,
+``notes``, ``report``).
+"""
+
+from .models import SCHEMA_VERSION, Base, Fit, Flag, Note, PeriodRow, Run
+from .store import Catalog, CatalogError, default_catalog_path, default_catalog_url
+
+__all__ = [
+    "Catalog", "CatalogError", "default_catalog_url", "default_catalog_path",
+    "Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "SCHEMA_VERSION",
+]

@@ -1,0 +1,380 @@
+"""The run catalog: transactional writes with upserts, and the read API of the dashboard.
+
+:class:`Catalog` wraps one SQLAlchemy engine.  URLs: any SQLAlchemy URL
+(``sqlite:///path``, ``postgresql+psycopg://user@host/db``); a plain path is
+taken as a SQLite file.  The default (:func:`default_catalog_url`) is
+``$KAMDASH_CATALOG`` if set, else the SQLite file
+``$XDG_DATA_HOME/kamdash/catalog.sqlite`` (``~/.local/share/kamdash/...``
+when ``XDG_DATA_HOME`` is unset), the XDG base-directory convention that
+platformdirs follows on Linux.
+
+Every write method is one transaction (``Session.begin()``): it commits whole
+or not at all.  Re-writing the same thing updates the row in place: runs are
+keyed by run number, fits by (run, model digest, template digest), flags by
+(fit, kind), periods by (model, templates, method, first run); on SQLite and
+PostgreSQL this is a native ``INSERT ... ON CONFLICT DO UPDATE``.  Flags and
+periods of a (model, templates) sequence are replaced as a set: rows that the
+new flagging no longer produces are deleted in the same transaction.
+
+The read methods return plain dicts and lists (no ORM objects escape), so a
+dashboard can cache them.
+
+>>> cat = Catalog("sqlite://")            # in memory
+>>> cat.upsert_run(7, n_events=10); cat.upsert_run(7, n_events=12)
+>>> [(r["run"], r["n_events"]) for r in cat.list_runs()]
+[(7, 12)]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import CatalogError, ConfigError
+from .models import Base, Fit, Flag, Note, PeriodRow, Run, utcnow
+
+__all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path"]
+
+log = logging.getLogger(__name__)
+
+
+def default_catalog_path() -> Path:
+    """``$XDG_DATA_HOME/kamdash/catalog.sqlite`` (``~/.local/share`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "kamdash" / "catalog.sqlite"
+
+
+def default_catalog_url() -> str:
+    """``$KAMDASH_CATALOG`` or the SQLite URL of :func:`default_catalog_path`."""
+    return os.environ.get("KAMDASH_CATALOG") or f"sqlite:///{default_catalog_path()}"
+
+
+def _normalise_url(url: str | os.PathLike | None) -> str:
+    if url is None:
+        return default_catalog_url()
+    s = os.fspath(url)
+    if "://" not in s:  # a plain path: SQLite file
+        return f"sqlite:///{Path(s).expanduser().resolve()}"
+    return s
+
+
+class Catalog:
+    """The run catalog on one database (see module docstring).
+
+    Parameters
+    ----------
+    url : str or os.PathLike, optional
+        SQLAlchemy URL or SQLite file path; default :func:`default_catalog_url`.
+    echo : bool
+        Log SQL statements.
+    """
+
+    def __init__(self, url: str | os.PathLike | None = None, *, echo: bool = False):
+        text = _normalise_url(url)
+        try:
+            u = make_url(text)
+        except ArgumentError:
+            raise ConfigError(f"catalog URL {text!r} is not a database URL (e.g. sqlite:///file.sqlite)") from None
+        self.url = u.render_as_string(hide_password=True)
+        if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
+            try:
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"catalog {self.url}: cannot create its directory ({exc.strerror})") from None
+        try:
+            self.engine: Engine = create_engine(u, echo=echo, future=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise CatalogError(f"catalog {self.url}: {_one_line(exc)}") from None
+        if self.engine.dialect.name == "sqlite":
+            @event.listens_for(self.engine, "connect")
+            def _fk_on(dbapi_conn, _):  # SQLite enforces foreign keys only when asked
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        try:
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog {self.url}: cannot open or create the tables ({_one_line(exc)})") from None
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.url!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- helpers
+    def _tx(self):
+        return _Tx(self)
+
+    def _upsert(self, s: Session, model, keys: Sequence[str], values: dict) -> int:
+        """Insert or update the row of ``model`` identified by ``keys``; returns its id."""
+        dialect = self.engine.dialect.name
+        values = dict(values)
+        if "updated_at" in model.__table__.c:
+            values["updated_at"] = utcnow()
+        if dialect in ("sqlite", "postgresql"):
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(model).values(**values)
+            update = {k: stmt.excluded[k] for k in values if k not in keys}
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=update).returning(model.id)
+            return int(s.execute(stmt).scalar_one())
+        row = s.execute(select(model).filter_by(**{k: values[k] for k in keys})).scalar_one_or_none()
+        if row is None:
+            row = model(**values)
+            s.add(row)
+        else:
+            for k, v in values.items():
+                setattr(row, k, v)
+        s.flush()
+        return int(row.id)
+
+    def _run_id(self, s: Session, run_number: int) -> int:
+        rid = s.execute(select(Run.id).where(Run.run_number == int(run_number))).scalar_one_or_none()
+        if rid is None:
+            rid = self._upsert(s, Run, ["run_number"], {"run_number": int(run_number)})
+        return int(rid)
+
+    # ----------------------------------------------------------------- writes
+    def upsert_run(self, run_number: int, **fields) -> None:
+        """Insert or update run ``run_number`` (fields: path, start_ns, stop_ns, livetime_s, n_events,
+        status, error, good)."""
+        allowed = {"path", "start_ns", "stop_ns", "livetime_s", "n_events", "status", "error", "good"}
+        bad = sorted(set(fields) - allowed)
+        if bad:
+            raise ConfigError(f"unknown run field(s) {bad}; allowed: {sorted(allowed)}")
+        with self._tx() as s:
+            self._upsert(s, Run, ["run_number"], {"run_number": int(run_number), **fields})
+
+    def mark_good(self, run_numbers: Iterable[int], good: bool = True) -> None:
+        """Mark runs as good (reference) or clear the mark (``good=False``)."""
+        with self._tx() as s:
+            for r in run_numbers:
+                self._upsert(s, Run, ["run_number"], {"run_number": int(r), "good": bool(good) or None})
+
+    def store_fit(self, run_number: int, fit, *, model: dict, template_digest: str, config,
+                  command: str | None = None) -> int:
+        """Insert or update the fit of a run by (model digest, template digest); returns the fit id.
+
+        ``fit`` is a :class:`kamcore.fit.RunFit`, ``config`` its :class:`kamcore.fit.FitConfig`.
+        """
+        d = fit.to_dict()
+        with self._tx() as s:
+            rid = self._run_id(s, run_number)
+            return self._upsert(s, Fit, ["run_id", "model_digest", "template_digest"], {
+                "run_id": rid, "model_name": str(model["name"]), "model_kind": str(model.get("kind", "")),
+                "model_digest": str(model["digest"]), "template_digest": str(template_digest),
+                "method": str(config.method), "status": fit.status, "valid": bool(fit.valid),
+                "n_events": int(fit.n_events), "bkg_fraction": d["bkg_fraction"],
+                "bkg_fraction_err": d["bkg_fraction_err"], "fval": d["fval"], "ndof": int(fit.ndof),
+                "pvalue": d["pvalue"], "seconds": float(fit.seconds), "result_json": json.dumps(d),
+                "config_json": config.to_json(), "command": command})
+
+    def store_flags(self, result, *, model_digest: str, template_digest: str, config) -> None:
+        """Replace the flags and periods of the (model, templates) sequence by ``result`` (one transaction).
+
+        ``result`` is a :class:`kamcore.fit.FlagResult` of runs whose fits are in the catalog.
+        """
+        cfg = config.to_json()
+        with self._tx() as s:
+            fit_ids = dict(s.execute(
+                select(Run.run_number, Fit.id).join(Fit.run)
+                .where(Fit.model_digest == model_digest, Fit.template_digest == template_digest)).all())
+            missing = sorted({f.run for f in result.flags} - set(fit_ids))
+            if missing:
+                raise CatalogError(f"catalog {self.url}: no fit stored for flagged run(s) {missing[:5]}")
+            keep_flags = set()
+            for f in result.flags:
+                fid = self._upsert(s, Flag, ["fit_id", "kind"], {
+                    "fit_id": fit_ids[f.run], "kind": f.kind, "reason": f.reason, "config_json": cfg,
+                    "significance": f.significance if f.significance == f.significance else None})
+                keep_flags.add(fid)
+            stale = select(Flag.id).where(Flag.fit_id.in_(list(fit_ids.values())))
+            if keep_flags:
+                stale = stale.where(Flag.id.not_in(keep_flags))
+            s.execute(delete(Flag).where(Flag.id.in_(stale)))
+            keep_periods = set()
+            for p in result.periods:
+                key = ["model_digest", "template_digest", "method", "first_run"]
+                keep_periods.add(self._upsert(s, PeriodRow, key, {
+                    "model_digest": model_digest, "template_digest": template_digest, "method": p.method,
+                    "first_run": p.first_run, "last_run": p.last_run, "n_runs": p.n_runs,
+                    "start_ns": p.start_ns, "stop_ns": p.stop_ns, "mean_fraction": p.mean_fraction,
+                    "significance": p.significance, "reference_fraction": result.f_ref, "config_json": cfg}))
+            q = delete(PeriodRow).where(PeriodRow.model_digest == model_digest,
+                                        PeriodRow.template_digest == template_digest)
+            if keep_periods:
+                q = q.where(PeriodRow.id.not_in(keep_periods))
+            s.execute(q)
+
+    def add_note(self, text: str, *, author: str, run: int | None = None, period_id: int | None = None,
+                 kind: str = "note") -> int:
+        """Add a shift note (``kind="note"``) or acknowledgement (``"ack"``); returns its id."""
+        if not str(text).strip():
+            raise ConfigError("a note needs text")
+        if not str(author).strip():
+            raise ConfigError("a note needs an author")
+        if kind not in ("note", "ack"):
+            raise ConfigError(f"note kind must be 'note' or 'ack', got {kind!r}")
+        with self._tx() as s:
+            if period_id is not None and s.get(PeriodRow, int(period_id)) is None:
+                raise ConfigError(f"no period with id {period_id} in {self.url}")
+            note = Note(run_number=None if run is None else int(run), period_id=period_id, kind=kind,
+                        author=str(author), text=str(text), status="open", created_at=utcnow())
+            s.add(note)
+            s.flush()
+            return int(note.id)
+
+    def resolve_note(self, note_id: int, *, by: str) -> None:
+        """Mark a note resolved by ``by`` (now)."""
+        with self._tx() as s:
+            note = s.get(Note, int(note_id))
+            if note is None:
+                raise ConfigError(f"no note with id {note_id} in {self.url}")
+            note.status, note.resolved_by, note.resolved_at = "resolved", str(by), utcnow()
+
+    # ------------------------------------------------------------------ reads
+    def _fit_filter(self, q, model_digest, template_digest):
+        if model_digest is not None:
+            q = q.where(Fit.model_digest == model_digest)
+        if template_digest is not None:
+            q = q.where(Fit.template_digest == template_digest)
+        return q
+
+    def list_runs(self, *, model_digest: str | None = None, template_digest: str | None = None) -> list[dict]:
+        """All runs in run order; each with its latest fit (of the model/templates if given) and flags."""
+        with self._session() as s:
+            runs = s.execute(select(Run).order_by(Run.run_number)).scalars().all()
+            q = self._fit_filter(select(Fit).order_by(Fit.updated_at, Fit.id), model_digest, template_digest)
+            latest: dict[int, Fit] = {}
+            for f in s.execute(q).scalars():
+                latest[f.run_id] = f
+            out = []
+            for r in runs:
+                d = _run_dict(r)
+                f = latest.get(r.id)
+                d["fit"] = _fit_dict(f) if f is not None else None
+                d["flags"] = [_flag_dict(x) for x in f.flags] if f is not None else []
+                out.append(d)
+            return out
+
+    def fit_history(self, run_number: int) -> list[dict]:
+        """Every stored fit of a run (all models and template versions), oldest first."""
+        with self._session() as s:
+            q = select(Fit).join(Fit.run).where(Run.run_number == int(run_number)).order_by(Fit.updated_at, Fit.id)
+            return [_fit_dict(f) | {"flags": [_flag_dict(x) for x in f.flags]} for f in s.execute(q).scalars()]
+
+    def periods(self, *, model_digest: str | None = None, template_digest: str | None = None) -> list[dict]:
+        """High-background periods, in run order."""
+        with self._session() as s:
+            q = select(PeriodRow).order_by(PeriodRow.first_run, PeriodRow.method)
+            if model_digest is not None:
+                q = q.where(PeriodRow.model_digest == model_digest)
+            if template_digest is not None:
+                q = q.where(PeriodRow.template_digest == template_digest)
+            return [_period_dict(p) for p in s.execute(q).scalars()]
+
+    def notes(self, *, run: int | None = None, status: str | None = None) -> list[dict]:
+        """Shift notes and acknowledgements, newest first (optionally of one run / one status)."""
+        with self._session() as s:
+            q = select(Note).order_by(Note.created_at.desc(), Note.id.desc())
+            if run is not None:
+                q = q.where(Note.run_number == int(run))
+            if status is not None:
+                q = q.where(Note.status == status)
+            return [_note_dict(n) for n in s.execute(q).scalars()]
+
+    def report(self, *, model_digest: str | None = None, template_digest: str | None = None) -> dict:
+        """Everything ``kamcore runs report`` prints: runs (with fit and flags), periods, open notes."""
+        return {"catalog": self.url, "runs": self.list_runs(model_digest=model_digest,
+                                                           template_digest=template_digest),
+                "periods": self.periods(model_digest=model_digest, template_digest=template_digest),
+                "notes": self.notes(status="open")}
+
+
+class _Tx:
+    """``with catalog._tx() as session``: one transaction; SQLAlchemy errors become CatalogError."""
+
+    def __init__(self, cat: Catalog):
+        self.cat = cat
+
+    def __enter__(self) -> Session:
+        self.s = self.cat._session()
+        self.tx = self.s.begin()
+        return self.s
+
+    def __exit__(self, et, ev, tb):
+        try:
+            if et is None:
+                try:
+                    self.tx.commit()
+                except SQLAlchemyError as exc:
+                    self.tx.rollback()
+                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_one_line(exc)})") from None
+            else:
+                self.tx.rollback()
+                if isinstance(ev, SQLAlchemyError):
+                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_one_line(ev)})") from None
+        finally:
+            self.s.close()
+        return False
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.isoformat()
+
+
+def _run_dict(r: Run) -> dict:
+    return {"run": r.run_number, "path": r.path, "start_ns": r.start_ns, "stop_ns": r.stop_ns,
+            "livetime_s": r.livetime_s, "n_events": r.n_events, "status": r.status, "error": r.error,
+            "good": bool(r.good), "updated_at": _iso(r.updated_at)}
+
+
+def _fit_dict(f: Fit) -> dict:
+    return {"id": f.id, "run": f.run.run_number, "model": {"name": f.model_name, "kind": f.model_kind,
+                                                          "digest": f.model_digest},
+            "template_digest": f.template_digest, "method": f.method, "status": f.status, "valid": f.valid,
+            "n_events": f.n_events, "bkg_fraction": f.bkg_fraction, "bkg_fraction_err": f.bkg_fraction_err,
+            "fval": f.fval, "ndof": f.ndof, "pvalue": f.pvalue, "seconds": f.seconds,
+            "result": json.loads(f.result_json), "config": json.loads(f.config_json), "command": f.command,
+            "updated_at": _iso(f.updated_at)}
+
+
+def _flag_dict(x: Flag) -> dict:
+    return {"id": x.id, "kind": x.kind, "significance": x.significance, "reason": x.reason,
+            "updated_at": _iso(x.updated_at)}
+
+
+def _period_dict(p: PeriodRow) -> dict:
+    return {"id": p.id, "method": p.method, "first_run": p.first_run, "last_run": p.last_run, "n_runs": p.n_runs,
+            "start_ns": p.start_ns, "stop_ns": p.stop_ns, "mean_fraction": p.mean_fraction,
+            "significance": p.significance, "reference_fraction": p.reference_fraction,
+            "model_digest": p.model_digest, "template_digest": p.template_digest,
+            "config": json.loads(p.config_json), "updated_at": _iso(p.updated_at)}
+
+
+def _note_dict(n: Note) -> dict:
+    return {"id": n.id, "run": n.run_number, "period_id": n.period_id, "kind": n.kind, "author": n.author,
+            "created_at": _iso(n.created_at), "text": n.text, "status": n.status, "resolved_by": n.resolved_by,
+            "resolved_at": _iso(n.resolved_at)}

@@ -1,0 +1,199 @@
+"""Score templates: histograms of Monte Carlo scores per component, tied to the model that made them.
+
+A template of component ``k`` is the histogram ``t_k,i`` (``i = 0..K-1``) of the
+classifier scores of ``N_k`` selected Monte Carlo events of that component, on
+the bin edges ``x_0 < ... < x_K`` (``FitConfig.bins`` equal bins on
+``[score_min, score_max]``; scores outside are not counted).  Raw counts are
+kept (not densities): :class:`iminuit.cost.Template` needs them to know each
+bin's Monte Carlo uncertainty ``sqrt(t_k,i)``.
+
+A :class:`Templates` set records the model identity (``name``, ``kind``,
+``digest`` = SHA-256 of the weights file, first 16 hex digits) and the
+selection, and has its own ``digest`` over edges, counts and model: that is the
+"template version" stored with every fit in the catalog.
+
+File format (JSON, written atomically): ``{"format": "kamdash.templates",
+"version": 1, "edges": [...], "counts": {component: [...]}, "model": {...},
+"meta": {...}}``.
+
+>>> import numpy as np
+>>> t = Templates.from_scores({"a": np.array([0.1, 0.2]), "b": np.array([0.9])}, np.linspace(0, 1, 5),
+...                           model={"name": "toy", "kind": "toy", "digest": "0"})
+>>> t.counts["a"].tolist(), t.n_bins
+([2.0, 0.0, 0.0, 0.0], 4)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, EventFileError, SchemaError
+from .config import FitConfig
+
+__all__ = ["Templates", "model_identity", "score_edges"]
+
+_FORMAT = "kamdash.templates"
+_VERSION = 1
+
+
+def score_edges(config: FitConfig) -> np.ndarray:
+    """``(bins+1,) float64`` equal-width score bin edges of ``config``."""
+    config.validate()
+    return np.linspace(config.score_min, config.score_max, config.bins + 1)
+
+
+def model_identity(path: str | os.PathLike, meta: dict | None = None) -> dict:
+    """``{"name", "kind", "digest"}`` of a checkpoint (digest: SHA-256 of the weights file, 16 hex digits).
+
+    ``meta`` is the checkpoint metadata (``kamcore.train.load_model``'s second
+    value); without it the kind is read from the JSON next to the weights.
+    """
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    weights = p.with_name(p.name + ".safetensors")
+    try:
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        raise EventFileError(f"{weights}: cannot read model weights ({exc.strerror or exc})") from None
+    if meta is None:
+        try:
+            meta = json.loads(p.with_name(p.name + ".json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+    return {"name": p.name, "kind": str(meta.get("model", "unknown")), "digest": digest}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Templates:
+    """Per-component score histograms on common edges.
+
+    Parameters
+    ----------
+    edges : (K+1,) float64
+        Score bin edges.
+    counts : dict of str -> (K,) float64
+        Monte Carlo events per bin of each component.
+    model : dict
+        ``{"name", "kind", "digest"}`` of the scoring model.
+    meta : dict
+        Free-form provenance (selection, seeds, events simulated, command).
+    """
+
+    edges: np.ndarray
+    counts: dict
+    model: dict
+    meta: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        edges = np.asarray(self.edges, np.float64)
+        if edges.ndim != 1 or len(edges) < 3 or np.any(np.diff(edges) <= 0):
+            raise ConfigError(f"template edges must be >= 3 increasing values, got {edges.tolist()}")
+        counts = {}
+        for k, c in self.counts.items():
+            c = np.asarray(c, np.float64)
+            if c.shape != (len(edges) - 1,):
+                raise ConfigError(f"template {k!r} has shape {c.shape}, edges need ({len(edges) - 1},)")
+            if np.any(c < 0) or not np.isfinite(c).all():
+                raise ConfigError(f"template {k!r} has negative or non-finite counts")
+            counts[str(k)] = c
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "counts", counts)
+        for key in ("name", "kind", "digest"):
+            if key not in self.model:
+                raise ConfigError(f"template model identity lacks {key!r}: {self.model}")
+
+    # ----------------------------------------------------------------- build
+    @classmethod
+    def from_scores(cls, scores: dict[str, np.ndarray], edges: np.ndarray, *, model: dict,
+                    meta: dict | None = None) -> "Templates":
+        """Histogram each component's scores ``(N_k,)`` on ``edges`` (:func:`numpy.histogram`)."""
+        edges = np.asarray(edges, np.float64)
+        counts = {k: np.histogram(np.asarray(s, np.float64), bins=edges)[0].astype(np.float64)
+                  for k, s in scores.items()}
+        return cls(edges, counts, dict(model), dict(meta or {}))
+
+    # ---------------------------------------------------------------- access
+    @property
+    def components(self) -> list[str]:
+        return list(self.counts)
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.edges) - 1
+
+    @property
+    def digest(self) -> str:
+        """Template version: SHA-256 (16 hex digits) of edges, counts and model identity."""
+        doc = {"edges": self.edges.tolist(), "counts": {k: v.tolist() for k, v in sorted(self.counts.items())},
+               "model": self.model}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_binning(self, config: FitConfig) -> None:
+        """Raise ConfigError unless ``config``'s binning equals the templates' and its components exist."""
+        want = score_edges(config)
+        if len(want) != len(self.edges) or not np.allclose(want, self.edges, rtol=0, atol=1e-9):
+            raise ConfigError(f"templates have {self.n_bins} bins on [{self.edges[0]:g}, {self.edges[-1]:g}], "
+                              f"FitConfig asks for {config.bins} on [{config.score_min:g}, {config.score_max:g}]")
+        missing = [c for c in config.components if c not in self.counts]
+        if missing:
+            raise ConfigError(f"no template for component(s) {missing}; templates have {self.components}")
+        empty = [c for c in config.components if self.counts[c].sum() <= 0]
+        if empty:
+            raise ConfigError(f"template(s) {empty} are empty in [{self.edges[0]:g}, {self.edges[-1]:g}]")
+
+    def fit_config(self, **overrides) -> FitConfig:
+        """A :class:`FitConfig` with these templates' binning (and ``overrides``)."""
+        kw = {"bins": self.n_bins, "score_min": float(self.edges[0]), "score_max": float(self.edges[-1])}
+        kw.update(overrides)
+        try:
+            return FitConfig(**kw).validate()
+        except ValueError as exc:
+            raise ConfigError(f"FitConfig: {exc}") from None
+
+    # -------------------------------------------------------------------- I/O
+    def to_dict(self) -> dict:
+        return {"format": _FORMAT, "version": _VERSION, "edges": self.edges.tolist(),
+                "counts": {k: v.tolist() for k, v in self.counts.items()}, "model": self.model,
+                "meta": self.meta, "digest": self.digest}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the JSON file atomically; returns ``path``."""
+        from ..io import atomic_output
+
+        text = json.dumps(self.to_dict(), indent=1, default=float)
+        with atomic_output(path) as tmp:
+            Path(tmp).write_text(text + "\n")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Templates":
+        """Read a file written by :meth:`save`; errors name the file."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise EventFileError(f"{path}: no such templates file") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise EventFileError(f"{path}: not a templates file ({type(exc).__name__})") from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise SchemaError(f"{path}: not a templates file (format {found!r}, expected {_FORMAT!r})")
+        if doc.get("version") != _VERSION:
+            raise SchemaError(f"{path}: templates version {doc.get('version')!r}, this kamcore reads {_VERSION}")
+        try:
+            return cls(doc["edges"], doc["counts"], doc["model"], doc.get("meta", {}))
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"{path}: templates file lacks {exc}") from None
+        except ConfigError as exc:
+            raise SchemaError(f"{path}: {exc}") from None
+
+    def __repr__(self) -> str:
+        n = {k: int(v.sum()) for k, v in self.counts.items()}
+        return f"Templates({self.n_bins} bins, model={self.model['name']}@{self.model['digest']}, events={n})"

@@ -1,0 +1,108 @@
+"""kamcore runs simulate / templates / fit / report / note end to end on a tiny untrained CNN (CPU, seconds)."""
+
+import json
+
+import pytest
+
+from kamcore.cli import main
+from kamcore.io import read_scores
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import torch
+
+    from kamcore.nn.cnn import CNNConfig, ConventionalCNN
+    from kamcore.train import save_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("runs_cli")
+    # the tiny presets take 4x8x8 maps; run files give real 28x38x38 maps, so: the cpu preset, made small
+    save_model(d / "m", ConventionalCNN(CNNConfig.from_preset("cpu", channels=[2, 2], hidden=[4])), "cnn",
+               preset="custom")
+    assert main(["runs", "simulate", "--runs", "3", "--events-per-run", "24", "--seed", "3", "--out", str(d / "runs"),
+                 "--convection", "2:1:3", "--no-progress"]) == 0
+    assert main(["runs", "templates", "--model", str(d / "m"), "--out", str(d / "t.json"), "--events", "40",
+                 "--bins", "8"]) == 0
+    return d
+
+
+def test_simulate_writes_runs_and_truth(setup):
+    truth = json.loads((setup / "runs" / "truth.json").read_text())
+    assert [r["strength"] for r in truth["runs"]] == [1.0, 3.0, 1.0]
+    assert truth["command"].startswith("kamcore runs simulate --runs 3")
+
+
+def test_fit_scores_fits_flags_and_reports(setup, capsys):
+    cat = setup / "cat.sqlite"
+    argv = ["runs", "fit", str(setup / "runs"), "--model", str(setup / "m"), "--templates", str(setup / "t.json"),
+            "--catalog", str(cat), "--min-events", "5"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "3 run(s) fitted (3 scored), 0 bad file(s)" in out
+    sc = read_scores(setup / "runs" / "run_000001.scores.parquet")
+    assert sc["meta"]["model_digest"] and sc["meta"]["run_info"]["run"] == 1
+    # second pass reuses the score files and updates the same rows
+    assert main(argv) == 0
+    assert "3 run(s) fitted (0 scored)" in capsys.readouterr().out
+    assert main(["runs", "report", "--catalog", str(cat), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [r["run"] for r in rep["runs"]] == [1, 2, 3]
+    for r in rep["runs"]:
+        assert r["fit"]["template_digest"] and r["fit"]["command"].startswith("kamcore runs fit")
+        assert r["fit"]["config"]["method"] == "da" and r["n_events"] == r["fit"]["n_events"]
+    hist = [h for r in rep["runs"] for h in [r["fit"]]]
+    assert len(hist) == 3
+    assert main(["runs", "report", "--catalog", str(cat)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"catalog sqlite:///{cat}: 3 run(s)")
+
+
+def test_corrupt_run_file_is_reported_and_skipped(setup, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "runs"
+    shutil.copytree(setup / "runs", d)
+    (d / "run_000002.scores.parquet").unlink()
+    raw = (d / "run_000002.parquet").read_bytes()
+    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ
+    cat = tmp_path / "c.sqlite"
+    code = main(["runs", "fit", str(d), "--model", str(setup / "m"), "--templates", str(setup / "t.json"),
+                 "--catalog", str(cat), "--min-events", "5"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "2 run(s) fitted" in out and "1 bad file(s) skipped" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "run_000002.parquet" in lines[0] and "run skipped" in lines[0]
+    assert main(["runs", "report", "--catalog", str(cat), "--json"]) == 0
+    runs = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert runs[2]["status"] == "bad_file" and runs[2]["fit"] is None and "run_000002" in runs[2]["error"]
+    assert runs[1]["fit"] is not None and runs[3]["fit"] is not None
+
+
+def test_notes_marks_and_one_line_errors(setup, tmp_path, capsys):
+    cat = str(tmp_path / "n.sqlite")
+    assert main(["runs", "note", "--catalog", cat, "--author", "shifter", "--run", "2", "convection?"]) == 0
+    assert main(["runs", "resolve", "--catalog", cat, "1", "--by", "coordinator"]) == 0
+    assert main(["runs", "mark-good", "--catalog", cat, "1", "3"]) == 0
+    assert main(["runs", "report", "--catalog", cat, "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    rep = json.loads(out)
+    assert rep["notes"] == [] and [(r["run"], r["good"]) for r in rep["runs"]] == [(1, True), (3, True)]
+    # templates of another model
+    other = tmp_path / "other.json"
+    t = json.loads((setup / "t.json").read_text())
+    t["model"]["digest"] = "ffffffffffffffff"
+    other.write_text(json.dumps(t))
+    code = main(["runs", "fit", str(setup / "runs"), "--model", str(setup / "m"), "--templates", str(other),
+                 "--catalog", cat])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "templates were made with model" in err
+    code = main(["runs", "simulate", "--runs", "2", "--seed", "1", "--out", str(tmp_path / "x"),
+                 "--convection", "1:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "START:LENGTH:STRENGTH" in err
+    code = main(["runs", "resolve", "--catalog", cat, "42", "--by", "x"])
+    assert code == 2 and "no note with id 42" in capsys.readouterr().err
