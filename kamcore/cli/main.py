@@ -42,7 +42,7 @@ def command(name: str, help: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import events_cmds, gen_cmds, model_cmds, runs_cmds  # noqa: F401  (register the commands)
+    from . import events_cmds, gen_cmds, model_cmds, monitor_cmds, runs_cmds  # noqa: F401  (register the commands)
 
     parser = _Parser(prog="kamcore", description=(
         "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "

@@ -16,7 +16,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import ConfigError, KamcoreError
 from .main import command
@@ -159,8 +158,9 @@ def _run_number_from_name(path: Path) -> int | None:
 
 
 def _fit(args) -> int:
-    from ..fit import FlagConfig, Templates, fit_run, flag_sequence, model_identity
+    from ..fit import FlagConfig, Templates, model_identity
     from ..io import open_events
+    from ..monitor import close_run, flag_stored_sequence, mark_bad_file
     from ..runs import find_run_files, load_run_scores, run_info, score_run_file
 
     templates = Templates.load(args.templates)
@@ -210,32 +210,15 @@ def _fit(args) -> int:
         except KamcoreError as exc:
             bad.append(path.name)
             _warn(f"{exc}; run skipped")
-            rn = _run_number_from_name(path)
-            if rn is not None:
-                cat.upsert_run(rn, path=str(path.resolve()), status="bad_file", error=" ".join(str(exc).split()))
+            mark_bad_file(cat, path, _run_number_from_name(path), str(exc))
             continue
-        res = fit_run(sc["score"], templates, fit_cfg, livetime_s=info["livetime_s"], run=info["run"])
-        cat.upsert_run(info["run"], path=str(path.resolve()), start_ns=info["start_ns"], stop_ns=info["stop_ns"],
-                       livetime_s=info["livetime_s"], n_events=int(len(sc["score"])), status="ok", error=None)
-        cat.store_fit(info["run"], res, model=ident, template_digest=templates.digest, config=fit_cfg,
-                      command=command_text)
+        close_run(cat, path, sc["score"], info, templates, fit_cfg, model=ident, command=command_text)
         n_fit += 1
     # flag the whole stored sequence of this (model, templates), including runs fitted earlier
-    rows = [r for r in cat.list_runs(model_digest=ident["digest"], template_digest=templates.digest)
-            if r["fit"] is not None]
-    if not rows:
+    result = flag_stored_sequence(cat, model_digest=ident["digest"], template_digest=templates.digest,
+                                  flag_config=flag_cfg)
+    if result is None:
         raise ConfigError(f"{args.dir}: no run could be fitted ({len(bad)} bad file(s))")
-
-    def col(key, default=np.nan):
-        return np.array([default if r["fit"][key] is None else r["fit"][key] for r in rows], np.float64)
-
-    result = flag_sequence([r["run"] for r in rows], col("bkg_fraction"), col("bkg_fraction_err"),
-                           pvalue=col("pvalue", 1.0), valid=np.array([r["fit"]["valid"] for r in rows]),
-                           good=np.array([r["good"] for r in rows]),
-                           start_ns=np.array([r["start_ns"] if r["start_ns"] is not None else -1 for r in rows]),
-                           stop_ns=np.array([r["stop_ns"] if r["stop_ns"] is not None else -1 for r in rows]),
-                           config=flag_cfg)
-    cat.store_flags(result, model_digest=ident["digest"], template_digest=templates.digest, config=flag_cfg)
     hb = sorted(result.flagged_runs("high_background"))
     print(f"{cat.url}: {n_fit} run(s) fitted ({n_scored} scored), {len(bad)} bad file(s) skipped; "
           f"reference f = {result.f_ref:.3f} +- {result.sigma_ref:.3f} ({result.reference}); "

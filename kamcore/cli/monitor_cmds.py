@@ -1,0 +1,83 @@
+"""``kamcore monitor``: the live producer (follow a feed, score, keep the live store, close runs into the catalog).
+
+Library code lives in :mod:`kamcore.monitor`; this module only parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from .main import command
+from .params import add_param_options, config_from_args
+
+log = logging.getLogger(__name__)
+
+
+def _monitor_args(p: argparse.ArgumentParser) -> None:
+    from ..fit import FlagConfig
+    from ..monitor import MonitorConfig
+
+    p.add_argument("--feed", default=None, metavar="sim|DIR", help=(
+        "'sim' (default): a real-time simulated DAQ stream; DIR: run_*.parquet files a DAQ writes there"))
+    p.add_argument("--rate", dest="rate_hz", type=float, default=None, metavar="HZ",
+                   help=f"simulated feed: events per second (default {MonitorConfig.param['rate_hz'].default})")
+    p.add_argument("--run-length", dest="run_length", type=int, default=None, metavar="EVENTS",
+                   help=f"simulated feed: mean events per run (default {MonitorConfig.param['run_length'].default})")
+    p.add_argument("--model", required=True, metavar="MODEL", help="classifier checkpoint that made the templates")
+    p.add_argument("--templates", required=True, metavar="FILE.json", help="templates ('kamcore runs templates')")
+    p.add_argument("--catalog", metavar="URL", help=(
+        "catalog database: SQLAlchemy URL or SQLite file path; default $KAMDASH_CATALOG or "
+        "$XDG_DATA_HOME/kamdash/catalog.sqlite"))
+    p.add_argument("--store", default="kamdash_live", metavar="DIR",
+                   help="live-store directory (default ./kamdash_live)")
+    p.add_argument("--runs-dir", metavar="DIR",
+                   help="simulated feed: where closed runs are written (default STORE.runs)")
+    p.add_argument("--max-runs", type=int, metavar="N", help="stop after N closed (or bad) runs")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--min-events", type=int, metavar="N", help="runs with fewer events are not fitted (default 20)")
+    skip = {"feed", "rate_hz", "run_length"}
+    g = p.add_argument_group("monitor")
+    for name, par in MonitorConfig.param.objects("existing").items():
+        if name == "name" or name in skip:
+            continue
+        kind = int if isinstance(par.default, int) and not isinstance(par.default, bool) else float
+        doc = (par.doc or "").replace("%", "%%")
+        g.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
+                       metavar="N" if kind is int else "F", help=f"{doc} (default: {par.default})")
+    add_param_options(p, FlagConfig, title="flags")
+
+
+def _monitor(args) -> int:
+    from ..catalog import Catalog
+    from ..fit import FlagConfig, Templates
+    from ..monitor import LiveStore, MonitorConfig, Producer, make_feed
+
+    cfg = config_from_args(MonitorConfig, args).validate()
+    if args.max_runs is not None and args.max_runs < 1:
+        raise ConfigError(f"--max-runs must be >= 1, got {args.max_runs}")
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"--duration must be > 0 s, got {args.duration}")
+    templates = Templates.load(args.templates)
+    fit_cfg = templates.fit_config(**({"min_events": args.min_events} if args.min_events is not None else {}))
+    cat = Catalog(args.catalog)
+    feed = make_feed(cfg, cat)
+    with LiveStore(args.store, max_events=cfg.store_events, writable=True) as store:
+        prod = Producer(feed, store, cat, args.model, templates, runs_dir=args.runs_dir, fit_config=fit_cfg,
+                        flag_config=config_from_args(FlagConfig, args),
+                        command="kamcore " + shlex.join(args.argv))
+        print(f"kamcore monitor: {feed!r} -> {store.path} (seq {store.seq}), catalog {cat.url}", file=sys.stderr)
+        stats = prod.run(max_runs=args.max_runs, duration_s=args.duration, handle_signals=True)
+    print(f"{Path(args.store)}: {stats.events} event(s) stored (seq {store.seq}), {stats.runs_closed} run(s) "
+          f"closed {stats.runs}, {stats.bad_files} bad file(s); stopped by {stats.stopped_by} "
+          f"after {stats.seconds:.1f} s")
+    return 0
+
+
+_monitor.arguments = _monitor_args
+command("monitor", "live producer: follow a simulated or directory feed, score events into the live store, "
+                   "fit and flag closed runs in the catalog")(_monitor)

@@ -1,0 +1,75 @@
+"""Closing a run: score file, template fit, catalog rows, and flags of the stored sequence.
+
+These are the steps of ``kamcore runs fit`` for one run, as library functions
+(:func:`close_run`, :func:`mark_bad_file`, :func:`flag_stored_sequence`) so the
+live producer and the command run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores"]
+
+log = logging.getLogger(__name__)
+
+
+def write_run_scores(run_file, events, scores, attention, ident: dict) -> Path:
+    """Write the score file of ``run_file`` as :func:`kamcore.runs.score_run_file` does, from scores in hand."""
+    from ..io import write_scores
+    from ..runs import run_info, score_path
+
+    info = run_info(events, str(run_file))
+    return write_scores(score_path(run_file), run=events.run, event_id=events.event_id, score=scores,
+                        source=events.source, energy_mev=events.energy_mev, attention=attention,
+                        meta={"model": ident["name"], "kind": ident["kind"], "model_digest": ident["digest"],
+                              "run_info": info, "run_file": Path(run_file).name, "n_events": int(len(events))})
+
+
+def mark_bad_file(catalog, path, run: int | None, error: str) -> None:
+    """Record an unreadable run file: run ``run`` gets ``status="bad_file"`` and the one-line error."""
+    if run is not None:
+        catalog.upsert_run(int(run), path=str(Path(path).resolve()), status="bad_file",
+                           error=" ".join(str(error).split()))
+
+
+def close_run(catalog, run_file, scores: np.ndarray, info: dict, templates, fit_config, *, model: dict,
+              command: str | None = None):
+    """Fit one run's scores ``(N,)`` and store run + fit in the catalog; returns the :class:`~kamcore.fit.RunFit`.
+
+    ``info`` is :func:`kamcore.runs.run_info` of the run.
+    """
+    from ..fit import fit_run
+
+    res = fit_run(np.asarray(scores), templates, fit_config, livetime_s=info["livetime_s"], run=info["run"])
+    catalog.upsert_run(info["run"], path=str(Path(run_file).resolve()), start_ns=info["start_ns"],
+                       stop_ns=info["stop_ns"], livetime_s=info["livetime_s"], n_events=int(len(scores)),
+                       status="ok", error=None)
+    catalog.store_fit(info["run"], res, model=model, template_digest=templates.digest, config=fit_config,
+                      command=command)
+    return res
+
+
+def flag_stored_sequence(catalog, *, model_digest: str, template_digest: str, flag_config):
+    """Flag every stored fit of (model, templates) and replace their flags/periods; returns the FlagResult or None."""
+    from ..fit import flag_sequence
+
+    rows = [r for r in catalog.list_runs(model_digest=model_digest, template_digest=template_digest)
+            if r["fit"] is not None]
+    if not rows:
+        return None
+
+    def col(key, default=np.nan):
+        return np.array([default if r["fit"][key] is None else r["fit"][key] for r in rows], np.float64)
+
+    result = flag_sequence([r["run"] for r in rows], col("bkg_fraction"), col("bkg_fraction_err"),
+                           pvalue=col("pvalue", 1.0), valid=np.array([r["fit"]["valid"] for r in rows]),
+                           good=np.array([r["good"] for r in rows]),
+                           start_ns=np.array([r["start_ns"] if r["start_ns"] is not None else -1 for r in rows]),
+                           stop_ns=np.array([r["stop_ns"] if r["stop_ns"] is not None else -1 for r in rows]),
+                           config=flag_config)
+    catalog.store_flags(result, model_digest=model_digest, template_digest=template_digest, config=flag_config)
+    return result

@@ -1,0 +1,316 @@
+"""The live store: the latest events, their scores and attention, in a directory that readers poll.
+
+Layout of the directory (one writer, any number of readers, no locks needed to read):
+
+* ``chunk_<first seq>.npz`` -- one appended batch of ``n`` events, written
+  atomically (temporary name + rename).  Arrays (``N`` events, ``H`` hits):
+  ``seq`` (N,) int64, ``run`` (N,) int32, ``event_id`` (N,) int64,
+  ``timestamp_ns`` (N,) int64 (detector time), ``wall_ns`` (N,) int64 (when the
+  producer stored it), ``source`` (N,) str, ``energy_mev`` (N,) float32,
+  ``vertex_cm`` (N, 3) float32, ``score`` (N,) float32, ``attention``
+  (N, T) float32 (absent for models without attention), ``offsets`` (N+1,)
+  int64, ``pmt`` (H,) int16, ``t_ns`` (H,) float32 (raw hit times, ns),
+  ``tau_ns`` (H,) float32 (proper times: hit time - time of flight - T0, ns,
+  :func:`kamcore.preprocess.proper_times`), ``q_pe`` (H,) float32.
+* ``index.json`` -- ``{"format", "version", "seq", "max_events", "chunks":
+  [{"file", "first_seq", "last_seq", "n"}], "updated_ns"}``, rewritten
+  atomically after each chunk.  ``seq`` is the sequence number of the last
+  stored event; it only increases (event ``k`` ever stored has ``seq = k``,
+  starting at 1), also across restarts of the producer.
+* ``.writer.lock`` -- held (``fcntl.flock``) by the one producer.
+
+Bounds: after an append the oldest chunks are dropped while the rest still hold
+``max_events`` events, so the directory holds fewer than ``max_events +
+batch`` events; a dropped file is deleted one append later, so a reader that
+has just read the index still finds it.  Readers load only the chunks they need.
+
+>>> import tempfile
+>>> from kamcore.events import Events
+>>> ev = Events.from_columns(offsets=[0, 1, 3], pmt=[3, 4, 5], t_ns=[1.0, 2.0, 3.0], q_pe=[1.0, 1.0, 2.0])
+>>> with tempfile.TemporaryDirectory() as d:
+...     with LiveStore(d, max_events=3, writable=True) as w:
+...         for _ in range(3):
+...             _ = w.append(ev, score=[0.2, 0.9])
+...     r = LiveStore(d)
+...     r.seq, len(r.latest(10)), r.since(5).seq.tolist()
+(6, 4, [6])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, EventFileError
+from ..events import Events
+
+__all__ = ["LiveStore", "LiveEvents"]
+
+log = logging.getLogger(__name__)
+
+_INDEX = "index.json"
+_LOCK = ".writer.lock"
+_FORMAT = "kamdash.live"
+_VERSION = 1
+
+
+@dataclasses.dataclass
+class LiveEvents:
+    """Events read from a :class:`LiveStore` with what the producer computed for them.
+
+    Attributes
+    ----------
+    events : Events
+        Hits (``pmt``, raw ``t_ns``, ``q_pe``), run, event id, timestamp, source, energy, vertex.
+    seq : (N,) int64, store sequence numbers (increasing)
+    score : (N,) float32, classifier score
+    attention : (N, T) float32 or None
+    tau_ns : (H,) float32, proper hit times (ns), aligned with ``events.t_ns``
+    wall_ns : (N,) int64, wall-clock time the producer stored each event, ns since the epoch
+    """
+
+    events: Events
+    seq: np.ndarray
+    score: np.ndarray
+    attention: np.ndarray | None
+    tau_ns: np.ndarray
+    wall_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+
+def _empty() -> LiveEvents:
+    return LiveEvents(Events.empty(), np.zeros(0, np.int64), np.zeros(0, np.float32), None,
+                      np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+class LiveStore:
+    """The latest events of the live producer (see module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store directory.
+    max_events : int, optional
+        Writer only: events kept (default: the value in the index, else 2000).
+    writable : bool
+        Open as the one writer: creates the directory, takes the writer lock
+        (:class:`~kamcore.errors.ConfigError` if another producer holds it) and
+        continues the sequence numbers of an existing index.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, max_events: int | None = None, writable: bool = False):
+        self.path = Path(path)
+        self.writable = bool(writable)
+        self._lock_fd: int | None = None
+        self._retired: list[str] = []
+        if writable:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"{self.path}: cannot create the live store ({exc.strerror})") from None
+            self._lock()
+            idx = self._read_index()
+            if max_events is not None and max_events < 1:
+                raise ConfigError(f"LiveStore max_events must be >= 1, got {max_events}")
+            self._index = {"format": _FORMAT, "version": _VERSION, "seq": int(idx["seq"]),
+                           "max_events": int(max_events or idx.get("max_events") or 2000),
+                           "chunks": list(idx["chunks"]), "updated_ns": idx.get("updated_ns")}
+            self._sweep()
+
+    def __repr__(self) -> str:
+        return f"LiveStore({str(self.path)!r}{', writable' if self.writable else ''})"
+
+    # ---------------------------------------------------------------- writer
+    def _lock(self) -> None:
+        import fcntl
+
+        fd = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"{self.path}: another producer writes this live store (lock {_LOCK} is held)") from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the writer lock (readers need not close)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> "LiveStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _sweep(self) -> None:
+        """Delete chunk files the index does not list (left by a crash or retired earlier)."""
+        listed = {c["file"] for c in self._index["chunks"]}
+        for p in self.path.glob("chunk_*.npz"):
+            if p.name not in listed:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def append(self, events: Events, *, score, attention=None, tau_ns=None, wall_ns: int | None = None) -> int:
+        """Store a batch of ``N`` events with their scores ``(N,)`` (and attention ``(N, T)``); returns the last seq.
+
+        ``tau_ns`` ``(H,)`` are the proper hit times (computed here when None).
+        """
+        from ..geometry import default_pmt_table
+        from ..io import atomic_output
+        from ..preprocess import proper_times
+
+        if not self.writable:
+            raise ConfigError(f"{self}: opened read-only; open with writable=True to append")
+        n = len(events)
+        score = np.asarray(score, np.float32)
+        if score.shape != (n,):
+            raise ConfigError(f"LiveStore.append: score must have shape ({n},), got {score.shape}")
+        if attention is not None:
+            attention = np.asarray(attention, np.float32)
+            if attention.ndim != 2 or attention.shape[0] != n:
+                raise ConfigError(f"LiveStore.append: attention must have shape ({n}, T), got {attention.shape}")
+        if n == 0:
+            return self.seq
+        if tau_ns is None:
+            tau_ns = proper_times(events, default_pmt_table())[0] if events.n_hits else np.zeros(0, np.float32)
+        first = self._index["seq"] + 1
+        seq = np.arange(first, first + n, dtype=np.int64)
+        arrays = {"seq": seq, "run": events.run.astype(np.int32), "event_id": events.event_id.astype(np.int64),
+                  "timestamp_ns": events.timestamp_ns.astype(np.int64),
+                  "wall_ns": np.full(n, time.time_ns() if wall_ns is None else wall_ns, np.int64),
+                  "source": np.asarray(events.source, dtype=str), "energy_mev": events.energy_mev.astype(np.float32),
+                  "vertex_cm": events.vertex_cm.astype(np.float32), "score": score,
+                  "offsets": events.offsets.astype(np.int64), "pmt": events.pmt.astype(np.int16),
+                  "t_ns": events.t_ns.astype(np.float32), "tau_ns": np.asarray(tau_ns, np.float32),
+                  "q_pe": events.q_pe.astype(np.float32)}
+        if attention is not None:
+            arrays["attention"] = attention
+        name = f"chunk_{first:012d}.npz"
+        with atomic_output(self.path / name) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        chunks = self._index["chunks"] + [{"file": name, "first_seq": int(first), "last_seq": int(seq[-1]), "n": n}]
+        total = sum(c["n"] for c in chunks)
+        dropped = []
+        while len(chunks) > 1 and total - chunks[0]["n"] >= self._index["max_events"]:
+            total -= chunks[0]["n"]
+            dropped.append(chunks.pop(0)["file"])
+        self._index.update(seq=int(seq[-1]), chunks=chunks, updated_ns=time.time_ns())
+        self._write_index()
+        for old in self._retired:  # retired one append ago: no reader of the current index needs them
+            with contextlib.suppress(OSError):
+                (self.path / old).unlink()
+        self._retired = dropped
+        return int(seq[-1])
+
+    def _write_index(self) -> None:
+        from ..io import atomic_output
+
+        with atomic_output(self.path / _INDEX) as tmp:
+            Path(tmp).write_text(json.dumps(self._index))
+
+    # ---------------------------------------------------------------- readers
+    def _read_index(self) -> dict:
+        p = self.path / _INDEX
+        try:
+            idx = json.loads(p.read_text())
+        except FileNotFoundError:
+            return {"seq": 0, "chunks": [], "max_events": None}
+        except (OSError, ValueError) as exc:
+            raise EventFileError(f"{p}: cannot read the live-store index ({exc})") from None
+        if idx.get("format") != _FORMAT:
+            raise EventFileError(f"{p}: not a live-store index (format {idx.get('format')!r}, want {_FORMAT!r})")
+        return idx
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest stored event (0 when empty)."""
+        return int(self._index["seq"]) if self.writable else int(self._read_index()["seq"])
+
+    def index(self) -> dict:
+        """The current index (see module docstring)."""
+        return dict(self._index) if self.writable else self._read_index()
+
+    def since(self, seq: int) -> LiveEvents:
+        """Stored events with sequence number > ``seq``, oldest first (those still kept)."""
+        return self._load(lambda chunks: [c for c in chunks if c["last_seq"] > seq], lambda s: s > seq)
+
+    def latest(self, n: int) -> LiveEvents:
+        """The newest ``n`` stored events (fewer if the store holds fewer), oldest first."""
+        if n <= 0:
+            return _empty()
+
+        def pick(chunks):
+            out, have = [], 0
+            for c in reversed(chunks):
+                if have >= n:
+                    break
+                out.insert(0, c)
+                have += c["n"]
+            return out
+
+        def keep(s):
+            m = np.zeros(len(s), bool)
+            m[max(len(s) - n, 0):] = True
+            return m
+        return self._load(pick, keep)
+
+    def _load(self, pick, keep) -> LiveEvents:
+        for attempt in range(5):  # a chunk may vanish between reading the index and opening it
+            try:
+                parts = [self._read_chunk(c["file"]) for c in pick(self._read_index()["chunks"])]
+                break
+            except FileNotFoundError:
+                time.sleep(0.01 * (attempt + 1))
+        else:
+            raise EventFileError(f"{self.path}: live-store chunks keep disappearing while read (is the writer "
+                                 "dropping faster than readers poll?)")
+        if not parts:
+            return _empty()
+        seq = np.concatenate([p["seq"] for p in parts])
+        idx = np.flatnonzero(keep(seq))
+        return _select(parts, idx)
+
+    def _read_chunk(self, name: str) -> dict:
+        p = self.path / name
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise EventFileError(f"{p}: cannot read live-store chunk ({exc})") from None
+
+
+def _select(parts: list[dict], idx: np.ndarray) -> LiveEvents:
+    """Concatenate chunk dicts and take events ``idx``."""
+    offsets, pmt, t, tau, q = [np.zeros(1, np.int64)], [], [], [], []
+    base = 0
+    for p in parts:
+        offsets.append(p["offsets"][1:] + base)
+        base += int(p["offsets"][-1])
+        pmt.append(p["pmt"]), t.append(p["t_ns"]), tau.append(p["tau_ns"]), q.append(p["q_pe"])
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in
+           ("seq", "run", "event_id", "timestamp_ns", "wall_ns", "source", "energy_mev", "vertex_cm", "score")}
+    att = np.concatenate([p["attention"] for p in parts]) if all("attention" in p for p in parts) else None
+    ev = Events.from_columns(offsets=np.concatenate(offsets), pmt=np.concatenate(pmt), t_ns=np.concatenate(t),
+                             q_pe=np.concatenate(q), run=cat["run"], event_id=cat["event_id"],
+                             timestamp_ns=cat["timestamp_ns"], source=cat["source"].astype(object),
+                             energy_mev=cat["energy_mev"], vertex_cm=cat["vertex_cm"])
+    taus = np.concatenate(tau)
+    sel = ev.take(idx)
+    hit_idx = np.concatenate([np.arange(ev.offsets[i], ev.offsets[i + 1]) for i in idx]) if len(idx) else \
+        np.zeros(0, np.int64)
+    return LiveEvents(sel, cat["seq"][idx], cat["score"][idx], None if att is None else att[idx],
+                      taus[hit_idx].astype(np.float32), cat["wall_ns"][idx])

@@ -1,0 +1,129 @@
+"""The producer on the simulated feed (seconds, fast rate, short runs) and on a directory feed."""
+
+import shutil
+
+import pytest
+
+from kamcore.catalog import Catalog
+from kamcore.fit import Templates
+from kamcore.monitor import DirectoryFeed, LiveStore, MonitorConfig, Producer, SimulatedFeed, make_feed
+from kamcore.runs import load_run_scores, run_file_name
+
+
+def test_simulated_feed_fills_store_and_closes_runs(model_and_templates, tmp_path):
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    cfg = MonitorConfig(rate_hz=200.0, run_length=12, store_events=15, batch_events=5, seed=1,
+                        convection_probability=0.5)
+    cat = Catalog(tmp_path / "c.sqlite")
+    with LiveStore(tmp_path / "live", max_events=cfg.store_events, writable=True) as store:
+        prod = Producer(SimulatedFeed(cfg), store, cat, model, t, runs_dir=tmp_path / "runs",
+                        fit_config=t.fit_config(min_events=3))
+        stats = prod.run(max_runs=2, duration_s=60)
+    assert stats.runs_closed == 2 and stats.stopped_by == "max_runs" and stats.runs == [1, 2]
+    live = LiveStore(tmp_path / "live")
+    got = live.latest(100)
+    assert 0 < len(got) <= 15 + 5 and live.seq == stats.events
+    assert ((got.score >= 0) & (got.score <= 1)).all() and got.events.n_hits > 0
+    assert set(got.events.run.tolist()) <= {1, 2, 3}
+    runs = {r["run"]: r for r in cat.list_runs()}
+    assert set(runs) == {1, 2}
+    for r in (1, 2):
+        assert runs[r]["status"] == "ok" and runs[r]["fit"] is not None
+        assert runs[r]["fit"]["template_digest"] == t.digest
+        sc = load_run_scores(tmp_path / "runs" / run_file_name(r), t.model["digest"])
+        assert sc is not None and len(sc["score"]) == runs[r]["n_events"]
+
+
+def test_duration_stops_the_producer(model_and_templates, tmp_path):
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    cfg = MonitorConfig(rate_hz=5.0, run_length=30, batch_events=2)
+    with LiveStore(tmp_path / "live", writable=True) as store:
+        stats = Producer(SimulatedFeed(cfg), store, Catalog("sqlite://"), model, t).run(duration_s=1.0)
+    assert stats.stopped_by == "duration" and stats.runs_closed == 0 and stats.seconds < 30
+
+
+@pytest.fixture(scope="module")
+def run_dir(model_and_templates, tmp_path_factory):
+    from kamcore.cli import main
+
+    d = tmp_path_factory.mktemp("daq")
+    assert main(["runs", "simulate", "--runs", "4", "--events-per-run", "15", "--seed", "4", "--out", str(d),
+                 "--no-progress"]) == 0
+    return d
+
+
+def _produce(model, t, feed_dir, cat, store):
+    cfg = MonitorConfig(feed=str(feed_dir), settle_s=0.0, poll_interval_s=0.0)
+    with LiveStore(store, writable=True) as s:
+        feed = make_feed(cfg, cat, once=True)
+        assert isinstance(feed, DirectoryFeed)
+        return Producer(feed, s, cat, model, t, fit_config=t.fit_config(min_events=3)).run(duration_s=60)
+
+
+def test_directory_feed_skips_corrupt_file_and_restart_does_not_redo(model_and_templates, run_dir, tmp_path):
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    d = tmp_path / "daq"
+    d.mkdir()
+    for name in ("run_000001.parquet", "run_000003.parquet"):
+        shutil.copy(run_dir / name, d / name)
+    raw = (run_dir / "run_000002.parquet").read_bytes()
+    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ
+    (d / ".run_000004.parquet.tmp").write_bytes(b"partial")  # a DAQ's temporary file: ignored
+    cat = Catalog(tmp_path / "c.sqlite")
+    stats = _produce(model, t, d, cat, tmp_path / "live")
+    assert stats.runs_closed == 2 and stats.bad_files == 1 and stats.runs == [1, 3]
+    runs = {r["run"]: r for r in cat.list_runs()}
+    assert runs[2]["status"] == "bad_file" and runs[2]["fit"] is None and "run_000002" in runs[2]["error"]
+    assert runs[1]["fit"] is not None and runs[3]["fit"] is not None
+    assert (d / "run_000001.scores.parquet").exists()
+    seq = LiveStore(tmp_path / "live").seq
+    # restart: nothing is redone, the store is not refilled
+    again = _produce(model, t, d, cat, tmp_path / "live")
+    assert again.runs_closed == 0 and again.bad_files == 0 and again.events == 0
+    assert LiveStore(tmp_path / "live").seq == seq
+    # the DAQ rewrites run 2 whole and writes run 4: only those are picked up, once each
+    shutil.copy(run_dir / "run_000002.parquet", d / "run_000002.parquet")
+    shutil.copy(run_dir / "run_000004.parquet", d / "run_000004.parquet")
+    third = _produce(model, t, d, cat, tmp_path / "live")
+    assert third.runs_closed == 2 and sorted(third.runs) == [2, 4]
+    runs = {r["run"]: r for r in cat.list_runs()}
+    assert runs[2]["status"] == "ok" and runs[2]["error"] is None and sorted(runs) == [1, 2, 3, 4]
+    assert all(len(cat.fit_history(r)) == 1 for r in runs)
+    assert LiveStore(tmp_path / "live").seq == seq + third.events
+
+
+def test_sigterm_stops_cleanly(model_and_templates, tmp_path):
+    import os
+    import signal
+    import threading
+
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    cfg = MonitorConfig(rate_hz=5.0, run_length=400, batch_events=1)
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    before = signal.getsignal(signal.SIGTERM)
+    with LiveStore(tmp_path / "live", writable=True) as store:
+        timer.start()
+        stats = Producer(SimulatedFeed(cfg), store, Catalog("sqlite://"), model, t).run(handle_signals=True)
+    assert stats.stopped_by == "SIGTERM" and signal.getsignal(signal.SIGTERM) is before
+
+
+def test_cli_monitor_closes_a_run_and_restart_continues(model_and_templates, tmp_path, capsys):
+    from kamcore.cli import main
+
+    model, tpath = model_and_templates
+    argv = ["monitor", "--rate", "500", "--run-length", "8", "--model", str(model), "--templates", str(tpath),
+            "--catalog", str(tmp_path / "c.sqlite"), "--store", str(tmp_path / "live"), "--max-runs", "1",
+            "--duration", "60", "--min-events", "3", "--batch-events", "4"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1 run(s) closed [1]" in out and "stopped by max_runs" in out
+    assert main(argv) == 0
+    assert "1 run(s) closed [2]" in capsys.readouterr().out  # a restart continues after the stored runs
+    assert [r["run"] for r in Catalog(tmp_path / "c.sqlite").list_runs()] == [1, 2]
+    assert (tmp_path / "live.runs" / run_file_name(2)).exists()
+    code = main(argv + ["--max-runs", "0"])
+    assert code == 2 and "--max-runs must be >= 1" in capsys.readouterr().err

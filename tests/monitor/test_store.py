@@ -1,0 +1,82 @@
+"""LiveStore: bounded on disk, sequence numbers increase, readable while a writer appends."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from kamcore.errors import ConfigError
+from kamcore.events import Events
+from kamcore.monitor import LiveStore
+
+
+def _batch(n, run=1, start=0):
+    rng = np.random.default_rng(start)
+    hits = rng.integers(1, 5, n)
+    off = np.concatenate([[0], np.cumsum(hits)])
+    h = int(off[-1])
+    return Events.from_columns(offsets=off, pmt=rng.integers(0, 1800, h).astype(np.int16),
+                               t_ns=rng.normal(0, 5, h).astype(np.float32), q_pe=np.ones(h, np.float32),
+                               run=np.full(n, run, np.int32), event_id=np.arange(start, start + n))
+
+
+def test_bounded_and_ordered(tmp_path):
+    with LiveStore(tmp_path / "s", max_events=10, writable=True) as w:
+        for k in range(12):
+            ev = _batch(4, start=4 * k)
+            w.append(ev, score=np.full(4, k / 12, np.float32), attention=np.ones((4, 3), np.float32),
+                     tau_ns=ev.t_ns)
+        assert w.seq == 48
+    r = LiveStore(tmp_path / "s")
+    files = list((tmp_path / "s").glob("chunk_*.npz"))
+    assert len(files) <= 4  # 3 chunks hold >= 10 events, plus at most one retired file
+    last = r.latest(10)
+    assert len(last) == 10 and last.seq.tolist() == list(range(39, 49))
+    assert last.events.event_id.tolist() == list(range(38, 48))  # event ids follow the seq
+    assert last.attention.shape == (10, 3) and len(last.tau_ns) == last.events.n_hits
+    np.testing.assert_array_equal(last.tau_ns, last.events.t_ns)
+    assert r.since(46).seq.tolist() == [47, 48] and len(r.since(48)) == 0
+    assert len(r.latest(1000)) == sum(c["n"] for c in r.index()["chunks"]) <= 10 + 4
+
+
+def test_restart_continues_seq_and_one_writer(tmp_path):
+    with LiveStore(tmp_path, max_events=5, writable=True) as w:
+        w.append(_batch(3), score=np.zeros(3))
+        with pytest.raises(ConfigError, match="another producer"):
+            LiveStore(tmp_path, writable=True)
+    with LiveStore(tmp_path, writable=True) as w:
+        assert w.append(_batch(2), score=np.zeros(2)) == 5
+    with pytest.raises(ConfigError, match="read-only"):
+        LiveStore(tmp_path).append(_batch(1), score=[0.0])
+    with pytest.raises(ConfigError, match=r"score must have shape \(2,\)"):
+        with LiveStore(tmp_path, writable=True) as w:
+            w.append(_batch(2), score=[0.0])
+
+
+def test_readers_while_written(tmp_path):
+    w = LiveStore(tmp_path, max_events=8, writable=True)
+    done, errors, seen = threading.Event(), [], []
+
+    def reader():
+        r, last = LiveStore(tmp_path), 0
+        while not done.is_set():
+            try:
+                got = r.since(last)
+                if len(got):
+                    assert np.all(np.diff(got.seq) == 1) and got.seq[0] > last
+                    last = int(got.seq[-1])
+                    seen.append(last)
+                assert len(r.latest(8)) <= 8
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for k in range(60):
+        w.append(_batch(3, start=k), score=np.zeros(3))
+    done.set()
+    t.join()
+    w.close()
+    assert not errors, errors
+    assert seen and seen == sorted(seen) and seen[-1] <= 180
