@@ -38,10 +38,10 @@ Choices and why
 
 from __future__ import annotations
 
-import json
 
 import param
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 
 __all__ = ["FitConfig", "FlagConfig", "DEFAULT_COMPONENTS", "DEFAULT_BACKGROUND"]
@@ -52,39 +52,7 @@ DEFAULT_COMPONENTS = ["Xe136_2vbb", "Solar_nu", "Bi214", "Bi214_film", "C10"]
 DEFAULT_BACKGROUND = ["Bi214", "Bi214_film", "C10"]
 
 
-class _JsonConfig(param.Parameterized):
-    """``to_json`` / ``from_json`` for the configuration classes of this package."""
-
-    __abstract = True
-
-    def to_json(self) -> str:
-        """All parameters (except ``name``) as a sorted JSON object."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    def to_dict(self) -> dict:
-        """All parameters (except ``name``) as a JSON-ready dict."""
-        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
-
-    @classmethod
-    def from_json(cls, text: str | dict):
-        """Inverse of :meth:`to_json` (also accepts the dict); bad keys or values raise ConfigError."""
-        try:
-            values = json.loads(text) if isinstance(text, str) else dict(text)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{cls.__name__} JSON is not valid JSON: {exc}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{cls.__name__} JSON must be an object, got {type(values).__name__}")
-        known = set(cls.param.objects("existing")) - {"name"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"{cls.__name__} JSON has unknown parameters {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**values)
-        except ValueError as exc:
-            raise ConfigError(f"{cls.__name__}: {exc}") from None
-
-
-class FitConfig(_JsonConfig):
+class FitConfig(JsonConfig):
     """How a run's score histogram is fitted (binning, components, method, constraints)."""
 
     bins = param.Integer(default=20, bounds=(2, 1000), doc="Number of score bins of templates and run histograms.")
@@ -122,7 +90,7 @@ class FitConfig(_JsonConfig):
         return self
 
 
-class FlagConfig(_JsonConfig):
+class FlagConfig(JsonConfig):
     """When a run is flagged and how high-background periods are found."""
 
     n_sigma = param.Number(default=3.0, bounds=(0.0, None), doc=(

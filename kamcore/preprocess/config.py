@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import param
+
+from ..config import JsonConfig
 
 __all__ = ["HitMapConfig", "C_LIGHT_CM_PER_NS"]
 
 C_LIGHT_CM_PER_NS = 16.95  #: effective speed of light in LS, cm/ns (DESIGN 2, KamNet reference code)
 
 
-class HitMapConfig(param.Parameterized):
+class HitMapConfig(JsonConfig):
     """How raw hits become proper times, KamNet hit maps and generator point clouds.
 
     Defaults are DESIGN 4: 28 time bins of 1.5 ns from -20 ns, a 38 x 38 grid
@@ -37,10 +37,3 @@ class HitMapConfig(param.Parameterized):
                                    doc="Point clouds keep hits with |proper time| <= this, ns.")
     cloud_threshold_pe = param.Number(default=0.3, bounds=(0.0, None),
                                       doc="Point clouds keep hits with charge >= this, p.e.")
-
-    def to_json(self) -> str:
-        return json.dumps({k: v for k, v in self.param.values().items() if k != "name"}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "HitMapConfig":
-        return cls(**json.loads(text))

@@ -48,16 +48,15 @@ that window.
 
 from __future__ import annotations
 
-import json
 
 import param
 
-from ..errors import ConfigError
+from ..config import JsonConfig
 
 __all__ = ["SimConfig"]
 
 
-class SimConfig(param.Parameterized):
+class SimConfig(JsonConfig):
     """Detector and physics parameters of the fast Monte Carlo (units in the names)."""
 
     # ---------------------------------------------------------------- optics
@@ -99,25 +98,3 @@ class SimConfig(param.Parameterized):
         "Radius of the LS balloon; gammas leaving it are lost, cm."))
     event_rate_hz = param.Number(default=1.0, bounds=(1e-9, 1e9),
                                  doc="Rate of the simulated events (Poisson timestamps), Hz.")
-
-    def to_json(self) -> str:
-        """All parameters (except ``name``) as a sorted JSON object."""
-        return json.dumps({k: v for k, v in self.param.values().items() if k != "name"}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "SimConfig":
-        """Inverse of :meth:`to_json`; unknown keys or bad values raise :class:`~kamcore.errors.ConfigError`."""
-        try:
-            values = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"SimConfig JSON is not valid JSON: {exc}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"SimConfig JSON must be an object, got {type(values).__name__}")
-        known = set(cls.param.objects("existing")) - {"name"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"SimConfig JSON has unknown parameters {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**values)
-        except ValueError as exc:
-            raise ConfigError(f"SimConfig: {exc}") from None
