@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from kamcore import Events
 
@@ -24,3 +25,15 @@ def random_events(n: int = 20, seed: int = 0, n_pmts: int = 1879, max_hits: int 
         vertex_cm=rng.normal(0, 50, (n, 3)), true_vertex_cm=rng.normal(0, 50, (n, 3)),
         deposit_offsets=doff, deposit_xyz_cm=rng.normal(0, 50, (d, 3)), deposit_t_ns=rng.exponential(1, d),
         deposit_e_mev=rng.uniform(0, 1, d), attrs={"note": "synthetic"})
+
+
+def random_cloud(b=3, p=40, seed=0, dtype=torch.float32):
+    """Random double-sphere clouds: ``points (b, p, 5)``, ``trigger (b, p)``, PMT positions ``(p, 3)`` (cm)."""
+    g = torch.Generator().manual_seed(seed)
+    xyz = torch.randn(p, 3, generator=g, dtype=torch.float64)
+    xyz = 900.0 * xyz / xyz.norm(dim=1, keepdim=True)
+    trig = torch.rand(b, p, generator=g) < 0.4
+    t = torch.randn(b, p, generator=g, dtype=torch.float64) * 5
+    q = torch.rand(b, p, generator=g, dtype=torch.float64) * 3 + 0.3
+    pts = torch.cat([xyz.expand(b, -1, -1), t[..., None], q[..., None]], -1) * trig[..., None]
+    return pts.to(dtype), trig, xyz.to(dtype)

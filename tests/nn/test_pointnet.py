@@ -6,6 +6,7 @@ import torch
 from kamcore.errors import ConfigError
 from kamcore.nn.pointnet import (N_FEATURES, PMTDecoder, PointCloudScaler, PointNetEncoder, TransformNet,
                                  orthogonality_loss)
+from synthetic import random_cloud
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -18,18 +19,6 @@ def _one_thread():
 
 def tiny_encoder(norm="batch", **kw):
     return PointNetEncoder(N_FEATURES, (8, 16), transform_widths=(8, 12), transform_fc_widths=(8,), norm=norm, **kw)
-
-
-def random_cloud(b=3, p=40, seed=0, dtype=torch.float32):
-    """Random double-sphere clouds: ``points (b, p, 5)``, ``trigger (b, p)``, PMT positions ``(p, 3)`` (cm)."""
-    g = torch.Generator().manual_seed(seed)
-    xyz = torch.randn(p, 3, generator=g, dtype=torch.float64)
-    xyz = 900.0 * xyz / xyz.norm(dim=1, keepdim=True)
-    trig = torch.rand(b, p, generator=g) < 0.4
-    t = torch.randn(b, p, generator=g, dtype=torch.float64) * 5
-    q = torch.rand(b, p, generator=g, dtype=torch.float64) * 3 + 0.3
-    pts = torch.cat([xyz.expand(b, -1, -1), t[..., None], q[..., None]], -1) * trig[..., None]
-    return pts.to(dtype), trig, xyz.to(dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

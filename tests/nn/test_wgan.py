@@ -6,6 +6,7 @@ from torch import nn
 
 from kamcore.errors import ConfigError
 from kamcore.nn.wgan import GAN_PRESETS, Critic, GANConfig, PointCloudWGAN, gradient_penalty
+from synthetic import random_cloud
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -14,18 +15,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def random_cloud(b=3, p=40, seed=0, dtype=torch.float32):
-    """Random double-sphere clouds: ``points (b, p, 5)``, ``trigger (b, p)``, PMT positions ``(p, 3)`` (cm)."""
-    g = torch.Generator().manual_seed(seed)
-    xyz = torch.randn(p, 3, generator=g, dtype=torch.float64)
-    xyz = 900.0 * xyz / xyz.norm(dim=1, keepdim=True)
-    trig = torch.rand(b, p, generator=g) < 0.4
-    t = torch.randn(b, p, generator=g, dtype=torch.float64) * 5
-    q = torch.rand(b, p, generator=g, dtype=torch.float64) * 3 + 0.3
-    pts = torch.cat([xyz.expand(b, -1, -1), t[..., None], q[..., None]], -1) * trig[..., None]
-    return pts.to(dtype), trig, xyz.to(dtype)
 
 
 def make_gan(p=40, dtype=torch.float32, **kw):
