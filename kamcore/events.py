@@ -65,6 +65,17 @@ def _segment_take(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.
     return new_offsets, flat
 
 
+def _merge_attrs(parts: list[dict]) -> dict:
+    """``attrs`` of concatenated batches (see :meth:`Events.concat`)."""
+    out: dict = {}
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    for k in keys:
+        values = [p.get(k) for p in parts]
+        same = all(k in p for p in parts) and all(v == values[0] for v in values[1:])
+        out[k] = values[0] if same else values
+    return out
+
+
 def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sums of ``values`` (``(H, ...)``) over the segments ``offsets[i]:offsets[i+1]``; 0 for empty ones.
 
@@ -204,7 +215,19 @@ class Events:
 
     @classmethod
     def concat(cls, parts: Iterable["Events"]) -> "Events":
-        """Concatenate batches in order; ``attrs`` are taken from the first."""
+        """Concatenate batches in order.
+
+        ``attrs`` are merged: a key with the same value in every part keeps it; a key
+        whose values differ (or that some parts lack) becomes the list of the parts'
+        values in order, ``None`` where a part lacks it -- e.g. the ``sim_request`` of
+        every file of a training set is kept, and ``time_reference`` is no longer
+        ``"proper"`` unless every part is.
+
+        >>> a = Events.empty(); a.attrs.update(x=1, y="a")
+        >>> b = Events.empty(); b.attrs.update(x=1, y="b", z=2)
+        >>> Events.concat([a, b]).attrs
+        {'x': 1, 'y': ['a', 'b'], 'z': [None, 2]}
+        """
         parts = list(parts)
         if not parts:
             return cls.empty()
@@ -223,7 +246,7 @@ class Events:
         kw = {name: np.concatenate([getattr(p, name) for p in parts])
               for name in (*HIT_FIELDS, *EVENT_FIELDS, *DEPOSIT_FIELDS)}
         return cls(offsets=cat_offsets("offsets"), deposit_offsets=cat_offsets("deposit_offsets"),
-                   attrs=dict(parts[0].attrs), **kw)
+                   attrs=_merge_attrs([p.attrs for p in parts]), **kw)
 
     # ---------------------------------------------------------------- access
     def __len__(self) -> int:

@@ -52,3 +52,13 @@ def test_deposit_spread():
                              deposit_xyz_cm=[[0, 0, 0], [0, 0, 0], [20, 0, 0]], deposit_t_ns=[0, 0, 0],
                              deposit_e_mev=[1.0, 1.0, 1.0])
     np.testing.assert_allclose(ev.deposit_spread_cm(), [0.0, 10.0])
+
+
+def test_concat_merges_attrs():
+    a, b = random_events(4, seed=1), random_events(3, seed=2)
+    a.attrs.update(sim_request='{"seed": 1}', time_reference="proper", only_a=1)
+    b.attrs.update(sim_request='{"seed": 2}', time_reference="proper")
+    ev = Events.concat([a, b])
+    assert ev.attrs["note"] == "synthetic" and ev.attrs["time_reference"] == "proper"
+    assert ev.attrs["sim_request"] == ['{"seed": 1}', '{"seed": 2}'] and ev.attrs["only_a"] == [1, None]
+    assert a.attrs["sim_request"] == '{"seed": 1}'  # the parts are left alone

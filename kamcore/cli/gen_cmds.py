@@ -95,8 +95,16 @@ def add_train_generator_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--events", nargs="+", required=True, metavar="FILE", help="training event files (MC or data)")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
-    p.add_argument("--preset", default="small", help="architecture preset: default, small, tiny (default: small)")
+    p.add_argument("--preset", default="small", help=(
+        "architecture preset: default, small, tiny; the GAN also has cpu (default: small)"))
     p.add_argument("--max-events", type=int, metavar="N", help="train on the first N events only")
+    p.add_argument("--val-events", metavar="FILE", help=(
+        "held-out events (not the ones of the final evaluation): after every --val-every epochs generate as many "
+        "events, score the mean histogram IoU (time, charge, NHIT, total charge) and keep the best weights"))
+    p.add_argument("--val-every", type=int, default=1, metavar="K", help="validate every K epochs (default 1)")
+    p.add_argument("--init", metavar="CKPT", help=(
+        "start from this checkpoint of the same kind (fine-tuning; its scaler and architecture are kept, "
+        "--preset is ignored)"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_pmt_option(p)
     add_param_options(p, GenTrainConfig, title="training")
@@ -152,7 +160,7 @@ def train_generator(args: argparse.Namespace) -> int:
 
     from ..preprocess.pointcloud import point_clouds
     from ..train import save_model
-    from ..train.generative import GenTrainConfig, fit_gan, fit_vae, prepare_generator
+    from ..train.generative import GenTrainConfig, fit_gan, fit_vae, iou_validator, prepare_generator
 
     kind = args.model
     if kind not in GENERATOR_KINDS:
@@ -162,9 +170,23 @@ def train_generator(args: argparse.Namespace) -> int:
     pmts = _pmts(args)
     events = _training_events(args.events, args.max_events)
     points, trigger = point_clouds(events, pmts)
-    torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
-    model = _build_generator(kind, args.preset)
-    prepare_generator(model, points, trigger, pmts)
+    validate = None
+    if args.val_every < 1:
+        raise ConfigError(f"--val-every must be >= 1, got {args.val_every}")
+    if args.val_events:
+        val = _training_events([args.val_events], None)
+        validate = iou_validator(val, pmts=pmts)
+    preset, init = args.preset, None
+    if args.init:
+        model, init_meta = _load_generator(args.init)
+        if init_meta["model"] != kind:
+            raise ConfigError(f"--init {args.init}: is a {init_meta['model']} checkpoint, training a {kind}")
+        preset = init_meta.get("preset")
+        init = {"checkpoint": Path(args.init).name, "sources": (init_meta.get("training") or {}).get("sources")}
+    else:
+        torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
+        model = _build_generator(kind, preset)
+        prepare_generator(model, points, trigger, pmts)
     steps = math.ceil(len(points) / cfg.batch_size) * cfg.epochs
     fit = fit_vae if kind == "vae" else fit_gan
     key = "loss" if kind == "vae" else "critic_loss"
@@ -173,23 +195,30 @@ def train_generator(args: argparse.Namespace) -> int:
         def tick(info):
             bar.update(1)
             bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info[key]:.3f}")
-        history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick)
-    last = {k: v for k, v in history["epochs"][-1].items() if k not in ("epoch", "seconds")}
+        history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick, validate=validate,
+                      validate_every=args.val_every)
+    last = {k: v for k, v in history["epochs"][-1].items() if k not in ("epoch", "seconds", "val")}
+    if "best_epoch" in history:
+        last.update(best_epoch=history["best_epoch"], best_val_score=history["best_score"])
+        best_val = history["epochs"][history["best_epoch"] - 1].get("val", {})
+        last.update({f"val_{k}": v for k, v in best_val.items() if k != "score"})
     training = {
         "files": [Path(p).name for p in args.events],
         "sources": sorted(set(events.source.astype(str))),
         "events": int(len(events)),
         "triggered_per_event": float(trigger.sum(1).mean()),
         "selection": events.attrs.get("sim_request"),
+        "validation_file": Path(args.val_events).name if args.val_events else None,
+        "initialised_from": init,
         "pmt_table_digest": pmts.digest,
         "train_config": cfg.to_dict(),
         "history": history["epochs"],
         "command": "kamcore " + shlex.join(getattr(args, "argv", [])),
     }
-    weights, _ = save_model(args.out, model, kind, preset=args.preset, metrics=_finite(last),
+    weights, _ = save_model(args.out, model, kind, preset=preset, metrics=_finite(last),
                             training=_finite(training))
     summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float) and math.isfinite(v))
-    print(f"{weights.with_suffix('')}: {kind}/{args.preset} trained on {len(events)} events "
+    print(f"{weights.with_suffix('')}: {kind}/{preset} trained on {len(events)} events "
           f"({', '.join(training['sources'])}), {cfg.epochs} epochs; last epoch: {summary}")
     return 0
 
@@ -197,7 +226,8 @@ def train_generator(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------- generate
 def _generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, metavar="M", help="vae or gan checkpoint (PREFIX, .json or .safetensors)")
+    p.add_argument("--model", required=True, metavar="M", help=(
+        "vae or gan checkpoint (PREFIX, .json or .safetensors) or a shipped one by name: vae_xe136, gan_xe136"))
     p.add_argument("--events", type=int, required=True, metavar="N", help="number of events")
     p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (same seed, same file)")
     p.add_argument("--run", type=int, default=0, metavar="R", help="run number stored with the events")
@@ -208,9 +238,27 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     _add_pmt_option(p)
 
 
+def resolve_checkpoint(path: str) -> Path:
+    """``path``, or the shipped checkpoint of that name in ``assets/`` (e.g. ``vae_xe136``).
+
+    A bare name (no directory part) whose configuration file does not exist here is
+    looked up with :func:`kamcore._assets.asset_path`; anything else is returned as given.
+    """
+    from .._assets import asset_path
+    from ..train import checkpoint_paths
+
+    p = Path(path)
+    if p.parent == Path(".") and not checkpoint_paths(p)[1].exists():
+        shipped = checkpoint_paths(asset_path(p.name))[1]
+        if shipped.exists():
+            return shipped.with_suffix("")
+    return p
+
+
 def _load_generator(path: str, device: str = "cpu"):
     from ..train import checkpoint_paths, load_model
 
+    path = resolve_checkpoint(path)
     model, meta = load_model(path, device=_device(device))
     if meta["model"] not in GENERATOR_KINDS:
         _, meta_path = checkpoint_paths(path)
@@ -239,7 +287,10 @@ def _generate(args) -> int:
         raise ConfigError(f"{args.model}: trained with PMT table {trained_on}, the table in use is {pmts.digest}; "
                           "pass the same --pmt-table")
     events = generate_events(model, args.events, seed=args.seed, pmts=pmts, run=args.run)
-    weights, _ = checkpoint_paths(args.model)
+    resolved = resolve_checkpoint(args.model)
+    weights, _ = checkpoint_paths(resolved)
+    # a shipped model is recorded by its name, not by where this installation keeps it
+    model_arg = weights.with_suffix("").name if resolved != Path(args.model) else str(weights.with_suffix(""))
     # provenance that fixes the contents; the output path is left out so that the same
     # command gives byte-identical files wherever they are written
     events.attrs.update({
@@ -247,7 +298,7 @@ def _generate(args) -> int:
         "generator_checkpoint_sha256": _sha256(weights),
         "generator_preset": meta.get("preset"),
         "generator_training_sources": (meta.get("training") or {}).get("sources"),
-        "generated_by": shlex.join(["kamcore", "generate", "--model", str(weights.with_suffix("")),
+        "generated_by": shlex.join(["kamcore", "generate", "--model", model_arg,
                                     "--events", str(args.events),
                                     "--seed", str(args.seed), "--run", str(args.run)]),
     })
@@ -353,3 +404,7 @@ def _compare(args) -> int:
 
 _compare.arguments = _compare_args
 command("compare", "IoU, Wasserstein distance and classifier AUC of generated events against real ones")(_compare)
+
+
+# the results-file command lives in its own module; importing it here registers it with the other generator commands
+from . import genstudy_cmds  # noqa: E402,F401

@@ -54,7 +54,7 @@ from ..preprocess.timing import proper_times
 from .classification import auc
 
 __all__ = ["QUANTITIES", "FEATURE_NAMES", "histogram_iou", "normalised_wasserstein", "event_observables",
-           "event_features", "classifier_two_sample_test", "compare_events", "mc_ceiling"]
+           "event_features", "classifier_two_sample_test", "compare_events", "mc_ceiling", "bootstrap_compare"]
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,8 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, h
     Each sample is split at random into a training part (``train_fraction``) and a
     held-out part.  Features are standardised with the training mean and spread; the
     MLP (``Linear -> ReLU`` per hidden width, one logit) is trained full-batch with
-    Adam on the class-balanced binary cross-entropy, in float64 on the CPU, with its
+    Adam on the class-balanced binary cross-entropy, in float64 on the CPU with one
+    torch thread (the caller's thread count is restored afterwards), with its
     weights, split and everything else drawn from ``seed``.
 
     Parameters
@@ -255,6 +256,16 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, seed: int = 0, h
         raise ConfigError(f"expected feature arrays (n_a, F) and (n_b, F), got {a.shape} and {b.shape}")
     if not 0.0 < train_fraction < 1.0:
         raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 10-feature MLP: one thread is fastest, several spin-wait on a busy machine
+    try:
+        return _classifier_test(a, b, seed, hidden, epochs, lr, weight_decay, train_fraction)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _classifier_test(a: np.ndarray, b: np.ndarray, seed: int, hidden: Sequence[int], epochs: int, lr: float,
+                     weight_decay: float, train_fraction: float) -> dict:
     rng = np.random.default_rng(seed)
 
     def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -337,6 +348,77 @@ def compare_events(real: Events, generated: Events, pmts: PMTTable | None = None
         out["classifier_auc"] = res["auc"]
     out["n_real"], out["n_generated"] = len(real), len(generated)
     log.info("compare: %s", {k: (v["iou"], v["wd"]) for k, v in out.items() if k in QUANTITIES})
+    return out
+
+
+def _resample_hits(counts: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """Hit indices of events ``pick`` (repeats allowed) when hits are grouped by event with ``counts``."""
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    c = counts[pick]
+    first = np.repeat(starts[pick], c)
+    within = np.arange(int(c.sum())) - np.repeat(np.r_[0, np.cumsum(c)[:-1]], c)
+    return first + within
+
+
+def bootstrap_compare(real: Events, generated: Events, pmts: PMTTable | None = None, *,
+                      config: HitMapConfig | None = None, bins: int | dict = 50, n_boot: int = 100,
+                      seed: int = 0) -> dict:
+    """Bootstrap spread of the IoU and normalised Wasserstein distance of :func:`compare_events`.
+
+    Both samples are resampled by event with replacement (the hits of an event move
+    together) ``n_boot`` times; the binning and the normalisation ``max D0 - min D0``
+    stay those of the original ``real`` sample, so the spread is that of the sampling
+    alone.
+
+    Returns
+    -------
+    dict
+        ``{quantity: {"iou_std", "wd_std", "iou_mean", "wd_mean"}}`` for :data:`QUANTITIES`
+        (mean and standard deviation over the replicas), plus ``n_boot``.
+    """
+    if n_boot < 2:
+        raise ConfigError(f"n_boot must be >= 2, got {n_boot}")
+    pmts = pmts or default_pmt_table()
+    config = config or HitMapConfig()
+    rng = np.random.default_rng(seed)
+    samples = []
+    for ev in (real, generated):
+        e, _, tau, q = _cloud_hits(ev, pmts, config)
+        counts = np.bincount(e, minlength=len(ev))
+        samples.append({"n": len(ev), "counts": counts, "time": tau.astype(np.float64),
+                        "charge": q.astype(np.float64), "nhit": counts.astype(np.float64),
+                        "total_charge": np.bincount(e, q.astype(np.float64), minlength=len(ev))})
+    if min(s["n"] for s in samples) == 0:
+        raise ConfigError("bootstrap_compare needs events in both samples")
+    ref = samples[0]
+    edges, span = {}, {}
+    for name in QUANTITIES:
+        b = bins.get(name, 50) if isinstance(bins, dict) else bins
+        edges[name] = _edges(ref[name], b) if len(ref[name]) else None
+        span[name] = float(ref[name].max() - ref[name].min()) if len(ref[name]) else 0.0
+    iou = {name: [] for name in QUANTITIES}
+    wd = {name: [] for name in QUANTITIES}
+    for _ in range(n_boot):
+        drawn = []
+        for smp in samples:
+            pick = rng.integers(0, smp["n"], smp["n"])
+            hits = _resample_hits(smp["counts"], pick)
+            drawn.append({"time": smp["time"][hits], "charge": smp["charge"][hits],
+                          "nhit": smp["nhit"][pick], "total_charge": smp["total_charge"][pick]})
+        for name in QUANTITIES:
+            r, g = drawn[0][name], drawn[1][name]
+            if edges[name] is None or len(g) == 0:
+                continue
+            iou[name].append(histogram_iou(r, g, edges[name]))
+            if span[name] > 0:
+                wd[name].append(wasserstein_distance(r, g) / span[name])
+    out: dict = {"n_boot": int(n_boot)}
+    for name in QUANTITIES:
+        i, w = np.asarray(iou[name]), np.asarray(wd[name])
+        out[name] = {"iou_mean": float(i.mean()) if len(i) else float("nan"),
+                     "iou_std": float(i.std(ddof=1)) if len(i) > 1 else float("nan"),
+                     "wd_mean": float(w.mean()) if len(w) else float("nan"),
+                     "wd_std": float(w.std(ddof=1)) if len(w) > 1 else float("nan")}
     return out
 
 

@@ -408,7 +408,10 @@ class PMTDecoder(nn.Module):
     """Fully connected decoder: latent ``(B, L)`` -> per-PMT ``(B, P, 3) = [trigger logit, t_hat, q_hat]``.
 
     ``Linear -> ReLU`` hidden layers (optionally layer-normalised), then one linear
-    layer with ``3 P`` outputs.  ``t_hat`` and ``q_hat`` are in the scaled units of
+    layer with ``3 P`` outputs, optionally factorised through ``rank`` features
+    (``W = W_out W_low``, no non-linearity in between: the output layer dominates the
+    sampling cost, ``width x 3P`` multiply-adds per event, and a rank-``r`` factor
+    costs ``r (width + 3P)``).  ``t_hat`` and ``q_hat`` are in the scaled units of
     :class:`PointCloudScaler`.
 
     Parameters
@@ -418,14 +421,25 @@ class PMTDecoder(nn.Module):
         Hidden widths.
     n_pmts : int
     norm : {"layer", "none", "batch"}
+    rank : int
+        0 (default): a full output layer; otherwise the rank of the factorised one.
+
+    Examples
+    --------
+    >>> dec = PMTDecoder(4, [16], 10, rank=3)
+    >>> tuple(dec(torch.zeros(2, 4)).shape), tuple(dec.low.weight.shape)
+    ((2, 10, 3), (3, 16))
     """
 
-    def __init__(self, latent_dim: int, widths: Sequence[int], n_pmts: int, norm: str = "none"):
+    def __init__(self, latent_dim: int, widths: Sequence[int], n_pmts: int, norm: str = "none", rank: int = 0):
         super().__init__()
+        if rank < 0:
+            raise ConfigError(f"decoder rank must be >= 0 (0: full output layer), got {rank}")
         self.n_pmts = n_pmts
         self.hidden = SharedMLP(latent_dim, widths, norm) if widths else nn.Identity()
         width = widths[-1] if widths else latent_dim
-        self.out = nn.Linear(width, 3 * n_pmts)
+        self.low = nn.Linear(width, rank, bias=False) if rank else nn.Identity()
+        self.out = nn.Linear(rank or width, 3 * n_pmts)
 
     @torch.no_grad()
     def init_output_bias(self, trigger_rate: torch.Tensor) -> None:
@@ -440,4 +454,4 @@ class PMTDecoder(nn.Module):
         bias[:, 1:] = 0.0
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.out(self.hidden(z)).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)
+        return self.out(self.low(self.hidden(z))).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 from ..errors import ConfigError
 from .pointnet import N_FEATURES, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP, orthogonality_loss
 
-__all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_divergence"]
+__all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
 
 _BIG = 1e8  # "large distance" given to padded / masked points
 
@@ -68,6 +68,9 @@ class VAEConfig(param.Parameterized):
     encoder_fc_widths = param.List(default=[512, 256], item_type=int,
                                    doc="Fully connected widths from the global feature to (mu, logvar).")
     decoder_widths = param.List(default=[256, 512, 1024], item_type=int, doc="Hidden widths of the decoder.")
+    decoder_rank = param.Integer(default=0, bounds=(0, None), doc=(
+        "Rank of the decoder's output layer (0: full).  A low rank (e.g. 64) makes sampling several times "
+        "cheaper; see PMTDecoder."))
     norm = param.Selector(default="batch", objects=["batch", "layer", "none"],
                           doc="Normalisation in the encoder (PointNet: batch).")
     beta = param.Number(default=1e-4, bounds=(0.0, None), doc=(
@@ -77,6 +80,10 @@ class VAEConfig(param.Parameterized):
     bce_weight = param.Number(default=1.0, bounds=(0.0, None), doc="Weight of the trigger-bit BCE term.")
     ortho_weight = param.Number(default=1e-3, bounds=(0.0, None),
                                 doc="Weight of ||I - A A^T||^2 on the feature transform (PointNet: 0.001).")
+    encode_triggered = param.Boolean(default=True, doc=(
+        "Encode only the triggered points plus one point at the origin (all untriggered PMTs are that same "
+        "point, so the max pool, and the encoding in eval mode, are unchanged; in training, batch-norm "
+        "statistics see fewer origin points).  ~4x faster at ~350 of 1879 PMTs triggered."))
 
     def to_dict(self) -> dict:
         """JSON-serialisable values (without ``name``)."""
@@ -90,7 +97,7 @@ class VAEConfig(param.Parameterized):
         return cls(**{**VAE_PRESETS[name], **overrides})
 
 
-#: named configurations: "default" (PointNet widths), "small" (CPU training), "tiny" (tests)
+#: named configurations: "default" (PointNet widths), "small" (CPU training), "fast" (below), "tiny" (tests)
 VAE_PRESETS: dict[str, dict] = {
     "default": {},
     "small": {"latent_dim": 32, "point_widths": [32, 64, 256], "transform_widths": [32, 64, 128],
@@ -98,6 +105,8 @@ VAE_PRESETS: dict[str, dict] = {
     "tiny": {"latent_dim": 4, "point_widths": [8, 16], "transform_widths": [8, 16], "transform_fc_widths": [8],
              "encoder_fc_widths": [16], "decoder_widths": [16]},
 }
+#: "fast": "small" with a rank-64 decoder output layer (sampling several times cheaper)
+VAE_PRESETS["fast"] = {**VAE_PRESETS["small"], "decoder_rank": 64}
 
 
 def _compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,6 +117,26 @@ def _compact(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.T
     m = int(mask.sum(1).max()) if mask.numel() else 0
     order = torch.argsort(mask.to(torch.int8), dim=1, descending=True, stable=True)[:, :m]
     return torch.gather(x, 1, order[..., None].expand(-1, -1, x.shape[-1])), torch.gather(mask, 1, order)
+
+
+def triggered_points(features: torch.Tensor) -> torch.Tensor:
+    """The triggered rows of double-sphere features plus origin rows, cut to the busiest event.
+
+    ``features (B, P, F)`` whose last channel is the trigger weight -> ``(B, M, F)`` with
+    ``M = min(P, max_b n_b + 1)``, ``n_b`` the triggered rows of event ``b``: every event
+    keeps its triggered rows (in PMT order) followed by untriggered rows, which are all
+    zero, i.e. the origin.  A permutation-invariant max pool over the result equals the
+    one over all ``P`` rows whenever an event has an untriggered PMT.
+
+    >>> f = torch.tensor([[[0.0, 0.0], [2.0, 1.0], [0.0, 0.0]]])
+    >>> triggered_points(f)
+    tensor([[[2., 1.],
+             [0., 0.]]])
+    """
+    mask = features[..., -1] > 0
+    m = min(features.shape[1], int(mask.sum(1).max()) + 1) if mask.numel() else 0
+    order = torch.argsort(mask.to(torch.int8), dim=1, descending=True, stable=True)[:, :m]
+    return torch.gather(features, 1, order[..., None].expand(-1, -1, features.shape[-1]))
 
 
 def chamfer_distance(a: torch.Tensor, b: torch.Tensor, mask_a: torch.Tensor | None = None,
@@ -208,13 +237,15 @@ class PointNetVAE(nn.Module):
         width = config.encoder_fc_widths[-1] if config.encoder_fc_widths else width
         self.to_mu = nn.Linear(width, config.latent_dim)
         self.to_logvar = nn.Linear(width, config.latent_dim)
-        self.decoder = PMTDecoder(config.latent_dim, config.decoder_widths, config.n_pmts)
+        self.decoder = PMTDecoder(config.latent_dim, config.decoder_widths, config.n_pmts, rank=config.decoder_rank)
 
     def _like(self) -> torch.Tensor:
         return self.to_mu.weight
 
     def encode(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(mu, logvar, feature_transform)`` of features ``(B, P, 6)``: ``(B, L)``, ``(B, L)``, ``(B, C1, C1)``."""
+        if self.config.encode_triggered:
+            features = triggered_points(features)                       # (B, M, 6)
         out = self.encoder(features)
         h = self.encoder_fc(out.feature)
         return self.to_mu(h), self.to_logvar(h).clamp(-20.0, 20.0), out.feature_transform
@@ -268,6 +299,13 @@ class PointNetVAE(nn.Module):
         ortho = orthogonality_loss(a) if a is not None else chamfer.new_zeros(())
         total = chamfer + cfg.bce_weight * bce + cfg.beta * kl + cfg.ortho_weight * ortho
         return {"loss": total, "chamfer": chamfer, "bce": bce, "kl": kl, "ortho": ortho}
+
+    @torch.no_grad()
+    def sample_raw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decoder output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` latents ``z ~ N(0, I)``."""
+        like = self._like()
+        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
+        return self.decode(z)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

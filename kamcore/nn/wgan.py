@@ -52,6 +52,8 @@ class GANConfig(param.Parameterized):
     n_pmts = param.Integer(default=1879, bounds=(1, None), doc="P, PMTs (points per event).")
     latent_dim = param.Integer(default=64, bounds=(1, None), doc="L, size of the noise vector z.")
     generator_widths = param.List(default=[256, 512, 1024], item_type=int, doc="Hidden widths of the generator.")
+    generator_rank = param.Integer(default=0, bounds=(0, None), doc=(
+        "Rank of the generator's output layer (0: full); see PMTDecoder."))
     generator_norm = param.Selector(default="none", objects=["none", "layer", "batch"],
                                     doc="Normalisation in the generator's hidden layers.")
     critic_point_widths = param.List(default=[64, 128, 1024], item_type=int,
@@ -77,11 +79,16 @@ class GANConfig(param.Parameterized):
         return cls(**{**GAN_PRESETS[name], **overrides})
 
 
-#: named configurations: "default", "small" (CPU training), "tiny" (tests)
+#: named configurations: "default", "small", "cpu" (the shipped one: small generator, a two-layer critic
+#: without normalisation -- the critic's 1879-point pass and the penalty's double backward dominate the
+#: training cost; "small" trains at ~2 events/s on one core, "cpu" at ~35), "tiny" (tests)
 GAN_PRESETS: dict[str, dict] = {
     "default": {},
     "small": {"latent_dim": 32, "generator_widths": [128, 256, 512], "critic_point_widths": [32, 64, 256],
               "critic_fc_widths": [64], "transform_widths": [32, 64, 128], "transform_fc_widths": [64, 32]},
+    "cpu": {"latent_dim": 32, "generator_widths": [128, 256, 512], "critic_point_widths": [32, 64],
+            "critic_fc_widths": [64], "critic_norm": "none", "transform_widths": [32, 64, 128],
+            "transform_fc_widths": [64, 32]},
     "tiny": {"latent_dim": 4, "generator_widths": [16], "critic_point_widths": [8, 16], "critic_fc_widths": [8],
              "transform_widths": [8, 16], "transform_fc_widths": [8]},
 }
@@ -181,7 +188,7 @@ class PointCloudWGAN(nn.Module):
         self.config = config = config or GANConfig()
         self.scaler = PointCloudScaler(config.n_pmts)
         self.generator = PMTDecoder(config.latent_dim, config.generator_widths, config.n_pmts,
-                                    norm=config.generator_norm)
+                                    norm=config.generator_norm, rank=config.generator_rank)
         self.critic = Critic(N_FEATURES, config.critic_point_widths, config.critic_fc_widths,
                              norm=config.critic_norm, transforms=config.critic_transforms,
                              transform_widths=config.transform_widths,
@@ -206,6 +213,11 @@ class PointCloudWGAN(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Generator output ``(B, P, 3) = [trigger logit, t_hat, q_hat]`` of noise ``z (B, L)``."""
         return self.generator(z)
+
+    @torch.no_grad()
+    def sample_raw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generator output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` noise vectors."""
+        return self.generator(self.noise(n, generator))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -48,7 +48,7 @@ from ..nn.wgan import GANConfig, PointCloudWGAN, gradient_penalty
 from .checkpoint import register_model
 from .loop import resolve_device
 
-__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events"]
+__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events", "iou_validator"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class GenTrainConfig(param.Parameterized):
     seed = param.Integer(default=0, doc="Seed of shuffling and of every noise draw during training.")
     device = param.String(default="auto", doc="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
     threads = param.Integer(default=0, bounds=(0, None), doc="CPU threads for torch (0: torch's default).")
+    lr_schedule = param.Selector(default="constant", objects=["constant", "cosine"], doc=(
+        "Learning rate over the run: constant, or cosine decay from the set rate to 0 at the last step "
+        "(both VAE and WGAN-GP learning rates)."))
 
     def to_dict(self) -> dict:
         """JSON-serialisable values (without ``name``)."""
@@ -153,8 +156,54 @@ def _setup(model: nn.Module, points, trigger, config: GenTrainConfig, pmts: PMTT
     return points, trigger, dev, gen, rng
 
 
+def _scheduler(opts: list[torch.optim.Optimizer], config: GenTrainConfig, steps_per_epoch: int) -> Callable[[], None]:
+    """A per-step callable that applies ``config.lr_schedule`` to every optimiser."""
+    if config.lr_schedule == "constant":
+        return lambda: None
+    total = max(1, steps_per_epoch * config.epochs)
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+              for o in opts]
+
+    def step() -> None:
+        for s in scheds:
+            s.step()
+    return step
+
+
+class _BestKeeper:
+    """Calls ``validate(model)`` at the end of epochs and keeps the weights with the highest ``score``."""
+
+    def __init__(self, model: nn.Module, validate: Callable[[nn.Module], dict] | None, every: int):
+        self.model, self.validate, self.every = model, validate, max(1, int(every))
+        self.best_score, self.best_epoch, self.best_state = -math.inf, None, None
+
+    def __call__(self, epoch: int, last: bool) -> dict:
+        if self.validate is None or not ((epoch % self.every == 0) or last):
+            return {}
+        was = self.model.training
+        self.model.eval()
+        try:
+            res = dict(self.validate(self.model))
+        finally:
+            self.model.train(was)
+        score = float(res.get("score", math.nan))
+        if math.isfinite(score) and score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        log.info("epoch %d validation: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v
+                                                    for k, v in res.items()})
+        return {"val": res}
+
+    def restore(self) -> dict:
+        if self.best_state is None:
+            return {}
+        self.model.load_state_dict(self.best_state)
+        return {"best_epoch": self.best_epoch, "best_score": self.best_score}
+
+
 def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None = None, *,
-            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None,
+            validate: Callable[[nn.Module], dict] | None = None, validate_every: int = 1) -> dict:
     """Train a :class:`~kamcore.nn.vae.PointNetVAE` in place.
 
     Parameters
@@ -167,18 +216,26 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
         Used when the scaler still has to be fitted (see :func:`prepare_generator`).
     progress : callable, optional
         Called after every step with ``{"epoch", "step", "loss"}``.
+    validate : callable, optional
+        ``validate(model) -> dict`` with a ``"score"`` (higher is better, e.g. the mean
+        histogram IoU of generated against held-out events), called in eval mode after
+        every ``validate_every``-th epoch and after the last; the weights of the best
+        score are restored at the end.
+    validate_every : int
 
     Returns
     -------
     dict
-        ``{"epochs": [{"epoch", "loss", "chamfer", "bce", "kl", "ortho", "seconds"}, ...]}``
-        (means over the epoch's steps).
+        ``{"epochs": [{"epoch", "loss", "chamfer", "bce", "kl", "ortho", "seconds"[, "val"]}, ...]}``
+        (means over the epoch's steps), plus ``best_epoch`` and ``best_score`` with ``validate``.
     """
     config = config or GenTrainConfig()
     points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts)
     like = next(model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     needs_two = model.config.norm == "batch"
+    sched = _scheduler([opt], config, math.ceil(len(points) / config.batch_size))
+    keeper = _BestKeeper(model, validate, validate_every)
     history, step = [], 0
     for epoch in range(config.epochs):
         model.train()
@@ -193,6 +250,7 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
+            sched()
             step += 1
             n += 1
             for k, v in terms.items():
@@ -201,16 +259,19 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
                 progress({"epoch": epoch, "step": step, "loss": float(terms["loss"].detach())})
         rec = {"epoch": epoch + 1, **{k: v / max(n, 1) for k, v in sums.items()},
                "seconds": time.perf_counter() - t0}
+        rec.update(keeper(epoch + 1, epoch + 1 == config.epochs))
         history.append(rec)
         log.info("vae epoch %d: loss %.4f (chamfer %.4f, bce %.4f, kl %.3f) %.1f s", rec["epoch"],
                  rec.get("loss", math.nan), rec.get("chamfer", math.nan), rec.get("bce", math.nan),
                  rec.get("kl", math.nan), rec["seconds"])
+    best = keeper.restore()
     model.eval()
-    return {"epochs": history}
+    return {"epochs": history, **best}
 
 
 def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | None = None, *,
-            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+            pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None,
+            validate: Callable[[nn.Module], dict] | None = None, validate_every: int = 1) -> dict:
     """Train a :class:`~kamcore.nn.wgan.PointCloudWGAN` in place (WGAN-GP).
 
     Every mini-batch of real events is one critic step; after every ``n_critic``
@@ -225,13 +286,16 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
     pmts : PMTTable, optional
     progress : callable, optional
         Called after every critic step with ``{"epoch", "step", "critic_loss"}``.
+    validate, validate_every
+        As :func:`fit_vae` (the best generator and critic are restored).
 
     Returns
     -------
     dict
         ``{"epochs": [{"epoch", "critic_loss", "wasserstein", "gp", "generator_loss",
         "generator_steps", "seconds"}, ...]}``; ``wasserstein`` is the critic's estimate
-        ``E[D(x_r)] - E[D(x_g)]``.
+        ``E[D(x_r)] - E[D(x_g)]``; with ``validate`` also ``val`` per validated epoch and
+        ``best_epoch``, ``best_score``.
     """
     config = config or GenTrainConfig()
     points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts)
@@ -239,6 +303,8 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
     betas = (config.gan_beta1, config.gan_beta2)
     opt_d = torch.optim.Adam(model.critic.parameters(), lr=config.gan_lr, betas=betas)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=config.gan_lr, betas=betas)
+    sched = _scheduler([opt_d, opt_g], config, math.ceil(len(points) / config.batch_size))
+    keeper = _BestKeeper(model, validate, validate_every)
     history, step = [], 0
     for epoch in range(config.epochs):
         model.train()
@@ -257,6 +323,7 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+            sched()
             step += 1
             d_losses.append(float(loss_d.detach()))
             w_est.append(float((d_real - d_fake).detach()))
@@ -276,11 +343,38 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
         rec = {"epoch": epoch + 1, "critic_loss": float(np.mean(d_losses)), "wasserstein": float(np.mean(w_est)),
                "gp": float(np.mean(gps)), "generator_loss": float(np.mean(g_losses)) if g_losses else math.nan,
                "generator_steps": len(g_losses), "seconds": time.perf_counter() - t0}
+        rec.update(keeper(epoch + 1, epoch + 1 == config.epochs))
         history.append(rec)
         log.info("gan epoch %d: critic %.4f (W %.4f, gp %.4f) generator %.4f %.1f s", rec["epoch"],
                  rec["critic_loss"], rec["wasserstein"], rec["gp"], rec["generator_loss"], rec["seconds"])
+    best = keeper.restore()
     model.eval()
-    return {"epochs": history}
+    return {"epochs": history, **best}
+
+
+def iou_validator(reference: Events, n: int | None = None, pmts: PMTTable | None = None, *,
+                  seed: int = 12345) -> Callable[[nn.Module], dict]:
+    """A ``validate`` callable for :func:`fit_vae` / :func:`fit_gan`: mean histogram IoU on held-out events.
+
+    Each call generates ``n`` events (default ``len(reference)``) with the fixed ``seed``
+    and compares them with ``reference`` (:func:`kamcore.metrics.generative.compare_events`
+    without the classifier).  ``score`` is the mean IoU over hit time, charge, NHIT and
+    total charge; the four IoUs and normalised Wasserstein distances are returned too.
+    Use events the final evaluation does not use, or the selection is biased.
+    """
+    from ..metrics.generative import QUANTITIES, compare_events
+
+    pmts = pmts or default_pmt_table()
+    n = len(reference) if n is None else int(n)
+
+    def validate(model: nn.Module) -> dict:
+        gen = generate_events(model, n, seed=seed, pmts=pmts)
+        res = compare_events(reference, gen, pmts, classifier=False)
+        out = {f"iou_{q}": res[q]["iou"] for q in QUANTITIES}
+        out.update({f"wd_{q}": res[q]["wd"] for q in QUANTITIES})
+        out["score"] = float(np.nanmean([res[q]["iou"] for q in QUANTITIES]))
+        return out
+    return validate
 
 
 # ------------------------------------------------------------------ generation
@@ -291,8 +385,8 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     Parameters
     ----------
     model : PointNetVAE or PointCloudWGAN
-        Anything with ``sample(n, generator)`` returning ``(points (n, P, 5), trigger (n, P))``
-        and a ``kind``.
+        Anything with ``sample_raw(n, generator)`` returning the decoder output
+        ``(n, P, 3) = [trigger logit, t_hat, q_hat]``, a fitted ``scaler`` and a ``kind``.
     n : int
         Number of events.
     seed : int
@@ -303,7 +397,7 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     source_name : str, optional
         Default ``"generated:<kind>"``.
     batch_size : int
-        Events sampled per call of ``model.sample``.
+        Events sampled per call of ``model.sample_raw``.
     run : int
         Run number written to every event.
 
@@ -333,15 +427,21 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     was_training = model.training
     model.eval()
     counts, pmt_parts, t_parts, q_parts = [], [], [], []
+    scaler = model.scaler
     try:
-        for a in range(0, n, batch_size):
-            points, trigger = model.sample(min(batch_size, n - a), generator=gen)
-            points, trigger = points.float().cpu().numpy(), trigger.cpu().numpy()
-            ev, idx = np.nonzero(trigger)                         # sorted by event, then PMT
-            counts.append(trigger.sum(1))
-            pmt_parts.append(idx.astype(np.int16))
-            t_parts.append(points[ev, idx, 3])
-            q_parts.append(points[ev, idx, 4])
+        with torch.no_grad():
+            for a in range(0, n, batch_size):
+                # lean sampling: draw the trigger bits first (u < sigmoid(logit) is a Bernoulli
+                # draw), then un-scale t and q of the triggered PMTs only
+                raw = model.sample_raw(min(batch_size, n - a), generator=gen)      # (b, P, 3)
+                u = torch.rand(raw.shape[:2], generator=gen, dtype=raw.dtype, device=raw.device)
+                trigger = u < torch.sigmoid(raw[..., 0])                          # (b, P) bool
+                ev, idx = trigger.nonzero(as_tuple=True)                          # sorted by event, then PMT
+                hit = raw[ev, idx]                                                # (H, 3)
+                counts.append(trigger.sum(1).cpu().numpy())
+                pmt_parts.append(idx.to(torch.int16).cpu().numpy())
+                t_parts.append(scaler.unscale_t(hit[:, 1]).float().cpu().numpy())
+                q_parts.append(scaler.unscale_q(hit[:, 2]).float().cpu().numpy())
     finally:
         model.train(was_training)
     cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))  # noqa: E731

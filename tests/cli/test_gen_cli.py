@@ -133,6 +133,79 @@ def test_train_subcommand_dispatches_generators(d, tmp_path, capsys):
     assert json.loads((tmp_path / "g.json").read_text())["training"]["command"].startswith("kamcore train gan")
 
 
+def test_train_with_validation_and_fine_tuning(d, tmp_path, capsys):
+    mc = str(d / "mc.parquet")
+    code, out, err = run(["train", "vae", "--events", mc, "--out", str(tmp_path / "v"), *_TINY, "--val-events", mc,
+                          "--epochs", "3", "--lr-schedule", "cosine"], capsys)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "v.json").read_text())
+    hist = meta["training"]["history"]
+    assert [("val" in e) for e in hist] == [True, True, True] and meta["training"]["validation_file"] == "mc.parquet"
+    best = max(range(3), key=lambda i: hist[i]["val"]["score"]) + 1
+    assert meta["metrics"]["best_epoch"] == best and meta["metrics"]["best_val_score"] == hist[best - 1]["val"]["score"]
+    assert 0 < meta["metrics"]["val_iou_nhit"] <= 1
+    code, out, err = run(["train", "vae", "--events", mc, "--out", str(tmp_path / "ft"), *_TINY, "--epochs", "1",
+                          "--init", str(tmp_path / "v"), "--max-events", "10"], capsys)
+    assert code == 0, err
+    ft = json.loads((tmp_path / "ft.json").read_text())
+    assert ft["training"]["initialised_from"]["checkpoint"] == "v" and ft["training"]["events"] == 10
+    from kamcore.train import load_model
+    a, b = load_model(tmp_path / "v")[0], load_model(tmp_path / "ft")[0]
+    assert torch.equal(a.scaler.t_mean_ns, b.scaler.t_mean_ns)  # fine-tuning keeps the scaler
+    code, _, err = run(["train", "vae", "--events", mc, "--out", str(tmp_path / "x"), *_TINY,
+                        "--init", str(d / "gan")], capsys)
+    assert code == 2 and "is a gan checkpoint, training a vae" in err
+
+
+def test_shipped_models_resolve_by_name(d, tmp_path, monkeypatch, capsys):
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for suffix in (".json", ".safetensors"):
+        (assets / f"vae_xe136{suffix}").write_bytes((d / f"vae{suffix}").read_bytes())
+    monkeypatch.setenv("KAMCORE_ASSETS", str(assets))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["generate", "--model", "vae_xe136", "--events", "5", "--seed", "1",
+                          "--out", str(tmp_path / "s.parquet")], capsys)
+    assert code == 0, err
+    ev = read_events(tmp_path / "s.parquet")
+    assert ev.attrs["generated_by"].startswith("kamcore generate --model vae_xe136 --events 5")
+    assert ev.attrs["generator_checkpoint"] == "vae_xe136"
+    code, _, err = run(["generate", "--model", "vae_nope", "--events", "5", "--seed", "1",
+                        "--out", str(tmp_path / "s.parquet")], capsys)
+    assert code == 2 and "vae_nope.json: model configuration not found" in err
+
+
+def test_gen_results_table_and_few_shot(d, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    common = ["gen-results", "--vae", str(d / "vae"), "--gan", str(d / "gan"), "--events", "16", "--bootstrap", "3",
+              "--out", str(out), "--no-classifier"]
+    code, text, err = run(common, capsys)
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    assert r["reference"]["source"] == "Xe136_0vbb" and r["reference"]["seed"] == 100000
+    assert set(r["table"]["rows"]) == {"vae", "gan"} and set(r["models"]) == {"vae", "gan"}
+    for row in (*r["table"]["rows"].values(), r["table"]["ceiling"]):
+        for q in QUANTITIES:
+            assert 0 <= row[q]["iou"] <= 1 and row[q]["iou_std"] >= 0 and row[q]["wd"] >= 0
+    assert set(r["checks"]) == set(QUANTITIES) and "few_shot" not in r
+    assert "MC vs MC" in text and "NHIT IoU" in text
+    few = ["--few-shot", "--skip-table", "--pretrain", str(d / "mc.parquet"), "--pretrain-max-events", "20",
+           "--pretrain-epochs", "1", "--shot-events", str(d / "mc.parquet"), "--shots", "8", "--preset", "tiny",
+           "--epochs", "2", "--batch-size", "4", "--save-models", str(tmp_path / "fs")]
+    code, text, err = run(common + few, capsys)
+    assert code == 0, err
+    r2 = json.loads(out.read_text())
+    assert r2["table"] == r["table"]  # kept
+    fs = r2["few_shot"]
+    assert set(fs["rows"]) == {"few_shot", "from_scratch"} and fs["shots"]["events"] == 8
+    assert fs["pretraining"]["events"] == 20 and set(fs["few_shot_beats_scratch"]) == {"nhit", "total_charge"}
+    assert (tmp_path / "fs" / "vae_few_shot.safetensors").is_file()
+    code, _, err = run(["gen-results", "--out", str(out)], capsys)
+    assert code == 2 and "give --vae and/or --gan" in err
+    code, _, err = run(common + ["--heldout-seed", "0"], capsys)  # mc.parquet was simulated with seed 1
+    assert code == 2 and "would reuse the training seed 1" in err
+
+
 @pytest.fixture(scope="module")
 def kamnet_ckpt(tmp_path_factory):
     from kamcore.nn.kamnet import KamNet, KamNetConfig

@@ -6,8 +6,8 @@ import torch
 
 from kamcore.errors import ConfigError
 from kamcore.events import Events
-from kamcore.metrics.generative import (FEATURE_NAMES, QUANTITIES, classifier_two_sample_test, compare_events,
-                                        event_features, event_observables, histogram_iou, mc_ceiling,
+from kamcore.metrics.generative import (FEATURE_NAMES, QUANTITIES, bootstrap_compare, classifier_two_sample_test,
+                                        compare_events, event_features, event_observables, histogram_iou, mc_ceiling,
                                         normalised_wasserstein)
 from kamcore.sim import simulate
 
@@ -127,3 +127,47 @@ def test_mc_ceiling(mc, pmts):
     assert 0.2 < res["classifier_auc"] < 0.8
     with pytest.raises(ConfigError, match="2 n <= 60"):
         mc_ceiling(mc, 31, pmts)
+
+
+def test_classifier_test_runs_on_one_thread_and_restores_the_count():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 3)), rng.normal(size=(40, 3))
+    seen = []
+    orig = torch.nn.Module.__call__
+
+    def spy(self, *args, **kw):
+        seen.append(torch.get_num_threads())
+        return orig(self, *args, **kw)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.nn.Module.__call__ = spy
+        classifier_two_sample_test(a, b, epochs=3)
+    finally:
+        torch.nn.Module.__call__ = orig
+        n_after = torch.get_num_threads()
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1} and n_after == 2
+
+
+def test_bootstrap_compare(mc, pmts):
+    res = bootstrap_compare(mc, mc, pmts, n_boot=20, seed=0)
+    assert res["n_boot"] == 20
+    for name in QUANTITIES:
+        r = res[name]
+        assert 0.0 < r["iou_mean"] < 1.0 and r["iou_std"] > 0 and r["wd_std"] > 0  # resampling both sides
+    again = bootstrap_compare(mc, mc, pmts, n_boot=20, seed=0)
+    assert again == res
+    shifted = Events.from_columns(offsets=mc.offsets, pmt=mc.pmt, t_ns=mc.t_ns, q_pe=mc.q_pe * 3.0)
+    far = bootstrap_compare(mc, shifted, pmts, n_boot=20, seed=0)
+    assert far["total_charge"]["iou_mean"] < 0.1 and far["time"]["iou_mean"] == pytest.approx(res["time"]["iou_mean"],
+                                                                                               abs=0.1)
+    with pytest.raises(ConfigError, match="n_boot must be >= 2"):
+        bootstrap_compare(mc, mc, pmts, n_boot=1)
+
+
+def test_resample_hits_follows_events():
+    from kamcore.metrics.generative import _resample_hits
+    counts = np.array([2, 0, 3])  # hits 0-1, none, 2-4
+    np.testing.assert_array_equal(_resample_hits(counts, np.array([2, 0, 2, 1])), [2, 3, 4, 0, 1, 2, 3, 4])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kamcore.errors import ConfigError
-from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig, chamfer_distance, kl_divergence
+from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig, chamfer_distance, kl_divergence, triggered_points
 from synthetic import random_cloud
 
 
@@ -158,3 +158,35 @@ def test_encoder_invariant_to_pmt_order_in_eval():
     f = model.scaler.transform(pts, trig)
     perm = torch.randperm(40)
     torch.testing.assert_close(model.encode(f)[0], model.encode(f[:, perm])[0])
+
+
+def test_triggered_points_keeps_the_set_and_one_origin_row():
+    f = torch.zeros(2, 6, 3)
+    f[0, [1, 4], :] = torch.tensor([[1.0, 2.0, 1.0], [3.0, 4.0, 1.0]])
+    f[1, 2, :] = torch.tensor([5.0, 6.0, 1.0])
+    out = triggered_points(f)
+    assert out.shape == (2, 3, 3)  # two triggered rows at most, plus the origin
+    torch.testing.assert_close(out[0], torch.tensor([[1.0, 2.0, 1.0], [3.0, 4.0, 1.0], [0.0, 0.0, 0.0]]))
+    torch.testing.assert_close(out[1], torch.tensor([[5.0, 6.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    full = torch.ones(1, 4, 3)  # every PMT triggered: nothing to add
+    assert torch.equal(triggered_points(full), full)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_triggered_encoding_equals_the_full_encoding_in_eval(norm):
+    """All untriggered PMTs are the one origin point, so the max pool sees the same set."""
+    model, pts, trig = make_vae(dtype=torch.float64, norm=norm)
+    model.eval()
+    f = model.scaler.transform(pts, trig)
+    mu = model.encode(f)[0]
+    model.config.encode_triggered = False
+    torch.testing.assert_close(model.encode(f)[0], mu)
+
+
+def test_low_rank_decoder():
+    model = PointNetVAE(VAEConfig.preset("tiny", n_pmts=40, decoder_rank=3))
+    assert tuple(model.decoder.low.weight.shape) == (3, 16) and tuple(model.decoder.out.weight.shape) == (120, 3)
+    assert model.decode(torch.zeros(2, 4)).shape == (2, 40, 3)
+    assert VAEConfig.preset("fast").decoder_rank == 64
+    with pytest.raises(ValueError):
+        VAEConfig(decoder_rank=-1)

@@ -15,7 +15,8 @@ from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
 from kamcore.train import load_model, save_model
-from kamcore.train.generative import GenTrainConfig, fit_gan, fit_vae, generate_events, prepare_generator
+from kamcore.train.generative import (GenTrainConfig, fit_gan, fit_vae, generate_events, iou_validator,
+                                      prepare_generator)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -148,3 +149,50 @@ def test_errors(clouds, pmts, trained_vae):
         generate_events(PointNetVAE(VAEConfig.preset("tiny", n_pmts=40)), 2, pmts=pmts)
     with pytest.raises(ConfigError, match="non-negative integer"):
         generate_events(trained_vae[0], -1, pmts=pmts)
+
+
+def test_validation_keeps_the_best_epoch(clouds, pmts, mc):
+    torch.manual_seed(0)
+    model = PointNetVAE(VAEConfig.preset("tiny"))
+    scores = iter([0.2, 0.9, 0.1])
+    states = []
+
+    def validate(m):
+        assert not m.training
+        states.append({k: v.clone() for k, v in m.state_dict().items()})
+        return {"score": next(scores), "extra": 1.0}
+
+    cfg = GenTrainConfig(epochs=3, batch_size=8, seed=0, device="cpu", lr_schedule="cosine")
+    history = fit_vae(model, *clouds, cfg, pmts=pmts, validate=validate)
+    assert history["best_epoch"] == 2 and history["best_score"] == 0.9
+    assert [e["val"]["score"] for e in history["epochs"]] == [0.2, 0.9, 0.1]
+    for k, v in model.state_dict().items():  # the weights of epoch 2 are back
+        assert torch.equal(v, states[1][k])
+    assert not model.training
+
+
+def test_cosine_schedule_ends_at_zero(clouds, pmts):
+    torch.manual_seed(0)
+    model = PointNetVAE(VAEConfig.preset("tiny"))
+    cfg = GenTrainConfig(epochs=2, batch_size=12, seed=0, device="cpu", lr_schedule="cosine")
+    seen = []
+    orig = torch.optim.Adam.step
+
+    def spy(self, *a, **kw):
+        seen.append(self.param_groups[0]["lr"])
+        return orig(self, *a, **kw)
+
+    torch.optim.Adam.step = spy
+    try:
+        fit_vae(model, *clouds, cfg, pmts=pmts)
+    finally:
+        torch.optim.Adam.step = orig
+    # 24 events / 12 = 2 steps per epoch, 4 in all: lr at the steps 0, 1, 2, 3 of 4
+    np.testing.assert_allclose(seen, [1e-3 * 0.5 * (1 + np.cos(np.pi * s / 4)) for s in range(4)], rtol=1e-6)
+
+
+def test_iou_validator_scores_a_generator(trained_vae, mc, pmts):
+    res = iou_validator(mc, 30, pmts, seed=1)(trained_vae[0])
+    keys = {f"iou_{q}" for q in ("time", "charge", "nhit", "total_charge")}
+    assert keys <= set(res) and 0 < res["score"] < 1
+    assert res["score"] == pytest.approx(np.mean([res[k] for k in keys]))
