@@ -14,14 +14,14 @@
 
 from .config import DEFAULT_BACKGROUND, DEFAULT_COMPONENTS, FitConfig, FlagConfig
 from .flags import FlagResult, Period, RunFlag, flag_fits, flag_sequence, reference_fraction
-from .runfit import RunFit, fit_histogram, fit_run, score_histogram
+from .runfit import RunFit, fit_histogram, fit_run, fitted_counts, score_histogram
 from .templates import Templates, model_identity, score_edges
 from .toy import ToyScoreModel
 
 __all__ = [
     "FitConfig", "FlagConfig", "DEFAULT_COMPONENTS", "DEFAULT_BACKGROUND",
     "Templates", "model_identity", "score_edges",
-    "RunFit", "fit_run", "fit_histogram", "score_histogram",
+    "RunFit", "fit_run", "fit_histogram", "score_histogram", "fitted_counts",
     "RunFlag", "Period", "FlagResult", "flag_fits", "flag_sequence", "reference_fraction",
     "ToyScoreModel",
 ]

@@ -57,7 +57,7 @@ from ..errors import ConfigError
 from .config import FitConfig
 from .templates import Templates
 
-__all__ = ["RunFit", "fit_run", "fit_histogram", "score_histogram"]
+__all__ = ["RunFit", "fit_run", "fit_histogram", "score_histogram", "fitted_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,23 @@ class RunFit:
         d["yields"] = {k: nan if v is None else v for k, v in d["yields"].items()}
         d["errors"] = {k: nan if v is None else v for k, v in d["errors"].items()}
         return cls(**d)
+
+
+def fitted_counts(fit: "RunFit", templates: Templates) -> dict[str, np.ndarray]:
+    """Expected events per score bin of each fitted component, ``nu_k t_k,i / sum_j t_k,j`` (module docstring).
+
+    Returns ``{component: (K,) float64}`` in the fit's component order; an empty
+    dict when the run was not fitted.  Summed over components this is the fitted
+    ``mu_i`` that the run's histogram is compared with (what a stacked plot shows).
+    """
+    out = {}
+    for k in fit.components:
+        nu = fit.yields.get(k, np.nan)
+        t = templates.counts.get(k)
+        if t is None or not np.isfinite(nu) or t.sum() <= 0:
+            continue
+        out[k] = float(nu) * t / t.sum()
+    return out
 
 
 def score_histogram(scores: np.ndarray, templates: Templates) -> np.ndarray:

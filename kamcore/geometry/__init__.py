@@ -1,7 +1,7 @@
 """Detector geometry: PMT table, hit-map grid, light acceptance, HEALPix display helpers."""
 
 from .grid import HITMAP_BANDWIDTH, SphericalGrid, soft_alpha, soft_beta
-from .healpix import hits_to_healpix, mollweide_image, pmt_pixels
+from .healpix import hits_to_healpix, mollweide_image, mollweide_outline, mollweide_xy, pmt_pixels
 from .optics import acceptance, distances_cm
 from .pmt import (
     DEFAULT_PMT_TABLE,
@@ -20,7 +20,7 @@ __all__ = [
     "N_PMTS", "N_PMTS_17IN", "N_PMTS_20IN", "PMT_RADIUS_CM",
     "SphericalGrid", "soft_beta", "soft_alpha", "HITMAP_BANDWIDTH",
     "acceptance", "distances_cm",
-    "pmt_pixels", "hits_to_healpix", "mollweide_image",
+    "pmt_pixels", "hits_to_healpix", "mollweide_image", "mollweide_xy", "mollweide_outline",
 ]
 
 # Detector constants used across stages (DESIGN 2)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .pmt import PMTTable
 
-__all__ = ["pmt_pixels", "hits_to_healpix", "mollweide_image"]
+__all__ = ["pmt_pixels", "hits_to_healpix", "mollweide_image", "mollweide_xy", "mollweide_outline"]
 
 
 def _hp():
@@ -69,3 +69,26 @@ def mollweide_image(hp_map: np.ndarray, xsize: int = 400) -> np.ndarray:
     img = np.asarray(img, dtype=np.float64)
     img[(img == hp.UNSEEN) | ~np.isfinite(img)] = np.nan
     return img
+
+
+def mollweide_xy(theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mollweide coordinates ``(x, y)`` of directions (colatitude ``theta``, azimuth ``phi``, rad).
+
+    healpy's projector convention: the ellipse spans ``|x| <= 2``, ``|y| <= 1``;
+    ``theta = 0`` (the detector's +z, the chimney) maps to the top, ``phi = 0`` to
+    the centre and ``phi`` grows to the left (sky view from inside).  Arrays ``(N,)``.
+
+    >>> x, y = mollweide_xy(np.array([0.0, np.pi / 2]), np.array([0.0, 0.0]))
+    >>> bool(np.allclose([x[1], y[0], y[1]], [0.0, 1.0, 0.0]))
+    True
+    """
+    hp = _hp()
+    proj = hp.projector.MollweideProj()
+    x, y = proj.ang2xy(np.asarray(theta, np.float64), np.asarray(phi, np.float64))
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+def mollweide_outline(n: int = 181) -> tuple[np.ndarray, np.ndarray]:
+    """The closed boundary ellipse of the Mollweide projection, ``(2n+1,)`` x and y."""
+    t = np.linspace(0.0, 2.0 * np.pi, 2 * n + 1)
+    return 2.0 * np.cos(t), np.sin(t)

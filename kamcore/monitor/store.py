@@ -86,6 +86,35 @@ class LiveEvents:
     def __len__(self) -> int:
         return len(self.seq)
 
+    def take(self, idx) -> "LiveEvents":
+        """The events at positions ``idx`` (int array, slice or int), with their hits and proper times."""
+        pos = np.arange(len(self))[idx]
+        pos = np.atleast_1d(pos).astype(np.int64)
+        off = self.events.offsets
+        hits = np.concatenate([np.arange(off[i], off[i + 1]) for i in pos]) if len(pos) else np.zeros(0, np.int64)
+        return LiveEvents(self.events.take(pos), self.seq[pos], self.score[pos],
+                          None if self.attention is None else self.attention[pos], self.tau_ns[hits],
+                          self.wall_ns[pos])
+
+    def find(self, seq: int) -> int | None:
+        """Position of the event with sequence number ``seq``, or None when it is not held."""
+        i = int(np.searchsorted(self.seq, seq))
+        return i if i < len(self.seq) and self.seq[i] == seq else None
+
+    @classmethod
+    def concat(cls, parts) -> "LiveEvents":
+        """Join batches in order (attention only when every part has it)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return _empty()
+        if len(parts) == 1:
+            return parts[0]
+        att = [p.attention for p in parts]
+        return cls(Events.concat([p.events for p in parts]), np.concatenate([p.seq for p in parts]),
+                   np.concatenate([p.score for p in parts]),
+                   None if any(a is None for a in att) else np.concatenate(att),
+                   np.concatenate([p.tau_ns for p in parts]), np.concatenate([p.wall_ns for p in parts]))
+
 
 def _empty() -> LiveEvents:
     return LiveEvents(Events.empty(), np.zeros(0, np.int64), np.zeros(0, np.float32), None,

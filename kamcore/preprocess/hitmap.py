@@ -19,7 +19,7 @@ import numpy as np
 from ..events import Events
 from ..geometry import PMTTable, SphericalGrid, default_pmt_table
 from .config import HitMapConfig
-from .timing import proper_times
+from .timing import proper_times, time_slice
 
 __all__ = ["SparseHitMaps", "sparse_hitmaps", "hitmaps", "nhit"]
 
@@ -87,8 +87,7 @@ def _hit_cells(events: Events, pmts: PMTTable, config: HitMapConfig) -> tuple[np
     grid = SphericalGrid(config.bandwidth)
     pmt_cell = grid.flat_cell_of(pmts.theta, pmts.phi)
     tau, _ = proper_times(events, pmts, config)
-    k = np.floor((tau - config.t_min_ns) / config.bin_width_ns)
-    k = np.clip(np.nan_to_num(k, nan=0.0), 0, config.n_time_bins - 1).astype(np.int64)
+    k = time_slice(tau, config)
     cell = k * (grid.n_theta * grid.n_phi) + pmt_cell[events.pmt.astype(np.int64)]
     value = np.ones(events.n_hits, np.float32) if config.value == "count" else events.q_pe.astype(np.float32)
     return cell, value

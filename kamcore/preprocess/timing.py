@@ -19,7 +19,7 @@ from ..geometry import PMTTable
 from .config import HitMapConfig
 from .vertex import reconstruct_vertex
 
-__all__ = ["event_vertices", "proper_times"]
+__all__ = ["event_vertices", "proper_times", "time_slice", "time_slice_edges"]
 
 
 def event_vertices(events: Events, pmts: PMTTable, config: HitMapConfig | None = None) -> np.ndarray:
@@ -66,3 +66,23 @@ def proper_times(events: Events, pmts: PMTTable, config: HitMapConfig | None = N
     t0[~(qs > 0)] = 0.0
     t_minus_tof -= np.repeat(t0, counts)
     return t_minus_tof.astype(np.float32), t0
+
+
+def time_slice_edges(config: HitMapConfig | None = None) -> np.ndarray:
+    """``(T+1,) float64`` edges of the hit-map time slices, ns: ``t_min + k * width``."""
+    config = config or HitMapConfig()
+    return config.t_min_ns + config.bin_width_ns * np.arange(config.n_time_bins + 1, dtype=np.float64)
+
+
+def time_slice(tau_ns: np.ndarray, config: HitMapConfig | None = None) -> np.ndarray:
+    """``(H,) int64`` time slice of each proper hit time ``tau_ns (H,)`` ns.
+
+    ``k = floor((tau - t_min) / width)`` clipped to ``[0, T-1]``: earlier hits go to
+    slice 0, later ones to the last slice (NaN to slice 0), as in the hit maps.
+
+    >>> time_slice(np.array([-30.0, -20.0, 0.0, 100.0]))
+    array([ 0,  0, 13, 27])
+    """
+    config = config or HitMapConfig()
+    k = np.floor((np.asarray(tau_ns, np.float64) - config.t_min_ns) / config.bin_width_ns)
+    return np.clip(np.nan_to_num(k, nan=0.0), 0, config.n_time_bins - 1).astype(np.int64)

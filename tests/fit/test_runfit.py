@@ -103,3 +103,20 @@ def test_templates_file_round_trip(tmp_path, templates):
 def test_toy_model_matches_paper_rejections(toy):
     for k, r in {"Solar_nu": 0.098, "Bi214": 0.271, "Bi214_film": 0.596, "C10": 0.40}.items():
         assert toy.rejection(k) == pytest.approx(r, abs=1e-6)
+
+
+def test_fitted_counts_stack_to_the_fitted_expectation(toy, templates):
+    from kamcore.fit import fitted_counts
+
+    rng = np.random.default_rng(3)
+    counts = sum(rng.poisson(20_000 * f * toy.expected(k, templates.edges)) for k, f in FRACTIONS.items())
+    r = fit_histogram(counts, templates, templates.fit_config(constraints={}))
+    parts = fitted_counts(r, templates)
+    assert list(parts) == r.components
+    for k, c in parts.items():  # each component keeps its template shape and carries its yield
+        np.testing.assert_allclose(c.sum(), r.yields[k], rtol=1e-9)
+        np.testing.assert_allclose(c / c.sum(), templates.counts[k] / templates.counts[k].sum(), rtol=1e-9)
+    total = sum(parts.values())
+    assert abs(total.sum() - counts.sum()) < 4 * np.sqrt(counts.sum())  # the stack describes the run
+    empty = fit_histogram(np.zeros(templates.n_bins), templates, templates.fit_config())
+    assert fitted_counts(empty, templates) == {}

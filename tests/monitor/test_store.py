@@ -80,3 +80,21 @@ def test_readers_while_written(tmp_path):
     w.close()
     assert not errors, errors
     assert seen and seen == sorted(seen) and seen[-1] <= 180
+
+
+def test_live_events_take_find_and_concat_keep_hits_aligned(tmp_path):
+    from kamcore.monitor import LiveEvents
+
+    ev = Events.from_columns(offsets=[0, 2, 3, 6], pmt=[1, 2, 3, 4, 5, 6], t_ns=[1.0, 2, 3, 4, 5, 6],
+                             q_pe=[1.0, 1, 1, 1, 1, 1])
+    with LiveStore(tmp_path, writable=True) as w:
+        w.append(ev, score=[0.1, 0.2, 0.3], attention=np.eye(3, 4), tau_ns=np.arange(6, dtype=np.float32))
+        w.append(ev.take([0]), score=[0.9], attention=np.ones((1, 4)), tau_ns=np.array([7.0, 8.0], np.float32))
+    r = LiveStore(tmp_path)
+    a, b = r.latest(4), r.since(3)
+    one = a.take(2)
+    assert one.seq.tolist() == [3] and one.events.pmt.tolist() == [4, 5, 6] and one.tau_ns.tolist() == [3, 4, 5]
+    assert a.find(3) == 2 and a.find(99) is None
+    both = LiveEvents.concat([a.take(slice(0, 3)), b])
+    assert both.seq.tolist() == [1, 2, 3, 4] and both.tau_ns.tolist() == [0, 1, 2, 3, 4, 5, 7, 8]
+    assert both.attention.shape == (4, 4) and both.score.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.9])

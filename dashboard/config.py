@@ -1,0 +1,104 @@
+"""Configuration of a dashboard server (:class:`DashboardConfig`).
+
+Every setting has an embedded default, so ``panel serve dashboard/app.py`` runs
+with no configuration: the shipped classifier and its templates, a simulated
+live feed produced in-process, the default SQLite catalog.  A control room sets
+``KAMDASH_*`` environment variables (one per parameter, upper-case name), e.g.::
+
+    KAMDASH_PRODUCER=external KAMDASH_STORE=/data/kamdash_live \\
+    KAMDASH_CATALOG=postgresql://kamdash@db/kamdash panel serve dashboard/app.py
+
+>>> DashboardConfig.from_env({"KAMDASH_RATE_HZ": "10", "KAMDASH_PRODUCER": "external"}).rate_hz
+10.0
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import param
+
+from kamcore.config import JsonConfig
+from kamcore.errors import ConfigError
+
+__all__ = ["DashboardConfig", "resolve_asset"]
+
+
+def resolve_asset(name: str, suffix: str = ".json") -> Path:
+    """``name`` as a path, or the shipped asset of that name (a bare name without ``suffix`` file here)."""
+    from kamcore._assets import asset_path
+
+    p = Path(name).expanduser()
+    if p.parent == Path(".") and not p.with_name(p.name + suffix).exists() and not p.exists():
+        return asset_path(p.name)
+    return p
+
+
+class DashboardConfig(JsonConfig):
+    """What one dashboard server shows and where it reads it from."""
+
+    model = param.String(default="cnn_cpu", doc=(
+        "Classifier checkpoint scoring the live events: a path or a shipped name in assets/."))
+    templates = param.String(default="", doc=(
+        "Score templates of that model ('kamcore runs templates'); default: assets/templates_<model>.json."))
+    catalog = param.String(default="", doc=(
+        "Run catalog URL or SQLite path; default $KAMDASH_CATALOG or the user's data directory."))
+    store = param.String(default="", doc=(
+        "Live-store directory; default $XDG_DATA_HOME/kamdash/live (next to the default catalog)."))
+    producer = param.Selector(default="embedded", objects=["embedded", "external"], doc=(
+        "'embedded': this server runs the producer (simulated feed) unless another process already "
+        "holds the store; 'external': only read what 'kamcore monitor' writes."))
+    rate_hz = param.Number(default=2.0, bounds=(0.01, 1000.0), doc="Embedded feed: events per second.")
+    run_length = param.Integer(default=200, bounds=(10, None), doc="Embedded feed: mean events per run.")
+    history_runs = param.Integer(default=16, bounds=(0, None), doc=(
+        "Embedded feed: runs simulated at full speed when the catalog has none for this model, so the "
+        "Runs view has a history from the start."))
+    seed = param.Integer(default=0, bounds=(0, None), doc="Embedded feed: seed of runs and convection periods.")
+    poll_s = param.Number(default=0.2, bounds=(0.02, 10.0), doc=(
+        "Seconds between live-store polls (one poller per server) and between session refreshes."))
+    buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(
+        "Latest live events kept in server memory (shared by all sessions)."))
+    heatmap_events = param.Integer(default=50, bounds=(1, 1000), doc="Attention heatmap: latest events shown.")
+    vae = param.String(default="vae_xe136", doc="VAE checkpoint of the Real-vs-generated view (path or shipped name).")
+    gan = param.String(default="gan_xe136", doc="GAN checkpoint of the Real-vs-generated view (path or shipped name).")
+    generated_events = param.Integer(default=300, bounds=(10, 20000), doc=(
+        "Real vs generated: events per sample (Monte Carlo and generated each)."))
+
+    @classmethod
+    def from_env(cls, environ=None) -> "DashboardConfig":
+        """Defaults overridden by ``KAMDASH_<NAME>`` variables (bad values: one-line ConfigError)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, par in cls.param.objects("existing").items():
+            raw = environ.get("KAMDASH_" + name.upper())
+            if name == "name" or raw is None:
+                continue
+            try:
+                if isinstance(par, param.Integer):
+                    values[name] = int(raw)
+                elif isinstance(par, param.Number):
+                    values[name] = float(raw)
+                else:
+                    values[name] = raw
+            except ValueError:
+                raise ConfigError(f"KAMDASH_{name.upper()}={raw!r}: not a {type(par).__name__.lower()}") from None
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(f"dashboard configuration: {' '.join(str(exc).split())}") from None
+
+    def model_path(self) -> Path:
+        return resolve_asset(self.model)
+
+    def templates_path(self) -> Path:
+        if self.templates:
+            return resolve_asset(self.templates, "")
+        return resolve_asset(f"templates_{Path(self.model).name}.json", "")
+
+    def store_path(self) -> Path:
+        if self.store:
+            return Path(self.store).expanduser()
+        from kamcore.catalog.store import default_catalog_path
+
+        return default_catalog_path().with_name("live")

@@ -1,0 +1,36 @@
+"""What every view of a session follows: one :class:`Selection`, kept in the URL.
+
+The view, run and event live in the page's query string
+(``?view=runs&run=17``), so a link pasted into the e-log reopens the same
+view; :meth:`Selection.sync_url` ties them to ``pn.state.location``.
+"""
+
+from __future__ import annotations
+
+import param
+
+__all__ = ["Selection", "VIEWS"]
+
+#: view key -> tab title
+VIEWS = {"live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated"}
+
+
+class Selection(param.Parameterized):
+    """The shared selection of one browser session."""
+
+    view = param.Selector(default="live", objects=list(VIEWS), doc="Page shown.")
+    run = param.Integer(default=0, bounds=(0, None), doc="Run of the Runs view (0: the latest).")
+    event = param.Integer(default=0, bounds=(0, None), doc=(
+        "Live-store sequence number of the event shown (0: follow the newest)."))
+    paused = param.Boolean(default=False, doc="Live updates stopped for this session.")
+    color_by = param.Selector(default="time", objects=["time", "charge"], doc="Colour of the hit maps.")
+    generator = param.Selector(default="vae", objects=["vae", "gan"], doc="Generator of the Real vs generated view.")
+    seed = param.Integer(default=1, bounds=(0, None), doc="Seed of the Real vs generated samples.")
+
+    def sync_url(self) -> None:
+        """Keep view, run, event, colour, generator and seed in the URL (served sessions only)."""
+        import panel as pn
+
+        if pn.state.location is not None:
+            pn.state.location.sync(self, {"view": "view", "run": "run", "event": "event", "color_by": "color",
+                                          "generator": "gen", "seed": "seed"})

@@ -1,0 +1,9 @@
+"""The dashboard's pages, each a ``panel.viewable.Viewer`` with ``backend`` and ``selection`` params and a
+``refresh()`` the session tick calls (importable on their own, e.g. in a notebook)."""
+
+from .attention import AttentionView
+from .generated import GeneratedView
+from .live import LiveView
+from .runs import RunsView
+
+__all__ = ["LiveView", "AttentionView", "RunsView", "GeneratedView"]

@@ -1,0 +1,157 @@
+"""Live view: the newest event on the sphere and as 28 time slices, its proper times and score; the
+current run filling up (event rate, score histogram); pause/resume.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import panel as pn
+import param
+from panel.viewable import Viewer
+
+from ..plots import empty_hist, histogram_figure, slice_figure, sphere_figure
+from ..selection import Selection
+from .common import EventDisplay, sphere_data
+
+__all__ = ["LiveView"]
+
+
+class LiveView(Viewer):
+    """The Live page (an importable component: ``LiveView(backend=Backend(...))`` in a notebook)."""
+
+    backend = param.Parameter(doc="dashboard.backend.Backend")
+    selection = param.ClassSelector(class_=Selection, doc="Shared selection of the session.")
+    shown_seq = param.Integer(default=0, doc="Sequence number of the event on screen.")
+    shown_wall_ns = param.Integer(default=0, doc="When the producer stored the event on screen (ns).")
+
+    def __init__(self, **params):
+        params.setdefault("selection", Selection())
+        super().__init__(**params)
+        self.display = EventDisplay()
+        self._sphere, self._hits, self._mapper = sphere_figure(
+            "Hit PMTs (Mollweide, seen from inside)", self.display.pmt_x, self.display.pmt_y, self.display.outline)
+        size = self.display.size
+        self._slice_fig, self._slice_src, self._slice_mapper = slice_figure("Hit map, time slice", size)
+        self._player = pn.widgets.Player(name="time slice", start=0, end=self.display.n_slices - 1, value=13,
+                                         interval=400, loop_policy="loop", sizing_mode="stretch_width",
+                                         show_value=True, show_loop_controls=False)
+        self._player.param.watch(self._draw_slice, "value")
+        self._tau_fig, self._tau_src = histogram_figure("Proper hit times of the event", "proper time (ns)",
+                                                        ["hits"], height=260, y_label="hits")
+        self._score_fig, self._score_src = histogram_figure("Scores of the current run", "classifier score",
+                                                            ["events", "this event"], height=260)
+        self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
+                                                          "seconds before now", ["rate"], height=260,
+                                                          y_label="events / s")
+        self._info = pn.pane.HTML("<i>waiting for the first event ...</i>", sizing_mode="stretch_width",
+                                  min_height=60)
+        self._color = pn.widgets.RadioButtonGroup.from_param(self.selection.param.color_by, name="colour by")
+        self._pause = pn.widgets.Toggle(name="Pause", button_type="warning", value=self.selection.paused,
+                                        width=110)
+        self._pause.link(self.selection, value="paused", bidirectional=True)
+        self._latest = pn.widgets.Button(name="Newest event", width=130)
+        self._latest.on_click(lambda e: self.selection.param.update(event=0, paused=False))
+        self._maps = None
+        self.selection.param.watch(self._on_color, "color_by")
+        self.selection.param.watch(self._on_pause, "paused")
+
+    # ------------------------------------------------------------------ data
+    def refresh(self) -> bool:
+        """Draw the selected event if it changed (the session tick calls this); True when redrawn."""
+        sel = self.selection
+        want = sel.event if (sel.event or sel.paused) else 0
+        if sel.paused and not sel.event:
+            want = self.shown_seq
+        ev = self.backend.buffer.event(want or None)
+        if ev is None:
+            if want and want != self.shown_seq:
+                self._info.object = (f"<b>Event {want}</b> is no longer in the live buffer "
+                                     f"(the server keeps the newest {self.backend.config.buffer_events}).")
+            return False
+        seq = int(ev.seq[0])
+        if seq == self.shown_seq:
+            self._draw_run(ev)  # the run keeps filling while we show the same event
+            return False
+        self._draw_event(ev)
+        self._draw_run(ev)
+        self.shown_seq, self.shown_wall_ns = seq, int(ev.wall_ns[0])
+        return True
+
+    def _draw_event(self, ev) -> None:
+        d = self.display
+        self._maps = d.hitmap(ev)
+        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper)
+        self._draw_slice()
+        self._slice_mapper.high = max(1.0, float(self._maps.max()))
+        tau = ev.tau_ns
+        edges = np.arange(-30.0, 60.0 + 1e-9, 1.5)
+        h, _ = np.histogram(np.clip(tau, edges[0], edges[-1] - 1e-6), edges)
+        self._tau_src.data = {**empty_hist(["hits"]), "left": edges[:-1], "right": edges[1:], "hits": h,
+                              "hits_bottom": np.zeros_like(h)}
+        e = ev.events
+        r = float(np.linalg.norm(e.vertex_cm[0])) if np.isfinite(e.vertex_cm[0]).all() else float("nan")
+        att = "" if ev.attention is None else (
+            f" &middot; peak attention in slice {int(np.argmax(ev.attention[0]))}")
+        self._info.object = (
+            f"<div style='font-size:1.05em'><b>Run {int(e.run[0])}</b>, event {int(e.event_id[0])} "
+            f"(live #{int(ev.seq[0])}) &middot; <b>score {float(ev.score[0]):.3f}</b> "
+            f"({'signal-like' if ev.score[0] >= 0.5 else 'background-like'}){att}<br>"
+            f"{e.hits_per_event[0]} hits, {float(e.q_pe.sum()):.0f} p.e., visible energy "
+            f"{float(e.energy_mev[0]):.2f} MeV, reconstructed R = {r:.0f} cm &middot; "
+            f"simulation truth: <code>{e.source[0]}</code></div>")
+
+    def _draw_slice(self, *_):
+        if self._maps is None:
+            return
+        k = int(self._player.value)
+        self._slice_src.data = {"image": [self._maps[k]]}
+        lo, hi = self.display.slice_edges[k], self.display.slice_edges[k + 1]
+        self._slice_fig.title.text = f"Hit map, time slice {k} ({lo:+.1f} to {hi:+.1f} ns)"
+
+    def _draw_run(self, ev) -> None:
+        run = int(ev.events.run[0])
+        scores, wall = self.backend.buffer.run_scores(run)
+        edges = self.backend.templates.edges
+        h = np.histogram(scores, edges)[0]
+        mark = np.zeros_like(h)
+        k = np.clip(np.searchsorted(edges, float(ev.score[0]), side="right") - 1, 0, len(h) - 1)
+        mark[k] = 1
+        self._score_src.data = {**empty_hist(["events", "this event"]), "left": edges[:-1], "right": edges[1:],
+                                "events": h, "events_bottom": np.zeros_like(h), "this event": mark,
+                                "this event_bottom": np.zeros_like(h)}
+        self._score_fig.title.text = f"Scores of run {run} so far ({len(scores)} events)"
+        if len(wall):
+            age = (time.time_ns() - wall) / 1e9
+            width = 5.0
+            top = max(60.0, float(np.ceil(age.max() / width) * width))
+            e = np.arange(-top, width / 2, width)
+            counts = np.histogram(-age, e)[0] / width
+            self._rate_src.data = {**empty_hist(["rate"]), "left": e[:-1], "right": e[1:], "rate": counts,
+                                   "rate_bottom": np.zeros_like(counts)}
+
+    def _on_color(self, *_):
+        ev = self.backend.buffer.event(self.shown_seq or None)
+        if ev is not None:
+            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper)
+
+    def _on_pause(self, event):
+        if event.new and not self.selection.event:  # pin the event on screen (and in the URL)
+            self.selection.event = self.shown_seq
+        elif not event.new:
+            self.selection.event = 0
+
+    def __panel__(self):
+        caption = pn.pane.HTML("<div class='kd-caption'><b>Live event display.</b> The newest event as it arrives: hit PMTs on the sphere, its 28 time slices, proper hit times and classifier score; below, the current run filling up.</div>", sizing_mode="stretch_width")
+        controls = pn.Row(self._pause, self._latest, pn.pane.Markdown("**colour by**", margin=(12, 5, 0, 20)),
+                          self._color, sizing_mode="stretch_width")
+        return pn.Column(caption, 
+            controls, self._info,
+            pn.Row(pn.pane.Bokeh(self._sphere, sizing_mode="stretch_width"),
+                   pn.Column(pn.pane.Bokeh(self._slice_fig, sizing_mode="stretch_width"), self._player,
+                             sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            pn.Row(pn.pane.Bokeh(self._tau_fig, sizing_mode="stretch_width"),
+                   pn.pane.Bokeh(self._score_fig, sizing_mode="stretch_width"),
+                   pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")

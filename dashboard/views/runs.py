@@ -1,0 +1,357 @@
+"""Runs view: run table and selector, background fraction versus run with flags and high-background
+periods, the selected run's score histogram with the fitted templates stacked, a reference run
+overlaid, and shift notes / acknowledgements (stored in the catalog, seen by every session).
+
+The fits, flags and periods are made by :mod:`kamcore.fit` when the producer closes a run;
+this view reads them from the catalog and draws.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, Span, Whisker
+from panel.viewable import Viewer
+
+from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
+from ..selection import Selection
+
+__all__ = ["RunsView", "run_state"]
+
+STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
+                 "bad file": "#000000"}
+
+
+def run_state(run: dict) -> str:
+    """``"ok" | "flagged" | "bad fit" | "not fitted" | "bad file"`` of a catalog run dict."""
+    if run.get("status") == "bad_file":
+        return "bad file"
+    fit = run.get("fit")
+    if fit is None or fit.get("status") != "ok":
+        return "not fitted"
+    kinds = {f["kind"] for f in run.get("flags", [])}
+    if "bad_fit" in kinds:
+        return "bad fit"
+    if kinds:
+        return "flagged"
+    return "ok"
+
+
+class RunsView(Viewer):
+    """The Runs page (importable: ``RunsView(backend=..., selection=...)``)."""
+
+    backend = param.Parameter(doc="dashboard.backend.Backend")
+    selection = param.ClassSelector(class_=Selection, doc="Shared selection of the session.")
+    reference_run = param.Integer(default=0, bounds=(0, None), doc="Reference run overlaid (0: automatic).")
+    author = param.String(default="", doc="Name signed under notes added from this session.")
+
+    def __init__(self, **params):
+        params.setdefault("selection", Selection())
+        super().__init__(**params)
+        comps = self.backend.templates.components
+        self._comps = comps
+        self._runs: list[dict] = []
+        self._signature = None
+        # background fraction versus run
+        self._f_src = ColumnDataSource({"run": [], "f": [], "lo": [], "hi": [], "color": [], "state": [],
+                                        "p": [], "n": []})
+        f = _base("Fitted background fraction per run", height=300)
+        r = f.scatter("run", "f", source=self._f_src, size=8, color="color", legend_field="state")
+        f.add_layout(Whisker(source=self._f_src, base="run", upper="hi", lower="lo", line_color="#666666"))
+        f.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@run"), ("f_bkg", "@f{0.000}"),
+                                                       ("state", "@state"), ("p-value", "@p{0.000}"),
+                                                       ("events", "@n")]))
+        f.xaxis.axis_label = "run"
+        f.yaxis.axis_label = "background fraction"
+        f.legend.location = "top_left"
+        self._ref_span = Span(location=0, dimension="width", line_dash="dashed", line_color="#555555")
+        f.add_layout(self._ref_span)
+        self._sel_span = Span(location=0, dimension="height", line_color=OKABE_ITO[1], line_width=2)
+        f.add_layout(self._sel_span)
+        self._boxes: list[BoxAnnotation] = []
+        self._f_fig = f
+        # selected run: histogram + stacked templates + reference
+        names = list(comps)
+        self._h_fig, self._h_src = histogram_figure("Score histogram of the run with the fitted templates",
+                                                    "classifier score", names, stacked=True, height=340)
+        self._data_src = ColumnDataSource({"x": [], "n": [], "lo": [], "hi": []})
+        self._h_fig.scatter("x", "n", source=self._data_src, size=7, color="black", legend_label="run data")
+        self._h_fig.add_layout(Whisker(source=self._data_src, base="x", upper="hi", lower="lo"))
+        self._ref_src = ColumnDataSource({"x": [], "y": []})
+        self._h_fig.step("x", "y", source=self._ref_src, mode="after", line_width=2, line_dash="dashed",
+                         color="#555555", legend_label="reference run (scaled)")
+        # widgets
+        self._select = pn.widgets.Select(name="Run", options={}, width=220)
+        self._select.param.watch(self._on_select, "value")
+        self._prev = pn.widgets.Button(name="◀ previous", width=100)
+        self._next = pn.widgets.Button(name="next ▶", width=100)
+        self._last = pn.widgets.Button(name="latest", width=90)
+        self._prev.on_click(lambda e: self._step(-1))
+        self._next.on_click(lambda e: self._step(+1))
+        self._last.on_click(lambda e: setattr(self.selection, "run", 0))
+        self._ref_select = pn.widgets.Select(name="Reference run", options={"automatic": 0}, width=200)
+        self._ref_select.param.watch(lambda e: setattr(self, "reference_run", int(e.new or 0)), "value")
+        self._table = pn.widgets.Tabulator(
+            value=None, height=300, sizing_mode="stretch_width", selectable=1, disabled=True, show_index=False,
+            pagination=None)
+        self._table.on_click(self._on_table_click)
+        self._result = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._periods = pn.pane.HTML("", sizing_mode="stretch_width")
+        # notes
+        self._author = pn.widgets.TextInput(name="Your name", placeholder="shifter name", width=200)
+        self._author.link(self, value="author", bidirectional=True)
+        self._text = pn.widgets.TextAreaInput(name="Shift note for this run", placeholder="what you saw / did",
+                                              height=80, sizing_mode="stretch_width")
+        self._add = pn.widgets.Button(name="Add note", button_type="primary", width=110)
+        self._ack = pn.widgets.Button(name="Acknowledge flags", button_type="warning", width=160)
+        self._add.on_click(lambda e: self._add_note("note"))
+        self._ack.on_click(lambda e: self._add_note("ack"))
+        self._note_msg = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._notes = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._open_notes = pn.widgets.Select(name="Open note", options={}, width=300)
+        self._resolve = pn.widgets.Button(name="Resolve note", width=120)
+        self._resolve.on_click(self._resolve_note)
+        self.selection.param.watch(lambda e: self._draw_selected(), "run")
+        self.param.watch(lambda e: self._draw_selected(), "reference_run")
+        self._notes_sig = None
+
+    # ---------------------------------------------------------------- data
+    def _current(self) -> dict | None:
+        if not self._runs:
+            return None
+        want = self.selection.run
+        if want:
+            for r in self._runs:
+                if r["run"] == want:
+                    return r
+            return None
+        return self._runs[-1]
+
+    def refresh(self) -> bool:
+        """Redraw when the catalog changed (a run closed, a note added)."""
+        runs = self.backend.runs()
+        notes = self.backend.notes()
+        sig = (len(runs), runs[-1]["updated_at"] if runs else None,
+               runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None)
+        changed = False
+        if sig != self._signature:
+            self._signature = sig
+            self._runs = runs
+            self._draw_sequence()
+            self._draw_selected()
+            changed = True
+        nsig = (len(notes), tuple((n["id"], n["status"]) for n in notes[:50]))
+        if nsig != self._notes_sig:
+            self._notes_sig = nsig
+            self._draw_notes()
+            changed = True
+        return changed
+
+    def _draw_sequence(self) -> None:
+        runs = self._runs
+        rows = []
+        for r in runs:
+            fit = r.get("fit") or {}
+            st = run_state(r)
+            f = fit.get("bkg_fraction")
+            e = fit.get("bkg_fraction_err")
+            rows.append({"run": r["run"], "state": st, "events": r.get("n_events"),
+                         "live time (s)": None if r.get("livetime_s") is None else round(r["livetime_s"], 1),
+                         "f_bkg": None if f is None else round(f, 3), "error": None if e is None else round(e, 3),
+                         "p-value": None if fit.get("pvalue") is None else round(fit["pvalue"], 3),
+                         "flags": ", ".join(sorted({x["kind"] for x in r.get("flags", [])})) or "",
+                         "good": r.get("good", False)})
+        import pandas as pd
+
+        df = pd.DataFrame(rows, columns=["run", "state", "events", "live time (s)", "f_bkg", "error", "p-value",
+                                         "flags", "good"])
+        self._table.value = df.iloc[::-1].reset_index(drop=True)
+        fitted = [(r, r["fit"]) for r in runs if r.get("fit") and r["fit"].get("bkg_fraction") is not None]
+        self._f_src.data = {
+            "run": [r["run"] for r, _ in fitted], "f": [f["bkg_fraction"] for _, f in fitted],
+            "lo": [f["bkg_fraction"] - (f["bkg_fraction_err"] or 0) for _, f in fitted],
+            "hi": [f["bkg_fraction"] + (f["bkg_fraction_err"] or 0) for _, f in fitted],
+            "color": [STATE_COLOURS[run_state(r)] for r, _ in fitted], "state": [run_state(r) for r, _ in fitted],
+            "p": [f.get("pvalue") for _, f in fitted], "n": [f.get("n_events") for _, f in fitted]}
+        for b in self._boxes:
+            b.visible = False
+        periods = self.backend.periods()
+        lines = []
+        for i, p in enumerate(periods):
+            if i >= len(self._boxes):
+                box = BoxAnnotation(fill_alpha=0.15, fill_color=OKABE_ITO[1])
+                self._f_fig.add_layout(box)
+                self._boxes.append(box)
+            box = self._boxes[i]
+            box.left, box.right, box.visible = p["first_run"] - 0.5, p["last_run"] + 0.5, True
+            if p.get("reference_fraction") is not None:
+                self._ref_span.location = p["reference_fraction"]
+            lines.append(f"<li>runs {p['first_run']}&ndash;{p['last_run']} ({p['method']}): mean f = "
+                         f"{p['mean_fraction']:.3f}, {p['significance']:.1f}&sigma; above the reference</li>")
+        self._periods.object = (("<b>High-background periods</b> (shaded above)<ul>" + "".join(lines) + "</ul>")
+                                if lines else "<b>No high-background period</b> in the catalog.")
+        opts = {f"run {r['run']} ({run_state(r)})": r["run"] for r in reversed(runs)}
+        self._select.options = {"latest": 0, **opts}
+        self._ref_select.options = {"automatic": 0, **{f"run {r['run']}": r["run"] for r in reversed(runs)
+                                                       if run_state(r) == "ok"}}
+        if self._select.value is None or self._select.value != self.selection.run:
+            self._select.value = self.selection.run if self.selection.run in self._select.options.values() else 0
+
+    def _reference(self, cur: dict) -> dict | None:
+        if self.reference_run:
+            return next((r for r in self._runs if r["run"] == self.reference_run), None)
+        good = [r for r in self._runs if run_state(r) == "ok" and r["run"] != cur["run"]]
+        marked = [r for r in good if r.get("good")]
+        return (marked or good or [None])[-1]
+
+    def _draw_selected(self) -> None:
+        from kamcore.fit import RunFit, fitted_counts, score_histogram
+
+        cur = self._current()
+        edges = self.backend.templates.edges
+        if cur is None:
+            self._result.object = ("<i>No run in the catalog yet.</i>" if not self._runs else
+                                   f"<b>Run {self.selection.run}</b> is not in the catalog.")
+            self._h_src.data = empty_hist(self._comps)
+            self._data_src.data = {"x": [], "n": [], "lo": [], "hi": []}
+            return
+        self._sel_span.location = cur["run"]
+        scores = self.backend.run_scores(cur)
+        n = score_histogram(scores, self.backend.templates) if len(scores) else np.zeros(len(edges) - 1)
+        x = 0.5 * (edges[1:] + edges[:-1])
+        err = np.sqrt(n)
+        self._data_src.data = {"x": x, "n": n, "lo": n - err, "hi": n + err}
+        data = {"left": edges[:-1], "right": edges[1:]}
+        fit = cur.get("fit")
+        parts = {}
+        if fit and fit.get("status") == "ok":
+            parts = fitted_counts(RunFit.from_dict(fit["result"]), self.backend.templates)
+        bottom = np.zeros(len(x))
+        for k in self._comps:
+            c = np.maximum(parts.get(k, np.zeros(len(x))), 0.0)
+            data[k + "_bottom"] = bottom.copy()
+            bottom = bottom + c
+            data[k] = bottom.copy()
+        self._h_src.data = data
+        ref = self._reference(cur)
+        if ref is not None:
+            rs = self.backend.run_scores(ref)
+            rh = score_histogram(rs, self.backend.templates) if len(rs) else np.zeros(len(x))
+            scale = n.sum() / rh.sum() if rh.sum() > 0 else 0.0
+            self._ref_src.data = {"x": np.r_[edges[:-1], edges[-1]], "y": np.r_[rh * scale, (rh * scale)[-1:]]}
+        else:
+            self._ref_src.data = {"x": [], "y": []}
+        self._h_fig.title.text = (f"Run {cur['run']}: {int(n.sum())} events, fitted templates stacked"
+                                  + (f", reference run {ref['run']}" if ref is not None else ""))
+        self._result.object = self._fit_html(cur, ref)
+        self._notes_sig = None  # notes list follows the run
+
+    def _fit_html(self, cur: dict, ref: dict | None) -> str:
+        fit = cur.get("fit")
+        st = run_state(cur)
+        colour = STATE_COLOURS[st]
+        head = (f"<span style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
+                f"{html.escape(st.upper())}</span> <b>Run {cur['run']}</b>")
+        if cur.get("status") == "bad_file":
+            return f"{head}: unreadable run file <code>{html.escape(str(cur.get('error')))}</code>"
+        if not fit:
+            return f"{head}: not fitted yet."
+        res = fit["result"]
+        y = ", ".join(f"{k} {res['yields'][k]:.0f} &plusmn; {res['errors'][k]:.0f}" for k in res["components"]
+                      if res["yields"].get(k) is not None)
+        flags = "".join(f"<li>{html.escape(x['kind'])}: {html.escape(x.get('reason') or '')}</li>"
+                        for x in cur.get("flags", []))
+        f, e = fit.get("bkg_fraction"), fit.get("bkg_fraction_err")
+        fs = "n/a" if f is None else f"{f:.3f} &plusmn; {e:.3f}"
+        p = fit.get("pvalue")
+        return (f"{head}: background fraction <b>{fs}</b>, fit p-value {'n/a' if p is None else f'{p:.3f}'}, "
+                f"{fit.get('n_events')} events, status {html.escape(str(fit.get('status')))}<br>"
+                f"<small>yields: {y}<br>model {html.escape(fit['model']['name'])}@{fit['model']['digest']}, "
+                f"templates {fit['template_digest']}</small>" + (f"<ul>{flags}</ul>" if flags else ""))
+
+    def _draw_notes(self) -> None:
+        cur = self._current()
+        run = cur["run"] if cur else None
+        notes = self.backend.notes(run) if run is not None else []
+        items = []
+        for n in notes[:30]:
+            badge = "ACK" if n["kind"] == "ack" else "NOTE"
+            state = ("resolved by " + html.escape(str(n["resolved_by"]))) if n["status"] == "resolved" else "open"
+            items.append(f"<li><b>[{badge}]</b> {html.escape(n['text'])} &mdash; <i>{html.escape(n['author'])}, "
+                         f"{html.escape((n['created_at'] or '')[:19])} UTC</i> ({state})</li>")
+        self._notes.object = (f"<b>Notes for run {run}</b><ul class='kd-notes'>" + "".join(items) + "</ul>"
+                              if items else f"<i>No notes for run {run}.</i>")
+        self._open_notes.options = {f"#{n['id']}: {n['text'][:40]}": n["id"] for n in notes if n["status"] == "open"}
+
+    # ------------------------------------------------------------- actions
+    def _on_select(self, event) -> None:
+        if event.new is not None and event.new != self.selection.run:
+            self.selection.run = int(event.new)
+
+    def _on_table_click(self, event) -> None:
+        try:
+            self.selection.run = int(self._table.value.iloc[event.row]["run"])
+        except (IndexError, KeyError, TypeError, ValueError):
+            pass
+
+    def _step(self, d: int) -> None:
+        cur = self._current()
+        if cur is None:
+            return
+        nums = [r["run"] for r in self._runs]
+        i = nums.index(cur["run"]) + d
+        if 0 <= i < len(nums):
+            self.selection.run = nums[i]
+
+    def _add_note(self, kind: str) -> None:
+        from kamcore.errors import KamcoreError
+
+        cur = self._current()
+        text = self._text.value_input if self._text.value_input is not None else self._text.value
+        if kind == "ack" and not (text or "").strip():
+            text = "flags acknowledged"
+        try:
+            if cur is None:
+                raise KamcoreError("no run selected")
+            self.backend.add_note(text or "", author=self.author, run=cur["run"], kind=kind)
+        except KamcoreError as exc:
+            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._note_msg.object = f"Saved for run {cur['run']}."
+        self._text.value = ""
+        self._notes_sig = None
+        self.refresh()
+
+    def _resolve_note(self, event) -> None:
+        from kamcore.errors import KamcoreError
+
+        try:
+            if self._open_notes.value is None:
+                raise KamcoreError("no open note selected")
+            if not self.author.strip():
+                raise KamcoreError("enter your name to resolve a note")
+            self.backend.resolve_note(int(self._open_notes.value), by=self.author)
+        except KamcoreError as exc:
+            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._notes_sig = None
+        self.refresh()
+
+    def __panel__(self):
+        caption = pn.pane.HTML("<div class='kd-caption'><b>Run fits and flags.</b> Per-run template fits of the score histogram: background fraction, flags, high-background periods, and shift notes shared by every session.</div>", sizing_mode="stretch_width")
+        nav = pn.Row(self._prev, self._select, self._next, self._last, self._ref_select,
+                     sizing_mode="stretch_width")
+        notes = pn.Column(self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
+                          pn.Row(self._add, self._ack, self._open_notes, self._resolve), self._note_msg,
+                          sizing_mode="stretch_width")
+        return pn.Column(caption, 
+            nav, self._result,
+            pn.Row(pn.pane.Bokeh(self._f_fig, sizing_mode="stretch_width"),
+                   pn.pane.Bokeh(self._h_fig, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            pn.Row(pn.Column(self._periods, notes, sizing_mode="stretch_width"),
+                   pn.Column(pn.pane.Markdown("**Runs** (newest first; click a row to select)"), self._table,
+                             sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
