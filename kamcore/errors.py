@@ -18,6 +18,8 @@ __all__ = [
     "EventDataError",
     "ModelFileError",
     "CatalogError",
+    "ClusterError",
+    "MissingDependencyError",
     "KamcoreWarning",
 ]
 
@@ -52,6 +54,14 @@ class ModelFileError(KamcoreError, OSError):
 
 class CatalogError(KamcoreError, OSError):
     """The run catalog database cannot be opened, read or written."""
+
+
+class ClusterError(KamcoreError, OSError):
+    """A Dask cluster cannot be started or reached, or it has no workers."""
+
+
+class MissingDependencyError(KamcoreError, ImportError):
+    """A package that a feature imports on first use is not installed; the message gives the install command."""
 
 
 class KamcoreWarning(UserWarning):

@@ -1,7 +1,7 @@
-"""``kamcore runs ...``: simulate run sequences, build templates, fit/flag runs into the catalog, report, notes.
+"""``kamcore runs ...``: simulate run sequences, build templates, score runs, fit/flag them into the catalog, report.
 
-Sub-commands: ``simulate``, ``templates``, ``fit``, ``report``, ``note``,
-``resolve``, ``mark-good``.  Library code lives in :mod:`kamcore.runs`,
+Sub-commands: ``simulate``, ``templates``, ``score``, ``fit``, ``report``,
+``note``, ``resolve``, ``mark-good``.  Library code lives in :mod:`kamcore.runs`,
 :mod:`kamcore.fit` and :mod:`kamcore.catalog`; this module only parses,
 calls and prints.
 """
@@ -122,6 +122,52 @@ def _templates(args) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------- score
+def _score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="directory of run files; score files are written next to them")
+    p.add_argument("--model", required=True, metavar="MODEL", help="classifier checkpoint that scores the runs")
+    p.add_argument("--workers", type=int, metavar="N", help=(
+        "worker processes of the local Dask cluster (default: the CPUs available, at most one per run); "
+        "0 = serial, in this process, without Dask"))
+    p.add_argument("--scheduler", metavar="ADDRESS", help=(
+        "address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; its workers must see "
+        "DIR and MODEL at the same absolute paths"))
+    p.add_argument("--threads-per-worker", type=int, default=1, metavar="T", help=(
+        "threads of each local worker and torch threads per run (serial: torch threads); default 1"))
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for the scheduler and its first worker (default 10)")
+    p.add_argument("--rescore", action="store_true", help="score every run again even if its score file is up to date")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _score(args) -> int:
+    from tqdm import tqdm
+
+    from ..runs import find_run_files, score_runs
+
+    if args.scheduler is not None and args.workers is not None:
+        raise ConfigError(f"--workers {args.workers} sets up a local cluster; --scheduler {args.scheduler} uses the "
+                          "workers of that cluster: give one of the two")
+    files = find_run_files(args.dir)
+    if not files:
+        raise ConfigError(f"{args.dir}: no run files (*.parquet, *.root)")
+    with tqdm(total=len(files), unit="run", desc="scoring", disable=args.no_progress or None,
+              file=sys.stderr) as bar:
+        res = score_runs(files, args.model, workers=args.workers, scheduler=args.scheduler,
+                         threads_per_worker=args.threads_per_worker, rescore=args.rescore,
+                         connect_timeout_s=args.connect_timeout, progress=lambda r: bar.update())
+    for r in res.runs:
+        if r.status == "bad":
+            _warn(f"{r.error}; run skipped")
+    n_bad = res.count("bad")
+    if n_bad == len(res.runs):
+        raise ConfigError(f"{args.dir}: no run could be scored ({n_bad} bad file(s))")
+    print(f"{args.dir}: {res.count('scored')} run(s) scored, {res.count('current')} up to date, {n_bad} bad file(s) "
+          f"skipped; {res.events_scored} events in {res.seconds:.1f} s ({res.events_per_s:.0f} events/s) on "
+          f"{res.where}, {res.startup_s:.1f} s start-up; model {res.model['name']}@{res.model['digest']}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------- fit
 def _parse_constraint(text: str) -> tuple[str, list[float]]:
     parts = text.split(":")
@@ -139,8 +185,8 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="directory of run files (score files are read/written next to them)")
     p.add_argument("--templates", required=True, metavar="FILE.json", help="templates ('kamcore runs templates')")
     p.add_argument("--model", metavar="MODEL", help=(
-        "classifier that made the templates; scores runs without a score file of that model "
-        "(without --model, score files must exist)"))
+        "classifier that made the templates; scores runs without an up-to-date score file of that model "
+        "(without --model, score files must exist: 'kamcore runs score')"))
     _add_catalog(p)
     p.add_argument("--method", choices=["da", "jsc"], help="iminuit Template method (default: da)")
     p.add_argument("--background", nargs="+", metavar="NAME", help="components in the background fraction")
@@ -159,9 +205,8 @@ def _run_number_from_name(path: Path) -> int | None:
 
 def _fit(args) -> int:
     from ..fit import FlagConfig, Templates, model_identity
-    from ..io import open_events
     from ..monitor import close_run, flag_stored_sequence, mark_bad_file
-    from ..runs import find_run_files, load_run_scores, run_info, score_run_file
+    from ..runs import find_run_files, load_run_scores, score_run_file
 
     templates = Templates.load(args.templates)
     over = {}
@@ -196,16 +241,15 @@ def _fit(args) -> int:
     bad: list[str] = []
     for path in files:
         try:
+            # an up-to-date score file (this model, this run file's bytes) is reused as it is
             sc = None if args.rescore else load_run_scores(path, ident["digest"])
             if sc is None:
                 if model is None:
-                    raise ConfigError(f"{path}: no score file of model {ident['name']}@{ident['digest']}; "
-                                      "give --model to score it")
+                    raise ConfigError(f"{path}: no up-to-date score file of model {ident['name']}@"
+                                      f"{ident['digest']}; run 'kamcore runs score' or give --model to score it")
                 score_run_file(path, args.model, model=model, meta=meta, ident=ident)
                 n_scored += 1
                 sc = load_run_scores(path, ident["digest"])
-            else:
-                run_info(open_events(path), str(path))  # the run file itself must still be readable
             info = sc["meta"]["run_info"]
         except KamcoreError as exc:
             bad.append(path.name)
@@ -320,6 +364,8 @@ _SUB = {
                  _simulate_args, _simulate),
     "templates": ("score Monte Carlo of each component with a model and store the score templates",
                   _templates_args, _templates),
+    "score": ("score every run of a directory (in parallel on a Dask cluster) and write the score files",
+              _score_args, _score),
     "fit": ("score (if needed), fit, flag every run of a directory and store the results in the catalog",
             _fit_args, _fit),
     "report": ("print runs, background fractions, flags, periods and open notes from the catalog",

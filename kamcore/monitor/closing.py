@@ -18,15 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def write_run_scores(run_file, events, scores, attention, ident: dict) -> Path:
-    """Write the score file of ``run_file`` as :func:`kamcore.runs.score_run_file` does, from scores in hand."""
-    from ..io import write_scores
-    from ..runs import run_info, score_path
+    """Write the score file of ``run_file`` from scores in hand: :func:`kamcore.runs.write_run_scores`."""
+    from ..runs import write_run_scores as write
 
-    info = run_info(events, str(run_file))
-    return write_scores(score_path(run_file), run=events.run, event_id=events.event_id, score=scores,
-                        source=events.source, energy_mev=events.energy_mev, attention=attention,
-                        meta={"model": ident["name"], "kind": ident["kind"], "model_digest": ident["digest"],
-                              "run_info": info, "run_file": Path(run_file).name, "n_events": int(len(events))})
+    return write(run_file, events, scores, attention, ident)
 
 
 def mark_bad_file(catalog, path, run: int | None, error: str) -> None:

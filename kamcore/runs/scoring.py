@@ -2,11 +2,14 @@
 
 :func:`score_run_file` reads a run, builds its hit maps, scores every event
 with :func:`kamcore.train.predict` and writes ``<stem>.scores.parquet``
-(:func:`kamcore.io.write_scores`) whose metadata records the model identity
-(:func:`kamcore.fit.model_identity`) and the run's number and times.  A score
-file is reused only when it was made by the same model (same weights digest),
-see :func:`load_run_scores`.  Results depend only on the run file and the
-model, so any order or distribution of the work gives identical files.
+(:func:`write_run_scores`, :func:`kamcore.io.write_scores`) whose metadata
+records the model identity (:func:`kamcore.fit.model_identity`), the digest of
+the run file's bytes (:func:`kamcore.runs.run_file_digest`) and the run's number
+and times.  A score file is up to date, and reused, only when it was made by the
+same model (same weights digest) from the same run file (same run digest), see
+:func:`load_run_scores`.  Results depend only on the run file and the model, so
+any order or distribution of the work gives identical files
+(:mod:`kamcore.runs.batch` spreads it over a Dask cluster).
 """
 
 from __future__ import annotations
@@ -17,9 +20,53 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import KamcoreError
-from .files import run_info, score_path
+from .files import run_file_digest, run_info, score_path
 
-__all__ = ["score_run_file", "load_run_scores"]
+__all__ = ["score_run_file", "load_run_scores", "write_run_scores"]
+
+
+def write_run_scores(run_file: str | os.PathLike, events, scores: np.ndarray, attention: np.ndarray | None,
+                     ident: dict) -> Path:
+    """Write the score file of ``run_file`` (atomically) from scores in hand; returns its path.
+
+    Parameters
+    ----------
+    run_file : str or os.PathLike
+        The run file the events were read from (its digest goes into the metadata).
+    events : Events
+        The run's ``N`` events.
+    scores : (N,) float32
+        Classifier scores.
+    attention : (N, T) float32 or None
+        Attention per time slice (KamNet), None for the CNN.
+    ident : dict
+        ``{"name", "kind", "digest"}`` of the model (:func:`kamcore.fit.model_identity`).
+    """
+    from ..io import write_scores
+
+    info = run_info(events, str(run_file))
+    return write_scores(score_path(run_file), run=events.run, event_id=events.event_id, score=scores,
+                        source=events.source, energy_mev=events.energy_mev, attention=attention,
+                        meta={"model": ident["name"], "kind": ident["kind"], "model_digest": ident["digest"],
+                              "run_info": info, "run_file": Path(run_file).name,
+                              "run_digest": run_file_digest(run_file), "n_events": int(len(events))})
+
+
+def _score_run(run_file, model_path, *, model=None, meta: dict | None = None, ident: dict | None = None,
+               device: str = "cpu") -> tuple[Path, int]:
+    """:func:`score_run_file`, also returning the number of events scored."""
+    from ..fit import model_identity
+    from ..geometry import default_pmt_table
+    from ..io import open_events
+    from ..train import hitmap_set, load_model, predict
+
+    if model is None:
+        model, meta = load_model(model_path, device=device)
+    ident = ident or model_identity(model_path, meta)
+    events = open_events(run_file)
+    run_info(events, str(run_file))  # a run file must hold one run: fail before scoring
+    scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()), device=device)
+    return write_run_scores(run_file, events, scores, att, ident), len(events)
 
 
 def score_run_file(run_file: str | os.PathLike, model_path: str | os.PathLike, *, model=None, meta: dict | None = None,
@@ -29,29 +76,16 @@ def score_run_file(run_file: str | os.PathLike, model_path: str | os.PathLike, *
     ``model``/``meta``/``ident`` may be passed when the caller has already loaded
     the checkpoint (serial loops); otherwise it is loaded from ``model_path``.
     """
-    from ..fit import model_identity
-    from ..geometry import default_pmt_table
-    from ..io import open_events, write_scores
-    from ..train import hitmap_set, load_model, predict
-
-    if model is None:
-        model, meta = load_model(model_path, device=device)
-    ident = ident or model_identity(model_path, meta)
-    events = open_events(run_file)
-    info = run_info(events, str(run_file))
-    scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()), device=device)
-    out = score_path(run_file)
-    write_scores(out, run=events.run, event_id=events.event_id, score=scores, source=events.source,
-                 energy_mev=events.energy_mev, attention=att,
-                 meta={"model": ident["name"], "kind": ident["kind"], "model_digest": ident["digest"],
-                       "run_info": info, "run_file": Path(run_file).name, "n_events": int(len(events))})
-    return out
+    return _score_run(run_file, model_path, model=model, meta=meta, ident=ident, device=device)[0]
 
 
 def load_run_scores(run_file: str | os.PathLike, model_digest: str) -> dict | None:
-    """The score file of ``run_file`` if it exists and was made by the model ``model_digest``, else None.
+    """The score file of ``run_file`` if it is up to date for the model ``model_digest``, else None.
 
-    A score file that exists but cannot be read is treated as absent (it will be rewritten).
+    Up to date: made by that model from the run file as it is now (its
+    ``run_digest``).  A score file that exists but cannot be read, or a run
+    file that cannot be read, count as no score file (the run is scored again,
+    and that reports the error).
     """
     from ..io import read_scores
 
@@ -60,9 +94,11 @@ def load_run_scores(run_file: str | os.PathLike, model_digest: str) -> dict | No
         return None
     try:
         sc = read_scores(p)
+        if sc["meta"].get("model_digest") != model_digest or "run_info" not in sc["meta"]:
+            return None
+        if sc["meta"].get("run_digest") != run_file_digest(run_file):
+            return None
     except KamcoreError:
-        return None
-    if sc["meta"].get("model_digest") != model_digest or "run_info" not in sc["meta"]:
         return None
     sc["score"] = np.asarray(sc["score"])
     return sc

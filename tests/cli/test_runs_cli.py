@@ -1,6 +1,8 @@
-"""kamcore runs simulate / templates / fit / report / note end to end on a tiny untrained CNN (CPU, seconds)."""
+"""kamcore runs simulate / templates / score / fit / report / note end to end on a tiny untrained CNN (CPU, seconds)."""
 
 import json
+import shutil
+import sys
 
 import pytest
 
@@ -64,8 +66,7 @@ def test_corrupt_run_file_is_reported_and_skipped(setup, tmp_path, capsys):
     import shutil
 
     d = tmp_path / "runs"
-    shutil.copytree(setup / "runs", d)
-    (d / "run_000002.scores.parquet").unlink()
+    shutil.copytree(setup / "runs", d)  # score files included: run 2's no longer matches its run file
     raw = (d / "run_000002.parquet").read_bytes()
     (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ
     cat = tmp_path / "c.sqlite"
@@ -106,3 +107,71 @@ def test_notes_marks_and_one_line_errors(setup, tmp_path, capsys):
     assert code == 2 and "START:LENGTH:STRENGTH" in err
     code = main(["runs", "resolve", "--catalog", cat, "42", "--by", "x"])
     assert code == 2 and "no note with id 42" in capsys.readouterr().err
+
+
+def _runs_without_scores(setup, dest):
+    shutil.copytree(setup / "runs", dest, ignore=shutil.ignore_patterns("*.scores.parquet"))
+    return dest
+
+
+def test_score_on_a_scheduler_then_fit_reuses_the_score_files(setup, tmp_path, capsys):
+    from distributed import LocalCluster
+
+    d = _runs_without_scores(setup, tmp_path / "runs")
+    # an in-process cluster (starts in a second); tests/runs/test_batch.py runs a local cluster of processes
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        code = main(["runs", "score", str(d), "--model", str(setup / "m"), "--scheduler", cluster.scheduler_address,
+                     "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    line, = out.strip().splitlines()
+    assert line.startswith(f"{d}: 3 run(s) scored, 0 up to date, 0 bad file(s) skipped; ")
+    assert f"on scheduler {cluster.scheduler_address} (1 worker(s))" in line and "model m@" in line
+    # fit without --model: the score files are all it needs
+    code = main(["runs", "fit", str(d), "--templates", str(setup / "t.json"), "--catalog",
+                 str(tmp_path / "c.sqlite"), "--min-events", "5"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "3 run(s) fitted (0 scored), 0 bad file(s)" in out
+    # serial: nothing to do
+    assert main(["runs", "score", str(d), "--model", str(setup / "m"), "--workers", "0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "0 run(s) scored, 3 up to date, 0 bad file(s) skipped; 0 events" in out and "serial (1 torch thread)" in out
+
+
+def test_score_skips_a_corrupt_run_file_with_one_warning(setup, tmp_path, capsys):
+    d = _runs_without_scores(setup, tmp_path / "runs")
+    raw = (d / "run_000002.parquet").read_bytes()
+    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])
+    code = main(["runs", "score", str(d), "--model", str(setup / "m"), "--workers", "0", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "2 run(s) scored, 0 up to date, 1 bad file(s) skipped" in out
+    line, = err.strip().splitlines()
+    assert line.startswith("kamcore: warning: ") and "run_000002.parquet" in line and "run skipped" in line
+    # nothing scorable: one line, exit 2
+    for f in d.glob("run_00000[13].parquet"):
+        f.write_bytes(b"PAR1 truncated")
+    code = main(["runs", "score", str(d), "--model", str(setup / "m"), "--workers", "0", "--rescore",
+                 "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 4 and err[-1].startswith("kamcore: error: ")
+    assert "no run could be scored (3 bad file(s))" in err[-1]
+
+
+def test_score_one_line_errors(setup, tmp_path, capsys, monkeypatch):
+    def run(*extra):
+        code = main(["runs", "score", str(setup / "runs"), "--model", str(setup / "m"), "--no-progress", *extra])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        return err
+
+    assert "cannot connect" in run("--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "0.5")
+    assert "give one of the two" in run("--scheduler", "tcp://127.0.0.1:1", "--workers", "2")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed
+    err = run("--workers", "2")
+    assert "needs Dask: pip install 'dask[distributed]>=2024.1'" in err and "--workers 0" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["runs", "score", str(empty), "--model", str(setup / "m"), "--workers", "0"])
+    assert code == 2 and "no run files" in capsys.readouterr().err
