@@ -105,6 +105,9 @@ def add_train_generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", metavar="CKPT", help=(
         "start from this checkpoint of the same kind (fine-tuning; its scaler and architecture are kept, "
         "--preset is ignored)"))
+    p.add_argument("--calibrate", type=int, default=0, metavar="K", help=(
+        "after training, fit the K-quantile output calibration of t and q on the training events "
+        "(0: none; see 'kamcore calibrate')"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_pmt_option(p)
     add_param_options(p, GenTrainConfig, title="training")
@@ -197,6 +200,12 @@ def train_generator(args: argparse.Namespace) -> int:
             bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info[key]:.3f}")
         history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick, validate=validate,
                       validate_every=args.val_every)
+    if args.calibrate < 0 or args.calibrate == 1:
+        raise ConfigError(f"--calibrate must be 0 or >= 2, got {args.calibrate}")
+    if args.calibrate:
+        from ..train.generative import calibrate_generator
+
+        model = calibrate_generator(model, points, trigger, knots=args.calibrate, seed=cfg.seed)
     last = {k: v for k, v in history["epochs"][-1].items() if k not in ("epoch", "seconds", "val")}
     if "best_epoch" in history:
         last.update(best_epoch=history["best_epoch"], best_val_score=history["best_score"])
@@ -222,6 +231,50 @@ def train_generator(args: argparse.Namespace) -> int:
           f"({', '.join(training['sources'])}), {cfg.epochs} epochs; last epoch: {summary}")
     return 0
 
+
+
+# ------------------------------------------------------------------------- calibrate
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="trained vae or gan checkpoint (or a shipped name)")
+    p.add_argument("--events", nargs="+", required=True, metavar="FILE", help="its training event files")
+    p.add_argument("--max-events", type=int, metavar="N", help="use the first N events only")
+    p.add_argument("--knots", type=int, default=256, metavar="K", help="quantiles per quantity (default 256)")
+    p.add_argument("--generate", type=int, default=2000, metavar="N",
+                   help="generated events whose quantiles are mapped (default 2000)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of those events (default 0)")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default 1)")
+    _add_pmt_option(p)
+
+
+def _calibrate(args) -> int:
+    from ..preprocess.pointcloud import point_clouds
+    from ..train import save_model
+    from ..train.generative import calibrate_generator
+
+    if args.knots < 2:
+        raise ConfigError(f"--knots must be >= 2, got {args.knots}")
+    if args.generate < 10:
+        raise ConfigError(f"--generate must be >= 10, got {args.generate}")
+    _set_threads(args.threads)
+    pmts = _pmts(args)
+    model, meta = _load_generator(args.model)
+    events = _training_events(args.events, args.max_events)
+    points, trigger = point_clouds(events, pmts)
+    model = calibrate_generator(model, points, trigger, knots=args.knots, n_generate=args.generate, seed=args.seed)
+    training = dict(meta.get("training") or {})
+    training["calibration"] = {"files": [Path(p).name for p in args.events], "events": int(len(events)),
+                               "knots": args.knots, "generated": args.generate, "seed": args.seed,
+                               "command": "kamcore " + shlex.join(getattr(args, "argv", []))}
+    weights, _ = save_model(args.out, model, meta["model"], preset=meta.get("preset"), metrics=meta.get("metrics"),
+                            training=_finite(training))
+    print(f"{weights.with_suffix('')}: {meta['model']} with a {args.knots}-quantile output calibration "
+          f"fitted on {len(events)} events")
+    return 0
+
+
+_calibrate.arguments = _calibrate_args
+command("calibrate", "fit the quantile calibration of a trained VAE's or GAN's hit times and charges")(_calibrate)
 
 
 # -------------------------------------------------------------------------- generate

@@ -56,6 +56,7 @@ __all__ = [
     "PointNetOutput",
     "PointCloudScaler",
     "PMTDecoder",
+    "OutputCalibration",
 ]
 
 #: network features per point: x, y, z (scaled), t (scaled), q (scaled), trigger
@@ -455,3 +456,89 @@ class PMTDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.low(self.hidden(z))).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``f(x)`` through ``(xp, fp)``, ``xp`` increasing; constant beyond the ends (``np.interp``)."""
+    xp, fp = xp.to(x.dtype), fp.to(x.dtype)
+    i = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    w = ((x - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
+    return f0 + w * (f1 - f0)
+
+
+class OutputCalibration(nn.Module):
+    """Monotone quantile mapping of generated ``t_hat`` and ``q_hat`` onto the training distributions.
+
+    A decoder trained with a Chamfer loss emits, for every PMT, one value per latent
+    vector; its pooled distribution of hit times and charges comes out narrower than
+    the data (the tails are under-populated).  This map, fitted after training,
+
+        t_hat' = F_data^{-1}(F_gen(t_hat))          (and the same for q_hat)
+
+    sends the ``k``-th of ``K`` quantiles of the generated triggered values to the
+    ``k``-th quantile of the training hits, linearly in between and constant beyond the
+    ends.  It is monotone, so within an event the order of the hit times and charges is
+    kept; only the pooled one-dimensional distributions are matched.
+
+    Parameters
+    ----------
+    knots : int
+        ``K``, quantiles per quantity.
+
+    Buffers
+    -------
+    t_from, t_to, q_from, q_to : (K,), in the scaled units of :class:`PointCloudScaler`
+    fitted : () bool
+        Until :meth:`fit` is called the map is the identity.
+
+    Examples
+    --------
+    >>> cal = OutputCalibration(3).fit(torch.tensor([0., 1., 2.]), torch.tensor([0., 2., 4.]),
+    ...                                torch.zeros(3), torch.zeros(3))
+    >>> cal.t(torch.tensor([0.5, 3.0]))
+    tensor([1., 4.])
+    """
+
+    def __init__(self, knots: int):
+        super().__init__()
+        if knots < 2:
+            raise ConfigError(f"the output calibration needs >= 2 knots, got {knots}")
+        self.knots = knots
+        for name in ("t_from", "t_to", "q_from", "q_to"):
+            self.register_buffer(name, torch.linspace(-1.0, 1.0, knots))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    @torch.no_grad()
+    def fit(self, t_gen: torch.Tensor, t_data: torch.Tensor, q_gen: torch.Tensor,
+            q_data: torch.Tensor) -> "OutputCalibration":
+        """Fit the maps from generated and data values (1-D, scaled units); returns ``self``."""
+        levels = torch.linspace(0.0, 1.0, self.knots, dtype=torch.float64)
+        for name, gen, data in (("t", t_gen, t_data), ("q", q_gen, q_data)):
+            gen = torch.as_tensor(gen, dtype=torch.float64).reshape(-1)
+            data = torch.as_tensor(data, dtype=torch.float64).reshape(-1)
+            if len(gen) < 2 or len(data) < 2:
+                raise ConfigError(f"cannot calibrate {name} on {len(gen)} generated and {len(data)} data values")
+            src = torch.quantile(gen, levels)
+            # strictly increasing knots (ties in the generated values would make the map jump)
+            src = src + torch.arange(self.knots, dtype=torch.float64) * 1e-9 * (1 + src.abs().max())
+            getattr(self, f"{name}_from").copy_(src)
+            getattr(self, f"{name}_to").copy_(torch.quantile(data, levels))
+        self.fitted.fill_(True)
+        return self
+
+    def t(self, t_hat: torch.Tensor) -> torch.Tensor:
+        """Calibrated ``t_hat`` (scaled units), any shape."""
+        return _interp(t_hat, self.t_from, self.t_to) if bool(self.fitted) else t_hat
+
+    def q(self, q_hat: torch.Tensor) -> torch.Tensor:
+        """Calibrated ``q_hat`` (scaled units), any shape."""
+        return _interp(q_hat, self.q_from, self.q_to) if bool(self.fitted) else q_hat
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        """``raw (..., 3) = [logit, t_hat, q_hat]`` with ``t_hat`` and ``q_hat`` calibrated."""
+        return torch.stack([raw[..., 0], self.t(raw[..., 1]), self.q(raw[..., 2])], -1)
+
+    def extra_repr(self) -> str:
+        return f"knots={self.knots}, fitted={bool(self.fitted)}"
+

@@ -40,7 +40,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from .pointnet import N_FEATURES, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP, orthogonality_loss
+from .pointnet import (N_FEATURES, OutputCalibration, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP,
+                       orthogonality_loss)
 
 __all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
 
@@ -71,6 +72,8 @@ class VAEConfig(param.Parameterized):
     decoder_rank = param.Integer(default=0, bounds=(0, None), doc=(
         "Rank of the decoder's output layer (0: full).  A low rank (e.g. 64) makes sampling several times "
         "cheaper; see PMTDecoder."))
+    calibration_knots = param.Integer(default=0, bounds=(0, None), doc=(
+        "Quantiles of the output calibration (0: none); fitted after training, see OutputCalibration."))
     norm = param.Selector(default="batch", objects=["batch", "layer", "none"],
                           doc="Normalisation in the encoder (PointNet: batch).")
     beta = param.Number(default=1e-4, bounds=(0.0, None), doc=(
@@ -238,6 +241,7 @@ class PointNetVAE(nn.Module):
         self.to_mu = nn.Linear(width, config.latent_dim)
         self.to_logvar = nn.Linear(width, config.latent_dim)
         self.decoder = PMTDecoder(config.latent_dim, config.decoder_widths, config.n_pmts, rank=config.decoder_rank)
+        self.calibration = OutputCalibration(config.calibration_knots) if config.calibration_knots else None
 
     def _like(self) -> torch.Tensor:
         return self.to_mu.weight
@@ -301,11 +305,16 @@ class PointNetVAE(nn.Module):
         return {"loss": total, "chamfer": chamfer, "bce": bce, "kl": kl, "ortho": ortho}
 
     @torch.no_grad()
-    def sample_raw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decoder output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` latents ``z ~ N(0, I)``."""
+    def sample_raw(self, n: int, generator: torch.Generator | None = None, *, calibrated: bool = True
+                   ) -> torch.Tensor:
+        """Decoder output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` latents ``z ~ N(0, I)``.
+
+        With a fitted :attr:`calibration` (and ``calibrated``), ``t_hat`` and ``q_hat`` are mapped by it.
+        """
         like = self._like()
         z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
-        return self.decode(z)
+        raw = self.decode(z)
+        return self.calibration(raw) if calibrated and self.calibration is not None else raw
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -322,9 +331,7 @@ class PointNetVAE(nn.Module):
         points : (n, P, 5) [x_cm, y_cm, z_cm, t_ns, q_pe], zeros where untriggered
         trigger : (n, P) bool
         """
-        like = self._like()
-        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
-        raw = self.decode(z)
+        raw = self.sample_raw(n, generator)
         trigger = torch.bernoulli(torch.sigmoid(raw[..., 0]), generator=generator).bool()
         return self.scaler.output_points(raw, trigger), trigger
 

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .pointnet import N_FEATURES, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP
+from .pointnet import N_FEATURES, OutputCalibration, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP
 
 __all__ = ["GANConfig", "GAN_PRESETS", "PointCloudWGAN", "Critic", "gradient_penalty"]
 
@@ -54,6 +54,8 @@ class GANConfig(param.Parameterized):
     generator_widths = param.List(default=[256, 512, 1024], item_type=int, doc="Hidden widths of the generator.")
     generator_rank = param.Integer(default=0, bounds=(0, None), doc=(
         "Rank of the generator's output layer (0: full); see PMTDecoder."))
+    calibration_knots = param.Integer(default=0, bounds=(0, None), doc=(
+        "Quantiles of the output calibration (0: none); fitted after training, see OutputCalibration."))
     generator_norm = param.Selector(default="none", objects=["none", "layer", "batch"],
                                     doc="Normalisation in the generator's hidden layers.")
     critic_point_widths = param.List(default=[64, 128, 1024], item_type=int,
@@ -189,6 +191,7 @@ class PointCloudWGAN(nn.Module):
         self.scaler = PointCloudScaler(config.n_pmts)
         self.generator = PMTDecoder(config.latent_dim, config.generator_widths, config.n_pmts,
                                     norm=config.generator_norm, rank=config.generator_rank)
+        self.calibration = OutputCalibration(config.calibration_knots) if config.calibration_knots else None
         self.critic = Critic(N_FEATURES, config.critic_point_widths, config.critic_fc_widths,
                              norm=config.critic_norm, transforms=config.critic_transforms,
                              transform_widths=config.transform_widths,
@@ -215,9 +218,14 @@ class PointCloudWGAN(nn.Module):
         return self.generator(z)
 
     @torch.no_grad()
-    def sample_raw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generator output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` noise vectors."""
-        return self.generator(self.noise(n, generator))
+    def sample_raw(self, n: int, generator: torch.Generator | None = None, *, calibrated: bool = True
+                   ) -> torch.Tensor:
+        """Generator output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` noise vectors.
+
+        With a fitted :attr:`calibration` (and ``calibrated``), ``t_hat`` and ``q_hat`` are mapped by it.
+        """
+        raw = self.generator(self.noise(n, generator))
+        return self.calibration(raw) if calibrated and self.calibration is not None else raw
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,7 +236,7 @@ class PointCloudWGAN(nn.Module):
         points : (n, P, 5) [x_cm, y_cm, z_cm, t_ns, q_pe], zeros where untriggered
         trigger : (n, P) bool, ``~ Bernoulli(sigmoid(logit))``
         """
-        raw = self.generator(self.noise(n, generator))
+        raw = self.sample_raw(n, generator)
         trigger = torch.bernoulli(torch.sigmoid(raw[..., 0]), generator=generator).bool()
         return self.scaler.output_points(raw, trigger), trigger
 

@@ -48,7 +48,8 @@ from ..nn.wgan import GANConfig, PointCloudWGAN, gradient_penalty
 from .checkpoint import register_model
 from .loop import resolve_device
 
-__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events", "iou_validator"]
+__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events", "iou_validator",
+           "calibrate_generator"]
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +376,60 @@ def iou_validator(reference: Events, n: int | None = None, pmts: PMTTable | None
         out["score"] = float(np.nanmean([res[q]["iou"] for q in QUANTITIES]))
         return out
     return validate
+
+
+def calibrate_generator(model: nn.Module, points, trigger, *, knots: int = 256, n_generate: int = 2000,
+                        seed: int = 0) -> nn.Module:
+    """Fit the output calibration (:class:`~kamcore.nn.pointnet.OutputCalibration`) of a trained generator.
+
+    ``n_generate`` events are drawn without calibration (their triggered ``t_hat`` and
+    ``q_hat``) and matched quantile by quantile to the triggered hits of ``points`` /
+    ``trigger`` (the training data), in the scaler's units.
+
+    Parameters
+    ----------
+    model : PointNetVAE or PointCloudWGAN
+        Trained.  A model without a calibration module is rebuilt with
+        ``calibration_knots = knots`` and the same weights (a new object is returned).
+    points : (N, P, 5), trigger : (N, P)
+    knots : int
+    n_generate : int
+    seed : int
+
+    Returns
+    -------
+    the calibrated model (eval mode)
+    """
+    points, trigger = _check_data(model, points, trigger)
+    if not bool(model.scaler.fitted):
+        raise ConfigError(f"the {model.kind} model has no fitted point-cloud scaler (train it first)")
+    if model.calibration is None or model.calibration.knots != knots:
+        cfg = type(model.config)(**{**model.config.to_dict(), "calibration_knots": int(knots)})
+        fresh = type(model)(cfg)
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("calibration.")}
+        missing, unexpected = fresh.load_state_dict(state, strict=False)
+        assert not unexpected and all(k.startswith("calibration.") for k in missing), (missing, unexpected)
+        like = next(model.parameters())
+        model = fresh.to(device=like.device, dtype=like.dtype)
+    model.eval()
+    like = next(model.parameters())
+    gen = torch.Generator(device=like.device).manual_seed(int(seed))
+    t_gen, q_gen = [], []
+    with torch.no_grad():
+        for a in range(0, n_generate, 1000):
+            raw = model.sample_raw(min(1000, n_generate - a), gen, calibrated=False)
+            u = torch.rand(raw.shape[:2], generator=gen, dtype=raw.dtype, device=raw.device)
+            hit = raw[u < torch.sigmoid(raw[..., 0])]                                  # (H, 3)
+            t_gen.append(hit[:, 1].double().cpu())
+            q_gen.append(hit[:, 2].double().cpu())
+        sc = model.scaler
+        hits = torch.from_numpy(points[trigger]).to(device=sc.t_mean_ns.device, dtype=torch.float64)
+        t_data = sc.scale_t(hits[:, 3]).cpu()
+        q_data = sc.scale_q(hits[:, 4]).cpu()
+    model.calibration.fit(torch.cat(t_gen), t_data, torch.cat(q_gen), q_data)
+    log.info("calibrated %s on %d generated events and %d data hits (%d knots)", model.kind, n_generate,
+             len(t_data), knots)
+    return model
 
 
 # ------------------------------------------------------------------ generation

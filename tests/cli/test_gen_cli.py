@@ -157,6 +157,24 @@ def test_train_with_validation_and_fine_tuning(d, tmp_path, capsys):
     assert code == 2 and "is a gan checkpoint, training a vae" in err
 
 
+def test_calibrate_and_train_with_calibration(d, tmp_path, capsys):
+    mc = str(d / "mc.parquet")
+    code, out, err = run(["calibrate", str(d / "vae"), "--events", mc, "--knots", "16", "--generate", "40",
+                          "--out", str(tmp_path / "vc")], capsys)
+    assert code == 0, err
+    assert "16-quantile output calibration fitted on 50 events" in out
+    meta = json.loads((tmp_path / "vc.json").read_text())
+    assert meta["config"]["calibration_knots"] == 16 and meta["training"]["calibration"]["knots"] == 16
+    assert meta["training"]["sources"] == ["Xe136_0vbb"]  # the training record is kept
+    code, out, err = run(["train", "gan", "--events", mc, "--out", str(tmp_path / "gc"), *_TINY, "--epochs", "1",
+                          "--calibrate", "8"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "gc.json").read_text())["config"]["calibration_knots"] == 8
+    code, _, err = run(["calibrate", str(d / "vae"), "--events", mc, "--knots", "1", "--out", str(tmp_path / "x")],
+                       capsys)
+    assert code == 2 and "--knots must be >= 2" in err
+
+
 def test_shipped_models_resolve_by_name(d, tmp_path, monkeypatch, capsys):
     assets = tmp_path / "assets"
     assets.mkdir()

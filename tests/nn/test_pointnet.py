@@ -113,3 +113,25 @@ def test_decoder_output_bias_matches_trigger_rate():
     assert raw.shape == (2, 5, 3)
     torch.testing.assert_close(torch.sigmoid(raw[0, :, 0]), rate.clamp(1e-3, 1 - 1e-3))
     assert (raw[..., 1:] == 0).all()
+
+
+def test_output_calibration_maps_quantiles_and_is_monotone():
+    from kamcore.nn.pointnet import OutputCalibration
+
+    g = torch.Generator().manual_seed(0)
+    gen = torch.randn(5000, generator=g, dtype=torch.float64) * 0.5          # too narrow
+    data = torch.randn(5000, generator=g, dtype=torch.float64) * 2.0 + 1.0
+    cal = OutputCalibration(64).to(torch.float64)
+    x = torch.linspace(-3, 3, 101, dtype=torch.float64)
+    assert torch.equal(cal.t(x), x)  # not fitted: identity
+    cal.fit(gen, data, gen, gen)
+    mapped = cal.t(gen)
+    assert abs(float(mapped.std()) - 2.0) < 0.1 and abs(float(mapped.mean()) - 1.0) < 0.1
+    assert (torch.diff(cal.t(x)) >= 0).all()
+    torch.testing.assert_close(cal.q(gen), gen, atol=0.02, rtol=0)  # q fitted on itself: ~identity
+    assert float(cal.t(torch.tensor([100.0], dtype=torch.float64))) == pytest.approx(float(data.max()))
+    raw = torch.stack([torch.zeros(7), torch.ones(7), torch.ones(7)], -1).double()
+    out = cal(raw)
+    assert torch.equal(out[..., 0], raw[..., 0]) and torch.equal(out[..., 1], cal.t(raw[..., 1]))
+    with pytest.raises(ConfigError, match=">= 2 knots"):
+        OutputCalibration(1)

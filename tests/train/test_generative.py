@@ -15,8 +15,8 @@ from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
 from kamcore.train import load_model, save_model
-from kamcore.train.generative import (GenTrainConfig, fit_gan, fit_vae, generate_events, iou_validator,
-                                      prepare_generator)
+from kamcore.train.generative import (GenTrainConfig, calibrate_generator, fit_gan, fit_vae, generate_events,
+                                      iou_validator, prepare_generator)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -196,3 +196,23 @@ def test_iou_validator_scores_a_generator(trained_vae, mc, pmts):
     keys = {f"iou_{q}" for q in ("time", "charge", "nhit", "total_charge")}
     assert keys <= set(res) and 0 < res["score"] < 1
     assert res["score"] == pytest.approx(np.mean([res[k] for k in keys]))
+
+
+@pytest.mark.parametrize("which", ["vae", "gan"])
+def test_calibration_matches_the_training_quantiles(which, trained_vae, trained_gan, clouds, pmts, tmp_path):
+    model = (trained_vae if which == "vae" else trained_gan)[0]
+    assert model.calibration is None
+    points, trigger = clouds
+    cal = calibrate_generator(model, points, trigger, knots=32, n_generate=200, seed=0)
+    assert cal is not model and cal.config.calibration_knots == 32 and bool(cal.calibration.fitted)
+    for k, v in model.state_dict().items():  # the weights are carried over
+        assert torch.equal(cal.state_dict()[k], v)
+    ev = generate_events(cal, 200, seed=1, pmts=pmts)
+    real_t = points[trigger][:, 3]
+    np.testing.assert_allclose(np.percentile(ev.t_ns, [10, 50, 90]), np.percentile(real_t, [10, 50, 90]), atol=1.5)
+    save_model(tmp_path / "c", cal, which)
+    back = load_model(tmp_path / "c")[0]
+    assert back.calibration is not None and generate_events(back, 5, seed=2, pmts=pmts).equals(
+        generate_events(cal, 5, seed=2, pmts=pmts))
+    raw = cal.sample_raw(3, torch.Generator().manual_seed(0), calibrated=False)
+    torch.testing.assert_close(raw, model.sample_raw(3, torch.Generator().manual_seed(0)))
