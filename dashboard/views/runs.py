@@ -78,11 +78,11 @@ class RunsView(Viewer):
         self._h_fig, self._h_src = histogram_figure("Score histogram of the run with the fitted templates",
                                                     "classifier score", names, stacked=True, height=340)
         self._data_src = ColumnDataSource({"x": [], "n": [], "lo": [], "hi": []})
-        self._h_fig.scatter("x", "n", source=self._data_src, size=7, color="black", legend_label="run data")
-        self._h_fig.add_layout(Whisker(source=self._data_src, base="x", upper="hi", lower="lo"))
+        self._h_fig.scatter("x", "n", source=self._data_src, size=7, color="#D55E00", legend_label="run data")
+        self._h_fig.add_layout(Whisker(source=self._data_src, base="x", upper="hi", lower="lo", line_color="#D55E00"))
         self._ref_src = ColumnDataSource({"x": [], "y": []})
         self._h_fig.step("x", "y", source=self._ref_src, mode="after", line_width=2, line_dash="dashed",
-                         color="#555555", legend_label="reference run (scaled)")
+                         color="#888888", legend_label="reference run (scaled)")
         # widgets
         self._select = pn.widgets.Select(name="Run", options={}, width=220)
         self._select.param.watch(self._on_select, "value")
@@ -310,7 +310,7 @@ class RunsView(Viewer):
         from kamcore.errors import KamcoreError
 
         cur = self._current()
-        text = self._text.value_input if self._text.value_input is not None else self._text.value
+        text = self._text.value_input or self._text.value  # value_input: typed but not yet committed
         if kind == "ack" and not (text or "").strip():
             text = "flags acknowledged"
         try:

@@ -124,3 +124,29 @@ def open_page(browser):
     yield _open
     for p in pages:
         p.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A small real world: 3 simulated runs scored by the shipped CNN, fitted into a SQLite catalog, the
+    events in a live store; and a Backend reading them (no producer, no threads)."""
+    import torch
+
+    from dashboard.backend import Backend
+    from dashboard.config import DashboardConfig
+    from kamcore.catalog import Catalog
+    from kamcore.fit import Templates
+    from kamcore.monitor import LiveStore, MonitorConfig, Producer, SimulatedFeed
+
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("world")
+    cfg = DashboardConfig(producer="external", store=str(tmp / "live"), catalog=f"sqlite:///{tmp / 'cat.sqlite'}",
+                          generated_events=40)
+    templates = Templates.load(cfg.templates_path())
+    feed = SimulatedFeed(MonitorConfig(rate_hz=1e5, run_length=60, batch_events=60, seed=3,
+                                       convection_probability=0.0))
+    with LiveStore(cfg.store_path(), max_events=500, writable=True) as store:
+        Producer(feed, store, Catalog(cfg.catalog), cfg.model_path(), templates).run(max_runs=3)
+    backend = Backend(cfg, start=False)
+    backend.buffer.poll()
+    return backend

@@ -1,0 +1,106 @@
+"""The views on a small real world (no browser): what each draws is what kamcore computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.selection import Selection
+
+
+def test_backend_reads_the_store_and_the_catalog(world):
+    b = world
+    assert len(b.buffer) >= 60 and b.buffer.seq == len(b.buffer)
+    runs = b.runs()
+    assert [r["run"] for r in runs] == [1, 2, 3]
+    assert all(r["fit"] is not None and r["fit"]["model"]["digest"] == b.model["digest"] for r in runs)
+    assert all(r["fit"]["status"] == "ok" for r in runs)
+    newest = b.buffer.event()
+    assert int(newest.seq[0]) == b.buffer.seq
+    assert b.buffer.event(1).seq.tolist() == [1] and b.buffer.event(10**9) is None
+    s, wall = b.buffer.run_scores(2)
+    assert len(s) == runs[1]["n_events"] == len(wall)
+
+
+def test_live_view_draws_the_selected_event(world):
+    from dashboard.views import LiveView
+
+    sel = Selection(event=5)
+    v = LiveView(backend=world, selection=sel)
+    assert v.refresh() and v.shown_seq == 5
+    ev = world.buffer.event(5)
+    hits = v._hits.data
+    assert len(hits["x"]) == len(np.unique(ev.events.pmt))  # one marker per hit PMT
+    assert sum(np.asarray(v._tau_src.data["hits"])) == ev.events.n_hits  # every proper time, clipped to the axis
+    assert np.asarray(v._score_src.data["events"]).sum() == len(world.buffer.run_scores(int(ev.events.run[0]))[0])
+    img = v._slice_src.data["image"][0]
+    assert img.shape == (38, 38)
+    assert v._maps.sum() == ev.events.n_hits  # the hit map holds every hit once (count maps)
+    sel.color_by = "charge"
+    assert np.allclose(np.sort(v._hits.data["value"]).sum(), ev.events.q_pe.sum(), rtol=1e-5)
+    assert not v.refresh()  # same event: nothing redrawn
+
+
+def test_pause_pins_the_event_and_follow_resumes(world):
+    from dashboard.views import LiveView
+
+    sel = Selection()
+    v = LiveView(backend=world, selection=sel)
+    v.refresh()
+    assert v.shown_seq == world.buffer.seq
+    sel.paused = True
+    assert sel.event == v.shown_seq  # the permalink now names the event
+    sel.paused = False
+    assert sel.event == 0
+
+
+def test_attention_view_without_attention_says_so(world):
+    from dashboard.views import AttentionView
+
+    v = AttentionView(backend=world, selection=Selection(event=7))
+    v.refresh()
+    assert "no attention layer" in v._info.object
+    ev = world.buffer.event(7)
+    assert np.asarray(v._bar_src.data["top"]).sum() == ev.events.n_hits
+
+
+def test_runs_view_stacks_the_fit_and_stores_notes(world):
+    from dashboard.views import RunsView
+    from kamcore.fit import RunFit
+
+    sel = Selection(run=2)
+    v = RunsView(backend=world, selection=sel)
+    assert v.refresh()
+    run = world.runs()[1]
+    top = np.asarray(v._h_src.data[v._comps[-1]])  # the stack's top = fitted expectation
+    fit = RunFit.from_dict(run["fit"]["result"])
+    # yields are unbounded (kamcore.fit); a stack can only show the non-negative ones
+    assert top.sum() == pytest.approx(sum(max(y, 0.0) for y in fit.yields.values()), rel=1e-6)
+    assert np.asarray(v._data_src.data["n"]).sum() == run["fit"]["n_events"]
+    assert list(v._f_src.data["run"]) == [1, 2, 3]
+    assert "Run 2" in v._result.object
+    v.author = "A. Shifter"
+    v._text.value = "checked the HV of run 2"
+    v._add_note("note")
+    assert "checked the HV of run 2" in v._notes.object and "A. Shifter" in v._notes.object
+    other = RunsView(backend=world, selection=Selection(run=2))  # another session sees it
+    other.refresh()
+    assert "checked the HV of run 2" in other._notes.object
+    v._text.value = ""
+    v.author = ""
+    v._add_note("note")
+    assert "needs" in v._note_msg.object  # empty author/text: a clear message, nothing stored
+    sel.run = 0
+    assert "Run 3" in v._result.object  # 0 = latest
+    v._step(-1)
+    assert sel.run == 2
+
+
+def test_generated_view_reports_a_missing_generator_clearly(world, tmp_path):
+    from dashboard.views import GeneratedView
+
+    world.config.vae = str(tmp_path / "nope")
+    world._generators.clear()
+    v = GeneratedView(backend=world, selection=Selection(generator="vae"))
+    v.refresh()
+    assert "checkpoint not found" in v._status.object
