@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from kamcore.cli.gen_cmds import resolve_checkpoint
 from kamcore.geometry import default_pmt_table
 from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig
 from kamcore.nn.wgan import GANConfig, PointCloudWGAN
@@ -48,8 +49,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed calls, best kept (default 3)")
     ap.add_argument("--preset", default="default", choices=sorted(VAE_PRESETS),
                     help="architecture of the untrained models (default: default)")
-    ap.add_argument("--vae", metavar="CKPT", help="time this VAE checkpoint instead of an untrained one")
-    ap.add_argument("--gan", metavar="CKPT", help="time this GAN checkpoint instead of an untrained one")
+    ap.add_argument("--vae", metavar="CKPT", help="time this VAE checkpoint (or shipped name, e.g. vae_xe136) "
+                    "instead of an untrained one")
+    ap.add_argument("--gan", metavar="CKPT",
+                    help="time this GAN checkpoint (or shipped name) instead of an untrained one")
     ap.add_argument("--source", default="Xe136_0vbb", help="fast-MC source (default Xe136_0vbb)")
     ap.add_argument("--energy-window", nargs=2, type=float, metavar=("LO", "HI"),
                     help="fast MC keeps only events with visible energy in [LO, HI) MeV (as for a selected "
@@ -76,7 +79,7 @@ def main() -> None:
     for kind, ckpt, build in (("vae", args.vae, lambda: PointNetVAE(VAEConfig.preset(args.preset))),
                               ("gan", args.gan, lambda: PointCloudWGAN(GANConfig.preset(args.preset)))):
         if ckpt:
-            models[f"{kind} {os.path.basename(ckpt)}"] = load_model(ckpt)[0]
+            models[f"{kind} {os.path.basename(ckpt)}"] = load_model(resolve_checkpoint(ckpt))[0]
         else:
             torch.manual_seed(0)
             models[f"{kind} {args.preset} (untrained)"] = build()

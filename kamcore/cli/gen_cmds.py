@@ -174,11 +174,15 @@ def train_generator(args: argparse.Namespace) -> int:
     events = _training_events(args.events, args.max_events)
     points, trigger = point_clouds(events, pmts)
     validate = None
+    if args.calibrate < 0 or args.calibrate == 1:
+        raise ConfigError(f"--calibrate must be 0 or >= 2, got {args.calibrate}")
     if args.val_every < 1:
         raise ConfigError(f"--val-every must be >= 1, got {args.val_every}")
     if args.val_events:
         val = _training_events([args.val_events], None)
-        validate = iou_validator(val, pmts=pmts)
+        # with --calibrate the score is that of the calibrated model (fitted on <= 2000 training events)
+        cal = (points[:2000], trigger[:2000]) if args.calibrate >= 2 else None
+        validate = iou_validator(val, pmts=pmts, calibrate_on=cal, knots=max(args.calibrate, 2))
     preset, init = args.preset, None
     if args.init:
         model, init_meta = _load_generator(args.init)
@@ -200,8 +204,6 @@ def train_generator(args: argparse.Namespace) -> int:
             bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info[key]:.3f}")
         history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick, validate=validate,
                       validate_every=args.val_every)
-    if args.calibrate < 0 or args.calibrate == 1:
-        raise ConfigError(f"--calibrate must be 0 or >= 2, got {args.calibrate}")
     if args.calibrate:
         from ..train.generative import calibrate_generator
 

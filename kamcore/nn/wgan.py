@@ -94,6 +94,8 @@ GAN_PRESETS: dict[str, dict] = {
     "tiny": {"latent_dim": 4, "generator_widths": [16], "critic_point_widths": [8, 16], "critic_fc_widths": [8],
              "transform_widths": [8, 16], "transform_fc_widths": [8]},
 }
+#: "fast": "cpu" with a rank-64 generator output layer (sampling several times cheaper)
+GAN_PRESETS["fast"] = {**GAN_PRESETS["cpu"], "generator_rank": 64}
 
 
 class Critic(nn.Module):

@@ -29,6 +29,7 @@ Importing this module registers the checkpoint kinds ``"vae"`` and ``"gan"``
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -354,13 +355,17 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
 
 
 def iou_validator(reference: Events, n: int | None = None, pmts: PMTTable | None = None, *,
-                  seed: int = 12345) -> Callable[[nn.Module], dict]:
+                  seed: int = 12345, calibrate_on: tuple | None = None,
+                  knots: int = 256) -> Callable[[nn.Module], dict]:
     """A ``validate`` callable for :func:`fit_vae` / :func:`fit_gan`: mean histogram IoU on held-out events.
 
     Each call generates ``n`` events (default ``len(reference)``) with the fixed ``seed``
     and compares them with ``reference`` (:func:`kamcore.metrics.generative.compare_events`
     without the classifier).  ``score`` is the mean IoU over hit time, charge, NHIT and
     total charge; the four IoUs and normalised Wasserstein distances are returned too.
+    With ``calibrate_on = (points, trigger)`` (training point clouds) the events come from
+    a calibrated copy of the model (:func:`calibrate_generator` with ``knots``), as a
+    model that is calibrated after training is used.
     Use events the final evaluation does not use, or the selection is biased.
     """
     from ..metrics.generative import QUANTITIES, compare_events
@@ -369,6 +374,8 @@ def iou_validator(reference: Events, n: int | None = None, pmts: PMTTable | None
     n = len(reference) if n is None else int(n)
 
     def validate(model: nn.Module) -> dict:
+        if calibrate_on is not None:
+            model = calibrate_generator(copy.deepcopy(model), *calibrate_on, knots=knots, seed=seed)
         gen = generate_events(model, n, seed=seed, pmts=pmts)
         res = compare_events(reference, gen, pmts, classifier=False)
         out = {f"iou_{q}": res[q]["iou"] for q in QUANTITIES}
@@ -488,11 +495,13 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
             for a in range(0, n, batch_size):
                 # lean sampling: draw the trigger bits first (u < sigmoid(logit) is a Bernoulli
                 # draw), then un-scale t and q of the triggered PMTs only
-                raw = model.sample_raw(min(batch_size, n - a), generator=gen)      # (b, P, 3)
+                raw = model.sample_raw(min(batch_size, n - a), generator=gen, calibrated=False)  # (b, P, 3)
                 u = torch.rand(raw.shape[:2], generator=gen, dtype=raw.dtype, device=raw.device)
                 trigger = u < torch.sigmoid(raw[..., 0])                          # (b, P) bool
                 ev, idx = trigger.nonzero(as_tuple=True)                          # sorted by event, then PMT
-                hit = raw[ev, idx]                                                # (H, 3)
+                hit = raw.reshape(-1, 3).index_select(0, ev * n_pmts + idx)       # (H, 3)
+                if getattr(model, "calibration", None) is not None:
+                    hit = model.calibration(hit)
                 counts.append(trigger.sum(1).cpu().numpy())
                 pmt_parts.append(idx.to(torch.int16).cpu().numpy())
                 t_parts.append(scaler.unscale_t(hit[:, 1]).float().cpu().numpy())
