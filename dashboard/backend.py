@@ -21,6 +21,7 @@ Sessions never write the live store or fit runs: they read, add notes and draw.
 from __future__ import annotations
 
 import atexit
+import os
 import logging
 import threading
 import time
@@ -196,6 +197,7 @@ class Backend:
         self._generators: dict = {}
         self._gen_lock = threading.Lock()
         self._stop = threading.Event()
+        self._pid = os.getpid()
         self.producer_state = "external producer"  #: shown in the header
         self._threads: list[threading.Thread] = []
         if start:
@@ -205,7 +207,8 @@ class Backend:
     def instance(cls) -> "Backend":
         """The process-wide backend, created (and started) on first use from the environment."""
         with cls._instance_lock:
-            if cls._instance is None:
+            # a forked server process (``panel serve --num-procs``) inherits no threads: start its own
+            if cls._instance is None or cls._instance._pid != os.getpid():
                 cls._instance = cls()
                 atexit.register(cls._instance.stop)
             return cls._instance
@@ -255,7 +258,6 @@ class Backend:
         writer lock decides who produces; the child exits when this process goes away.
         """
         import json
-        import os
         import subprocess
         import sys
 
