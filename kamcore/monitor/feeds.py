@@ -80,6 +80,7 @@ class SimulatedFeed:
         self._clock = clock
         self._rng = np.random.default_rng(np.random.SeedSequence([int(self.config.seed), 7]))
         self._left = 0  # runs left in the current convection period
+        self._t0_ns: int | None = None  # detector start time of the first run
 
     def __repr__(self) -> str:
         c = self.config
@@ -95,38 +96,62 @@ class SimulatedFeed:
         return 1.0
 
     def run_config(self, run: int):
-        """The :class:`~kamcore.runs.RunSimConfig` of run ``run`` (time-compressed, starts now)."""
+        """The :class:`~kamcore.runs.RunSimConfig` of run ``run`` (time-compressed).
+
+        Runs follow each other in detector time: run ``first_run + k`` starts ``k`` run
+        durations after the feed's first run, which starts when it is first asked for.
+        """
         from ..runs import RunSimConfig
 
         ref = RunSimConfig()
+        duration = max(1.0, ref.run_duration_s * self.config.run_length / ref.events_per_run)
+        if self._t0_ns is None:
+            self._t0_ns = time.time_ns()
+        start = self._t0_ns + int(round((run - self.config.first_run) * duration * 1e9))
         return RunSimConfig(events_per_run=float(self.config.run_length), first_run=int(run),
-                            run_duration_s=max(1.0, ref.run_duration_s * self.config.run_length / ref.events_per_run),
-                            start_time_ns=time.time_ns())
+                            run_duration_s=duration, start_time_ns=start)
 
     def batches(self, stop: threading.Event) -> Iterator[FeedBatch]:
+        """Paced batches of consecutive runs.
+
+        The next run is simulated in a background thread while the current one is
+        released, so a run boundary does not stall the stream (the order of the
+        convection draws, and so every run, is the same as without prefetching).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         from ..geometry import default_pmt_table
         from ..runs import simulate_run
 
         c = self.config
         pmts = default_pmt_table()
         size = c.batch_size()
+
+        def make(run: int, strength: float):
+            return simulate_run(run, seed=c.seed, config=self.run_config(run), strength=strength, pmts=pmts)
+
         run = c.first_run
-        t_next = self._clock()
-        while not stop.is_set():
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kamcore-feed") as pool:
             strength = self._strength()
-            ev, truth = simulate_run(run, seed=c.seed, config=self.run_config(run), strength=strength, pmts=pmts)
-            log.info("simulated run %d: %d events, strength %g", run, len(ev), strength)
-            n = len(ev)
-            starts = list(range(0, n, size)) or [0]
-            for a in starts:
-                part = ev.take(slice(a, a + size))
-                t_next += max(len(part), 1) / c.rate_hz
-                if stop.wait(max(0.0, t_next - self._clock())):
-                    return
-                last = a == starts[-1]
-                yield FeedBatch(part, run, closes_run=last, truth=truth if last else None)
-            t_next = max(t_next, self._clock() - 1.0)  # after slow simulation, do not burst to catch up
-            run += 1
+            pending = pool.submit(make, run, strength)
+            t_next = self._clock()
+            while not stop.is_set():
+                ev, truth = pending.result()
+                log.info("simulated run %d: %d events, strength %g", run, len(ev), strength)
+                strength = self._strength()
+                pending = pool.submit(make, run + 1, strength)  # the next run, while this one is released
+                n = len(ev)
+                starts = list(range(0, n, size)) or [0]
+                for a in starts:
+                    part = ev.take(slice(a, a + size))
+                    t_next += max(len(part), 1) / c.rate_hz
+                    if stop.wait(max(0.0, t_next - self._clock())):
+                        pending.cancel()
+                        return
+                    last = a == starts[-1]
+                    yield FeedBatch(part, run, closes_run=last, truth=truth if last else None)
+                t_next = max(t_next, self._clock() - 1.0)  # after slow simulation, do not burst to catch up
+                run += 1
 
 
 class DirectoryFeed:
