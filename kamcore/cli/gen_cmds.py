@@ -97,6 +97,9 @@ def add_train_generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
     p.add_argument("--preset", default="small", help=(
         "architecture preset: default, small, tiny; the GAN also has cpu (default: small)"))
+    p.add_argument("--arch", nargs="+", default=[], metavar="KEY=VALUE", help=(
+        "architecture settings over the preset, e.g. decoder_rank=64 or critic_triggers=straight_through "
+        "(VALUE is read as JSON, else as text)"))
     p.add_argument("--max-events", type=int, metavar="N", help="train on the first N events only")
     p.add_argument("--val-events", metavar="FILE", help=(
         "held-out events (not the ones of the final evaluation): after every --val-every epochs generate as many "
@@ -141,13 +144,35 @@ def _training_events(paths: list[str], max_events: int | None):
     return events
 
 
-def _build_generator(kind: str, preset: str):
+def _arch(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--arch expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _build_generator(kind: str, preset: str, overrides: dict | None = None):
     from ..nn.vae import PointNetVAE, VAEConfig
     from ..nn.wgan import GANConfig, PointCloudWGAN
 
-    if kind == "vae":
-        return PointNetVAE(VAEConfig.preset(preset))
-    return PointCloudWGAN(GANConfig.preset(preset))
+    cls, build = (VAEConfig, PointNetVAE) if kind == "vae" else (GANConfig, PointCloudWGAN)
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(cls.param) - {"name"})
+    if unknown or "name" in overrides:
+        raise ConfigError(f"--arch: unknown {kind} setting(s) {unknown or ['name']}; known: "
+                          f"{sorted(k for k in cls.param if k != 'name')}")
+    try:
+        return build(cls.preset(preset, **overrides))
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"--arch: {' '.join(str(exc).split())}") from None
 
 
 def train_generator(args: argparse.Namespace) -> int:
@@ -192,7 +217,7 @@ def train_generator(args: argparse.Namespace) -> int:
         init = {"checkpoint": Path(args.init).name, "sources": (init_meta.get("training") or {}).get("sources")}
     else:
         torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
-        model = _build_generator(kind, preset)
+        model = _build_generator(kind, preset, _arch(args.arch))
         prepare_generator(model, points, trigger, pmts)
     steps = math.ceil(len(points) / cfg.batch_size) * cfg.epochs
     fit = fit_vae if kind == "vae" else fit_gan

@@ -15,7 +15,8 @@ double backward).
 
 Trigger bits reach the critic as probabilities while training: a generated row is
 ``sigmoid(logit) * [xyz/R, t_hat, q_hat, 1]`` (continuous between the PMT and the
-origin), a real row is ``trigger * [...]``.  At generation the bits are drawn from
+origin), a real row is ``trigger * [...]`` (option: straight-through Bernoulli bits,
+``GANConfig.critic_triggers``).  At generation the bits are drawn from
 ``Bernoulli(sigmoid(logit))``.
 
 Objective (WGAN-GP), with ``D`` the critic, ``x_r`` real and ``x_g`` generated features:
@@ -56,6 +57,10 @@ class GANConfig(param.Parameterized):
         "Rank of the generator's output layer (0: full); see PMTDecoder."))
     calibration_knots = param.Integer(default=0, bounds=(0, None), doc=(
         "Quantiles of the output calibration (0: none); fitted after training, see OutputCalibration."))
+    critic_triggers = param.Selector(default="soft", objects=["soft", "straight_through"], doc=(
+        "How generated trigger bits reach the critic in training: 'soft' probabilities sigmoid(logit) (issue "
+        "spec), or 'straight_through' Bernoulli draws whose gradient is that of the probabilities (the critic "
+        "then cannot tell generated events by fractional trigger bits)."))
     generator_norm = param.Selector(default="none", objects=["none", "layer", "batch"],
                                     doc="Normalisation in the generator's hidden layers.")
     critic_point_widths = param.List(default=[64, 128, 1024], item_type=int,
@@ -211,9 +216,18 @@ class PointCloudWGAN(nn.Module):
         """Critic input ``(B, P, 6)`` of real ``points (B, P, 5)`` and ``trigger (B, P)``."""
         return self.scaler.transform(points, trigger)
 
-    def fake_features(self, raw: torch.Tensor) -> torch.Tensor:
-        """Critic input ``(B, P, 6)`` of generator output ``raw (B, P, 3)``, weighted by ``sigmoid(logit)``."""
-        return self.scaler.output_features(raw, torch.sigmoid(raw[..., 0]))
+    def fake_features(self, raw: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Critic input ``(B, P, 6)`` of generator output ``raw (B, P, 3)``, weighted by the trigger bits.
+
+        ``config.critic_triggers``: "soft" weights rows by ``p = sigmoid(logit)``;
+        "straight_through" by Bernoulli draws ``b ~ B(p)`` (from ``generator``) written as
+        ``b + p - p.detach()``, so the forward pass sees 0/1 and the gradient is that of ``p``.
+        """
+        p = torch.sigmoid(raw[..., 0])
+        if self.config.critic_triggers == "straight_through":
+            b = (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype)
+            p = b + p - p.detach()
+        return self.scaler.output_features(raw, p)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Generator output ``(B, P, 3) = [trigger logit, t_hat, q_hat]`` of noise ``z (B, L)``."""

@@ -318,7 +318,7 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
             x, t = _batch(points, trigger, idx, like)
             real = model.real_features(x, t)
             with torch.no_grad():
-                fake = model.fake_features(model(model.noise(len(idx), gen)))
+                fake = model.fake_features(model(model.noise(len(idx), gen)), gen)
             d_real, d_fake = model.critic(real).mean(), model.critic(fake).mean()
             gp = gradient_penalty(model.critic, real, fake, weight=config.gp_lambda, generator=gen)
             loss_d = d_fake - d_real + gp
@@ -335,7 +335,7 @@ def fit_gan(model: PointCloudWGAN, points, trigger, config: GenTrainConfig | Non
             if step % config.n_critic == 0:
                 for p in model.critic.parameters():
                     p.requires_grad_(False)
-                loss_g = -model.critic(model.fake_features(model(model.noise(config.batch_size, gen)))).mean()
+                loss_g = -model.critic(model.fake_features(model(model.noise(config.batch_size, gen)), gen)).mean()
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()

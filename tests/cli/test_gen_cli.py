@@ -167,9 +167,10 @@ def test_calibrate_and_train_with_calibration(d, tmp_path, capsys):
     assert meta["config"]["calibration_knots"] == 16 and meta["training"]["calibration"]["knots"] == 16
     assert meta["training"]["sources"] == ["Xe136_0vbb"]  # the training record is kept
     code, out, err = run(["train", "gan", "--events", mc, "--out", str(tmp_path / "gc"), *_TINY, "--epochs", "1",
-                          "--calibrate", "8"], capsys)
+                          "--calibrate", "8", "--arch", "critic_triggers=straight_through", "latent_dim=3"], capsys)
     assert code == 0, err
-    assert json.loads((tmp_path / "gc.json").read_text())["config"]["calibration_knots"] == 8
+    cfg = json.loads((tmp_path / "gc.json").read_text())["config"]
+    assert cfg["calibration_knots"] == 8 and cfg["critic_triggers"] == "straight_through" and cfg["latent_dim"] == 3
     code, _, err = run(["calibrate", str(d / "vae"), "--events", mc, "--knots", "1", "--out", str(tmp_path / "x")],
                        capsys)
     assert code == 2 and "--knots must be >= 2" in err
@@ -269,6 +270,10 @@ def _errors(d, kamnet, tmp):
         (["compare", str(tmp / "notes.txt"), mc], "notes.txt"),
         (["compare", mc, mc, "--bins", "0"], "--bins must be >= 1"),
         (["compare", mc, mc, "--ceiling", "--no-classifier"], "--ceiling needs REAL with >= 2 x 50 events"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--arch", "widthx=3"], "unknown vae setting"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--arch", "latent_dim"], "expects KEY=VALUE"),
+        (["train", "gan", "--events", mc, "--out", str(tmp / "m"), "--arch", "critic_triggers=hard"], "--arch:"),
+        (["train", "vae", "--events", mc, "--out", str(tmp / "m"), "--calibrate", "1"], "--calibrate must be"),
     ]
 
 

@@ -130,3 +130,18 @@ def test_sample_is_seeded_bernoulli(dtype):
         model.generator.out.bias.view(40, 3)[:, 0] = -50.0
     _, t = model.sample(3)
     assert not t.any()
+
+
+def test_straight_through_trigger_bits():
+    model, pts, trig = make_gan(critic_triggers="straight_through")
+    raw = model(model.noise(4, torch.Generator().manual_seed(0))).detach().requires_grad_(True)
+    f = model.fake_features(raw, torch.Generator().manual_seed(1))
+    bits = f[..., 5]
+    torch.testing.assert_close(bits, bits.round(), atol=1e-6, rtol=0)  # forward: 0/1 bits (b + p - p)
+    torch.testing.assert_close(f, model.fake_features(raw, torch.Generator().manual_seed(1)))
+    bits.sum().backward()
+    p = torch.sigmoid(raw[..., 0].detach())
+    torch.testing.assert_close(raw.grad[..., 0], p * (1 - p))  # backward: the gradient of the probabilities
+    soft, _, _ = make_gan()
+    torch.testing.assert_close(soft.fake_features(raw.detach())[..., 5], p)
+    assert GAN_PRESETS["fast"]["generator_rank"] == 64
