@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .gen_cmds import _add_pmt_option, _finite, _load_generator, _pmts, _set_threads, _sha256, resolve_checkpoint
+from .gen_cmds import (_add_pmt_option, _arch, _build_generator, _finite, _load_generator, _pmts, _set_threads,
+                       _sha256, resolve_checkpoint)
 from .main import command
 from .params import add_param_options, config_from_args
 
@@ -61,6 +62,8 @@ def _args(p: argparse.ArgumentParser) -> None:
     fs.add_argument("--shot-events", metavar="FILE", help="file of the few-shot source (its first --shots events)")
     fs.add_argument("--shots", type=int, default=50, metavar="K", help="few-shot events (default 50)")
     fs.add_argument("--preset", default="small", help="VAE preset of the few-shot models (default small)")
+    fs.add_argument("--arch", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="VAE settings over the preset, as for 'kamcore train vae --arch'")
     fs.add_argument("--save-models", metavar="DIR", help="write the pre-trained, fine-tuned and from-scratch VAEs here")
     add_param_options(p, GenTrainConfig, title=(
         "few-shot training (fine-tuning and from scratch; --threads also sets the sampling threads)"))
@@ -102,7 +105,6 @@ def _table_checks(table: dict) -> dict:
 
 def _pretrained(args, pmts, cfg):
     from ..io import open_events
-    from ..nn.vae import PointNetVAE, VAEConfig
     from ..preprocess.pointcloud import point_clouds
     from ..train.generative import fit_vae, prepare_generator
 
@@ -118,7 +120,7 @@ def _pretrained(args, pmts, cfg):
     import torch
 
     torch.manual_seed(cfg.seed)
-    model = PointNetVAE(VAEConfig.preset(args.preset))
+    model = _build_generator("vae", args.preset, _arch(args.arch))
     prepare_generator(model, points, trigger, pmts)
     pre_cfg = type(cfg)(**{**cfg.to_dict(), "epochs": args.pretrain_epochs, "lr_schedule": "cosine"})
     t0 = time.perf_counter()
@@ -164,7 +166,8 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
     return {"pretraining": pre_info,
             "shots": {"file": Path(args.shot_events).name, "events": args.shots,
                       "sources": sorted(set(shots.source.astype(str)))},
-            "train_config": cfg.to_dict(), "preset": args.preset, "seconds": seconds,
+            "train_config": cfg.to_dict(), "preset": args.preset, "config": models["few_shot"].config.to_dict(),
+            "seconds": seconds,
             "rows": rows, "few_shot_beats_scratch": beats, "paper": PAPER_FEW_SHOT,
             "final_epoch": {k: v[-1] for k, v in models["history"].items()}}
 

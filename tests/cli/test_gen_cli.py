@@ -209,7 +209,7 @@ def test_gen_results_table_and_few_shot(d, tmp_path, capsys):
     assert set(r["checks"]) == set(QUANTITIES) and "few_shot" not in r
     assert "MC vs MC" in text and "NHIT IoU" in text
     few = ["--few-shot", "--skip-table", "--pretrain", str(d / "mc.parquet"), "--pretrain-max-events", "20",
-           "--pretrain-epochs", "1", "--shot-events", str(d / "mc.parquet"), "--shots", "8", "--preset", "tiny",
+           "--pretrain-epochs", "1", "--shot-events", str(d / "mc.parquet"), "--shots", "8", "--preset", "tiny", "--arch", "bce_weight=3",
            "--epochs", "2", "--batch-size", "4", "--save-models", str(tmp_path / "fs")]
     code, text, err = run(common + few, capsys)
     assert code == 0, err
@@ -218,6 +218,7 @@ def test_gen_results_table_and_few_shot(d, tmp_path, capsys):
     fs = r2["few_shot"]
     assert set(fs["rows"]) == {"few_shot", "from_scratch"} and fs["shots"]["events"] == 8
     assert fs["pretraining"]["events"] == 20 and set(fs["few_shot_beats_scratch"]) == {"nhit", "total_charge"}
+    assert fs["config"]["bce_weight"] == 3
     assert (tmp_path / "fs" / "vae_few_shot.safetensors").is_file()
     code, _, err = run(["gen-results", "--out", str(out)], capsys)
     assert code == 2 and "give --vae and/or --gan" in err
