@@ -62,6 +62,7 @@ __all__ = [
 #: network features per point: x, y, z (scaled), t (scaled), q (scaled), trigger
 N_FEATURES = 6
 _NORMS = ("batch", "layer", "none")
+_POOLS = ("max", "max_mean", "max_hitmean")
 
 
 def orthogonality_loss(a: torch.Tensor) -> torch.Tensor:
@@ -219,8 +220,17 @@ class PointNetEncoder(nn.Module):
         Use the ``3 x 3`` input transform and the ``C1 x C1`` feature transform.
     norm : {"batch", "layer", "none"}
         Normalisation in every layer (PointNet: batch; a WGAN-GP critic: layer or none).
+    pool : {"max", "max_mean", "max_hitmean"}
+        Global pooling over the points: the max (PointNet); or the max and a mean side
+        by side (``2 G`` features): "max_mean" the mean over all ``P`` rows, "max_hitmean"
+        the mean over the rows weighted by the last input feature (the trigger channel of
+        the double sphere: the mean over the hits, unchanged by adding untriggered rows).
+        A max is blind to how many points share a feature value and to their density on
+        the sphere: a max-pooled critic cannot count triggered PMTs (the mean over all
+        rows can), and a max-pooled encoder barely sees the vertex dipole of the hit
+        pattern (the mean over the hits does).
 
-    Shapes: ``x (B, P, F) -> PointNetOutput(feature (B, G), (B, 3, 3) | None, (B, C1, C1) | None)``.
+    Shapes: ``x (B, P, F) -> PointNetOutput(feature (B, G) or (B, 2G), (B, 3, 3) | None, (B, C1, C1) | None)``.
     The feature is invariant to permutations of the ``P`` points.
 
     Examples
@@ -233,7 +243,8 @@ class PointNetEncoder(nn.Module):
 
     def __init__(self, in_features: int = N_FEATURES, point_widths: Sequence[int] = (64, 128, 1024), *,
                  transform_widths: Sequence[int] = (64, 128, 1024), transform_fc_widths: Sequence[int] = (512, 256),
-                 input_transform: bool = True, feature_transform: bool = True, norm: str = "batch"):
+                 input_transform: bool = True, feature_transform: bool = True, norm: str = "batch",
+                 pool: str = "max"):
         super().__init__()
         _check_norm(norm)
         point_widths = list(point_widths)
@@ -248,12 +259,16 @@ class PointNetEncoder(nn.Module):
         self.fstn = TransformNet(c1, c1, transform_widths, transform_fc_widths, norm) if feature_transform else None
         rest = point_widths[1:]
         self.rest = SharedMLP(c1, rest, norm, last_activation=False) if rest else nn.Identity()
-        self.out_features = point_widths[-1]
+        if pool not in _POOLS:
+            raise ConfigError(f"pool must be one of {list(_POOLS)}, got {pool!r}")
+        self.pool = pool
+        self.out_features = point_widths[-1] * (1 if pool == "max" else 2)
 
     def forward(self, x: torch.Tensor) -> PointNetOutput:
         if x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ConfigError(f"PointNetEncoder expects (B, P, {self.in_features}) points, got {tuple(x.shape)}")
         a_in = a_feat = None
+        weight = x[..., -1]                                        # (B, P) trigger channel (max_hitmean)
         if self.stn is not None:
             a_in = self.stn(x[..., :3])                            # (B, 3, 3)
             x = torch.cat([x[..., :3] @ a_in, x[..., 3:]], -1)     # (B, P, F)
@@ -261,7 +276,14 @@ class PointNetEncoder(nn.Module):
         if self.fstn is not None:
             a_feat = self.fstn(h)                                  # (B, C1, C1)
             h = h @ a_feat
-        g = self.rest(h).amax(1)                                   # (B, G)
+        h = self.rest(h)                                           # (B, P, G)
+        if self.pool == "max":
+            g = h.amax(1)                                          # (B, G)
+        elif self.pool == "max_mean":
+            g = torch.cat([h.amax(1), h.mean(1)], -1)              # (B, 2G)
+        else:                                                      # max_hitmean: mean over triggered rows
+            s = weight[..., None]                                  # (B, P, 1)
+            g = torch.cat([h.amax(1), (h * s).sum(1) / s.sum(1).clamp_min(1e-6)], -1)
         return PointNetOutput(g, a_in, a_feat)
 
 

@@ -83,6 +83,9 @@ class VAEConfig(param.Parameterized):
     bce_weight = param.Number(default=1.0, bounds=(0.0, None), doc="Weight of the trigger-bit BCE term.")
     ortho_weight = param.Number(default=1e-3, bounds=(0.0, None),
                                 doc="Weight of ||I - A A^T||^2 on the feature transform (PointNet: 0.001).")
+    pool = param.Selector(default="max", objects=["max", "max_hitmean"], doc=(
+        "Encoder pooling over points: 'max' (PointNet) or 'max_hitmean' (max and mean over the hits side by "
+        "side; the mean sees the density dipole of an off-centre vertex, which a max barely does)."))
     encode_triggered = param.Boolean(default=True, doc=(
         "Encode only the triggered points plus one point at the origin (all untriggered PMTs are that same "
         "point, so the max pool, and the encoding in eval mode, are unchanged; in training, batch-norm "
@@ -233,7 +236,7 @@ class PointNetVAE(nn.Module):
         self.encoder = PointNetEncoder(
             N_FEATURES, config.point_widths, transform_widths=config.transform_widths,
             transform_fc_widths=config.transform_fc_widths, input_transform=config.input_transform,
-            feature_transform=config.feature_transform, norm=config.norm)
+            feature_transform=config.feature_transform, norm=config.norm, pool=config.pool)
         width = self.encoder.out_features
         self.encoder_fc = (SharedMLP(width, config.encoder_fc_widths, config.norm)
                            if config.encoder_fc_widths else nn.Identity())

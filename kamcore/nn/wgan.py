@@ -69,6 +69,9 @@ class GANConfig(param.Parameterized):
     critic_norm = param.Selector(default="layer", objects=["layer", "none"],
                                  doc="Critic normalisation (no batch norm in a WGAN-GP critic).")
     critic_transforms = param.Boolean(default=False, doc="Give the critic PointNet's input and feature transforms.")
+    critic_pool = param.Selector(default="max", objects=["max", "max_mean"], doc=(
+        "Critic pooling over points: 'max' (PointNet) or 'max_mean' (max and mean side by side; the mean "
+        "lets the critic count triggered PMTs, which a max cannot)."))
     transform_widths = param.List(default=[64, 128, 1024], item_type=int,
                                   doc="Shared-MLP widths of the critic's transform networks.")
     transform_fc_widths = param.List(default=[512, 256], item_type=int,
@@ -114,17 +117,20 @@ class Critic(nn.Module):
     transforms : bool
         Use the input and feature transform networks.
     transform_widths, transform_fc_widths : sequence of int
+    pool : {"max", "max_mean"}
+        See :class:`~kamcore.nn.pointnet.PointNetEncoder`.
     """
 
     def __init__(self, in_features: int = N_FEATURES, point_widths=(64, 128, 1024), fc_widths=(512, 256), *,
                  norm: str = "layer", transforms: bool = False, transform_widths=(64, 128, 1024),
-                 transform_fc_widths=(512, 256)):
+                 transform_fc_widths=(512, 256), pool: str = "max"):
         super().__init__()
         if norm == "batch":
             raise ConfigError("a WGAN-GP critic must not use batch norm; use norm='layer' or 'none'")
         self.encoder = PointNetEncoder(in_features, point_widths, transform_widths=transform_widths,
                                        transform_fc_widths=transform_fc_widths, input_transform=transforms,
-                                       feature_transform=transforms and len(point_widths) > 1, norm=norm)
+                                       feature_transform=transforms and len(point_widths) > 1, norm=norm,
+                                       pool=pool)
         width = self.encoder.out_features
         self.fc = SharedMLP(width, fc_widths, norm) if fc_widths else nn.Identity()
         self.out = nn.Linear(fc_widths[-1] if fc_widths else width, 1)
@@ -202,7 +208,7 @@ class PointCloudWGAN(nn.Module):
         self.critic = Critic(N_FEATURES, config.critic_point_widths, config.critic_fc_widths,
                              norm=config.critic_norm, transforms=config.critic_transforms,
                              transform_widths=config.transform_widths,
-                             transform_fc_widths=config.transform_fc_widths)
+                             transform_fc_widths=config.transform_fc_widths, pool=config.critic_pool)
 
     def _like(self) -> torch.Tensor:
         return self.generator.out.weight

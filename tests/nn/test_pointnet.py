@@ -135,3 +135,20 @@ def test_output_calibration_maps_quantiles_and_is_monotone():
     assert torch.equal(out[..., 0], raw[..., 0]) and torch.equal(out[..., 1], cal.t(raw[..., 1]))
     with pytest.raises(ConfigError, match=">= 2 knots"):
         OutputCalibration(1)
+
+
+@pytest.mark.parametrize("pool", ["max_mean", "max_hitmean"])
+def test_pooled_features_count_and_hit_mean(pool):
+    torch.manual_seed(0)
+    enc = PointNetEncoder(N_FEATURES, (8, 16), transform_widths=(8,), transform_fc_widths=(8,), norm="layer",
+                          pool=pool).eval()
+    assert enc.out_features == 32
+    pts, trig, xyz = random_cloud(b=2, p=40, dtype=torch.float64)
+    f = PointCloudScaler(40).fit(pts, trig, xyz).transform(pts, trig).float()
+    g = enc(f).feature
+    assert g.shape == (2, 32) and torch.isfinite(g).all()
+    padded = torch.cat([f, torch.zeros(2, 25, N_FEATURES)], 1)  # more untriggered (origin) rows
+    same = torch.allclose(enc(padded).feature, g, atol=1e-6)
+    assert same == (pool == "max_hitmean")  # the mean over hits ignores them, the mean over rows does not
+    with pytest.raises(ConfigError, match="pool must be one of"):
+        PointNetEncoder(N_FEATURES, (8, 16), pool="sum")
