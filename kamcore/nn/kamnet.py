@@ -5,7 +5,9 @@ through
 
 1. :class:`~kamcore.nn.convlstm.AttentionConvLSTM`: two ConvLSTM layers over the time
    slices and temporal attention -> context ``(B, C_lstm, 2b, 2b)`` on the sphere and
-   the attention per time slice ``(B, T)``;
+   the attention per time slice ``(B, T)``; optionally (``context_norm``) a batch norm
+   of the context, which puts the small event-dependent part of the context on the
+   scale the spherical convolutions expect;
 2. an S2 convolution (sphere -> SO(3)) and three SO(3) convolutions, each followed
    by batch norm, ReLU and dropout, lowering the bandwidth ``19 -> 14 -> 10 -> 6 -> 2``
    (paper preset);
@@ -47,6 +49,9 @@ class KamNetConfig(param.Parameterized):
     lstm_channels = param.List(default=[12, 22], item_type=int, doc="Hidden channels of the ConvLSTM layers.")
     lstm_kernels = param.List(default=[5, 3], item_type=int, doc="Kernel sizes of the ConvLSTM layers.")
     attention_init = param.Number(default=0.1, bounds=(0.0, None), doc="Attention weights start U(-a, a).")
+    forget_bias = param.Number(default=0.0, doc=(
+        "Initial forget-gate bias of the ConvLSTM cells (0: PyTorch default; see kamcore.nn.convlstm)."))
+    context_norm = param.Boolean(default=False, doc="Batch norm on the ConvLSTM context before the S2 convolution.")
     s2_channels = param.Integer(default=36, bounds=(1, None), doc="Output channels of the S2 convolution.")
     so3_channels = param.List(default=[63, 74, 124], item_type=int, doc="Output channels of the SO(3) convs.")
     bandwidths = param.List(default=[14, 10, 6, 2], item_type=int,
@@ -71,7 +76,8 @@ class KamNetConfig(param.Parameterized):
 KAMNET_PRESETS: dict[str, dict] = {
     "paper": {},
     "cpu": {
-        "lstm_channels": [4, 8], "lstm_kernels": [3, 3],
+        "lstm_channels": [4, 8], "lstm_kernels": [3, 3], "forget_bias": 3.0, "attention_init": 2.0,
+        "context_norm": True,
         "s2_channels": 12, "so3_channels": [16, 24, 32], "bandwidths": [10, 6, 4, 2],
         "fc": [64, 32], "spherical_dropout": 0.2, "fc_dropout": 0.1,
     },
@@ -95,7 +101,8 @@ class KamNet(nn.Module):
             raise ValueError(f"need {len(cfg.so3_channels) + 1} bandwidths (S2 + each SO(3) conv), got {cfg.bandwidths}")
         size = 2 * cfg.bandwidth
         self.lstm = AttentionConvLSTM(cfg.lstm_channels, cfg.lstm_kernels, n_time=cfg.n_time, height=size,
-                                      width=size, attention_init=cfg.attention_init)
+                                      width=size, attention_init=cfg.attention_init, forget_bias=cfg.forget_bias)
+        self.context_norm = nn.BatchNorm2d(self.lstm.out_channels) if cfg.context_norm else nn.Identity()
         chans = [cfg.s2_channels, *cfg.so3_channels]
         bws = [cfg.bandwidth, *cfg.bandwidths]
         convs: list[nn.Module] = [S2Convolution(self.lstm.out_channels, chans[0], bws[0], bws[1])]
@@ -115,6 +122,7 @@ class KamNet(nn.Module):
     def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B,)`` and attention per time slice ``(B, T)`` of hit maps ``x (B, T, 2b, 2b)``."""
         z, attention = self.lstm(x)  # (B, C, 2b, 2b) on (beta, alpha)
+        z = self.context_norm(z)
         for conv, norm in zip(self.convs, self.norms):
             z = self.spherical_dropout(torch.relu(norm(conv(z))))  # (B, C, 2b', 2b', 2b')
         z = so3_integrate(z)  # (B, C)

@@ -74,3 +74,30 @@ def test_cnn_baseline_shapes_and_training_step():
     loss = torch.nn.functional.binary_cross_entropy_with_logits(y, torch.ones(5))
     loss.backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_forget_bias_keeps_an_early_hit_until_the_last_slice():
+    """One hit in slice 0 of a sparse map: with the default gates it has faded from h_T, with a
+    forget bias of 3 the cell integrates it (the CPU preset's initialisation, module docstring)."""
+    x = torch.zeros(1, 12, 1, 8, 8)
+    x[0, 0, 0, 4, 4] = 1.0
+
+    def last_over_first(forget_bias):
+        torch.manual_seed(3)
+        cell = ConvLSTMCell(1, 4, 3, forget_bias=forget_bias)
+        with torch.no_grad():
+            cell.conv_x.weight.abs_()  # a definite response to the hit
+            cell.conv_h.weight.zero_()
+            if not forget_bias:
+                cell.conv_x.bias.zero_()
+        g = cell.input_gates(x)
+        h = c = torch.zeros(1, 4, 8, 8)
+        hs = []
+        for k in range(12):
+            h, c = cell.step(g[:, k], (h, c))
+            hs.append(h[0, :, 4, 4].abs().sum().item())
+        return hs[-1] / hs[0]
+    assert last_over_first(0.0) < 0.01  # halved every slice
+    assert last_over_first(3.0) > 0.5
+    cell = ConvLSTMCell(1, 4, 3, forget_bias=3.0)
+    assert torch.all(cell.conv_x.bias[4:8] == 3.0) and torch.all(cell.conv_x.bias[:4] == 0.0)

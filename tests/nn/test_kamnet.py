@@ -67,3 +67,19 @@ def test_output_is_invariant_to_azimuthal_rotation_of_the_context():
         return net.head(so3_integrate(ctx))
 
     torch.testing.assert_close(tail(torch.roll(z, 4, dims=-1)), tail(z), atol=1e-9, rtol=1e-7)
+
+
+def test_cpu_preset_starts_remembering_and_normalises_the_context():
+    from kamcore.nn.kamnet import KamNet, KamNetConfig
+
+    cfg = KamNetConfig.from_preset("cpu")
+    assert cfg.forget_bias == 3.0 and cfg.context_norm and cfg.attention_init == 2.0
+    tiny = KamNet(KamNetConfig.from_preset("tiny", forget_bias=3.0, context_norm=True))
+    assert isinstance(tiny.context_norm, torch.nn.BatchNorm2d)
+    assert all(torch.all(c.conv_x.bias[c.hidden_channels:2 * c.hidden_channels] == 3.0) for c in tiny.lstm.cells)
+    x = torch.rand(3, 4, 8, 8)
+    out, att = tiny.train().forward_with_attention(x)
+    assert out.shape == (3,) and att.shape == (3, 4)
+    out.sum().backward()
+    assert tiny.lstm.attention_weight.grad is not None
+    assert isinstance(KamNet(KamNetConfig.from_preset("paper")).context_norm, torch.nn.Identity)
