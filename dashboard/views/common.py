@@ -65,9 +65,12 @@ def sphere_data(display: EventDisplay, ev, color_by: str, mapper, tau_ns: np.nda
     pmt, t = pmt[first], t[first]
     if color_by == "charge":
         value = qsum
-        mapper.palette, mapper.low, mapper.high = Cividis256, 0.0, max(2.0, float(np.percentile(value, 98))
-                                                                     if len(value) else 2.0)
+        palette, low, high = Cividis256, 0.0, max(2.0, float(np.percentile(value, 98)) if len(value) else 2.0)
     else:
         value = t
-        mapper.palette, mapper.low, mapper.high = Viridis256, -10.0, 30.0
+        palette, low, high = Viridis256, -10.0, 30.0
+    if mapper.palette[0] != palette[0]:  # assigning a palette validates all 256 colours: only on a switch
+        mapper.palette = palette
+    if (mapper.low, mapper.high) != (low, high):
+        mapper.update(low=low, high=high)
     return {"x": display.pmt_x[pmt], "y": display.pmt_y[pmt], "value": value, "pmt": pmt, "t": t, "q": qsum}
