@@ -20,6 +20,7 @@ One command writes one JSON file (:mod:`kamcore.train.genstudy`):
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shlex
 import time
@@ -65,6 +66,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     fs.add_argument("--arch", nargs="+", default=[], metavar="KEY=VALUE",
                     help="VAE settings over the preset, as for 'kamcore train vae --arch'")
     fs.add_argument("--save-models", metavar="DIR", help="write the pre-trained, fine-tuned and from-scratch VAEs here")
+    fs.add_argument("--calibrate", type=int, default=0, metavar="K", help=(
+        "also fit a K-quantile output calibration of both few-shot models on the few-shot events alone and report "
+        "the calibrated rows beside the raw ones (0: raw only)"))
     add_param_options(p, GenTrainConfig, title=(
         "few-shot training (fine-tuning and from scratch; --threads also sets the sampling threads)"))
     _add_pmt_option(p)
@@ -134,7 +138,7 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
     from ..io import open_events
     from ..preprocess.pointcloud import point_clouds
     from ..train import save_model
-    from ..train.generative import generate_events
+    from ..train.generative import calibrate_generator, generate_events
     from ..train.genstudy import PAPER_FEW_SHOT, comparison_row, few_shot_models
 
     if not args.pretrain or not args.shot_events:
@@ -150,9 +154,17 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
     t0 = time.perf_counter()
     models = few_shot_models(pretrained, points, trigger, cfg, pmts=pmts, scratch_seed=cfg.seed)
     seconds = time.perf_counter() - t0
+    if args.calibrate < 0 or args.calibrate == 1:
+        raise ConfigError(f"--calibrate must be 0 or >= 2, got {args.calibrate}")
+    variants = {name: models[name] for name in ("few_shot", "from_scratch")}
+    if args.calibrate:
+        for name in ("few_shot", "from_scratch"):
+            # the calibration sees the few-shot events only, like the training
+            variants[f"{name}_calibrated"] = calibrate_generator(copy.deepcopy(models[name]), points, trigger,
+                                                                 knots=args.calibrate, seed=cfg.seed)
     rows = {}
-    for name in ("few_shot", "from_scratch"):
-        gen = generate_events(models[name], args.events, seed=args.heldout_seed, pmts=pmts,
+    for name, model in variants.items():
+        gen = generate_events(model, args.events, seed=args.heldout_seed, pmts=pmts,
                               source_name=f"generated:vae-{name.replace('_', '-')}")
         rows[name] = comparison_row(reference, gen, pmts, n_boot=args.bootstrap, seed=args.heldout_seed,
                                     classifier=not args.no_classifier)
@@ -162,7 +174,8 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
                             ("from_scratch", models["from_scratch"])):
             save_model(out / f"vae_{name}", model, "vae", preset=args.preset,
                        training=_finite({"few_shot_role": name, "pmt_table_digest": pmts.digest}))
-    beats = {q: bool(rows["few_shot"][q]["iou"] > rows["from_scratch"][q]["iou"]) for q in ("nhit", "total_charge")}
+    beats = {f"{q}{suffix}": bool(rows["few_shot" + suffix][q]["iou"] > rows["from_scratch" + suffix][q]["iou"])
+             for suffix in (("", "_calibrated") if args.calibrate else ("",)) for q in ("nhit", "total_charge")}
     return {"pretraining": pre_info,
             "shots": {"file": Path(args.shot_events).name, "events": args.shots,
                       "sources": sorted(set(shots.source.astype(str)))},

@@ -210,14 +210,15 @@ def test_gen_results_table_and_few_shot(d, tmp_path, capsys):
     assert "MC vs MC" in text and "NHIT IoU" in text
     few = ["--few-shot", "--skip-table", "--pretrain", str(d / "mc.parquet"), "--pretrain-max-events", "20",
            "--pretrain-epochs", "1", "--shot-events", str(d / "mc.parquet"), "--shots", "8", "--preset", "tiny", "--arch", "bce_weight=3",
-           "--epochs", "2", "--batch-size", "4", "--save-models", str(tmp_path / "fs")]
+           "--epochs", "2", "--batch-size", "4", "--save-models", str(tmp_path / "fs"), "--calibrate", "16"]
     code, text, err = run(common + few, capsys)
     assert code == 0, err
     r2 = json.loads(out.read_text())
     assert r2["table"] == r["table"]  # kept
     fs = r2["few_shot"]
-    assert set(fs["rows"]) == {"few_shot", "from_scratch"} and fs["shots"]["events"] == 8
-    assert fs["pretraining"]["events"] == 20 and set(fs["few_shot_beats_scratch"]) == {"nhit", "total_charge"}
+    assert set(fs["rows"]) == {"few_shot", "from_scratch", "few_shot_calibrated", "from_scratch_calibrated"}
+    assert fs["shots"]["events"] == 8 and fs["pretraining"]["events"] == 20
+    assert set(fs["few_shot_beats_scratch"]) == {"nhit", "total_charge", "nhit_calibrated", "total_charge_calibrated"}
     assert fs["config"]["bce_weight"] == 3
     assert (tmp_path / "fs" / "vae_few_shot.safetensors").is_file()
     code, _, err = run(["gen-results", "--out", str(out)], capsys)
