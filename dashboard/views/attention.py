@@ -83,17 +83,15 @@ class AttentionView(Viewer):
 
     def _draw_classes(self) -> None:
         res = self.backend.results() if self.backend is not None else None
-        sources = (res or {}).get("sources", {})
+        profiles = (res or {}).get("attention_by_source") or {}  # kamcore evaluate: source -> (T,) mean
         sig = (res or {}).get("signal")
         drawn = 0
-        rows = [(sig, (res or {}).get("signal_mean_attention"))] + [(k, v.get("mean_attention"))
-                                                                     for k, v in sources.items()]
-        for i, (name, att) in enumerate(r for r in rows if r[1] is not None):
-            att = np.asarray(att, np.float64)
-            frac = _fractions(att)
-            self._class_fig.line(np.arange(len(frac)) + 0.5, frac, line_width=3 if name == sig else 1.5,
+        order = sorted(profiles, key=lambda k: (k != sig, k))  # the signal first, drawn thick
+        for i, name in enumerate(order):
+            frac = _fractions(np.asarray(profiles[name], np.float64))
+            self._class_fig.line(np.arange(len(frac)) + 0.5, frac, line_width=3.5 if name == sig else 1.5,
                                  color=OKABE_ITO[i % len(OKABE_ITO)], legend_label=str(name),
-                                 line_dash="solid" if name == sig else "dashed")
+                                 line_dash="solid" if name == sig or i < 4 else "dashed")
             drawn += 1
         self._class_drawn = bool(drawn)
         if drawn:
