@@ -55,6 +55,8 @@ def _args(p: argparse.ArgumentParser) -> None:
     fs.add_argument("--few-shot", action="store_true", help="also run the few-shot comparison")
     fs.add_argument("--skip-table", action="store_true",
                     help="do not recompute the table; keep the one in an existing --out (with --few-shot)")
+    fs.add_argument("--keep-few-shot", action="store_true",
+                    help="recompute the table only; keep the few-shot part of an existing --out")
     fs.add_argument("--pretrain", metavar="FILE|CKPT",
                     help="pre-training event file (e.g. Bi214 MC) or an already pre-trained VAE checkpoint")
     fs.add_argument("--pretrain-max-events", type=int, default=4000, metavar="N",
@@ -224,15 +226,18 @@ def _run(args) -> int:
         raise ConfigError("give --vae and/or --gan (checkpoints or shipped names)")
     if args.skip_table and not args.few_shot:
         raise ConfigError("--skip-table only makes sense with --few-shot")
+    if args.keep_few_shot and args.few_shot:
+        raise ConfigError("--keep-few-shot keeps the few-shot part of --out; it cannot be combined with --few-shot")
     out = Path(args.out)
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: output directory {out.parent} does not exist")
     previous = None
-    if args.skip_table:
+    if args.skip_table or args.keep_few_shot:
+        flag = "--skip-table" if args.skip_table else "--keep-few-shot"
         try:
             previous = json.loads(out.read_text())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"{out}: --skip-table needs an existing results file ({type(exc).__name__})") from None
+            raise ConfigError(f"{out}: {flag} needs an existing results file ({type(exc).__name__})") from None
     cfg = config_from_args(GenTrainConfig, args)
     _set_threads(cfg.threads or 1)  # --threads (of the training options) also sets the sampling threads
     pmts = _pmts(args)
@@ -268,21 +273,30 @@ def _run(args) -> int:
                     "MLP on 10 event features (0.5 = indistinguishable)"),
         "models": infos,
     }
-    if previous is not None:
-        for key in ("table", "checks", "paper_table1"):
+    if args.skip_table:
+        for key in ("table", "checks", "paper_table1", "command"):
             if key in previous:
-                result[key] = previous[key]
+                result[key if key != "command" else "table_command"] = previous[key]
         result["models"] = previous.get("models", infos)
     else:
         independent = simulate(source, args.events, seed=args.heldout_seed + 1, pmts=pmts, **sim_kw)
-        generated = {kind: generate_events(model, args.events, seed=args.heldout_seed, pmts=pmts)
-                     for kind, (model, _) in models.items()}
+        generated = {}
+        for kind, (model, _) in models.items():
+            generated[kind] = generate_events(model, args.events, seed=args.heldout_seed, pmts=pmts)
+            if getattr(model, "calibration", None) is not None:
+                # the same model without its output calibration: the raw decoder, as in the paper
+                raw = copy.deepcopy(model)
+                raw.calibration = None
+                generated[f"{kind}_uncalibrated"] = generate_events(raw, args.events, seed=args.heldout_seed, pmts=pmts)
         result["table"] = generator_table(reference, independent, generated, pmts, n_boot=args.bootstrap,
                                           seed=args.heldout_seed, classifier=not args.no_classifier)
         result["checks"] = _table_checks(result["table"])
         result["paper_table1"] = PAPER_TABLE1
     if args.few_shot:
         result["few_shot"] = _few_shot(args, pmts, reference, cfg)
+    elif args.keep_few_shot and "few_shot" in previous:
+        result["few_shot"] = previous["few_shot"]
+        result["few_shot_command"] = previous.get("few_shot_command", previous.get("command"))
     result["seconds"] = time.perf_counter() - t_start
     result = _finite(result)
     with atomic_output(out) as tmp:

@@ -221,6 +221,15 @@ def test_gen_results_table_and_few_shot(d, tmp_path, capsys):
     assert set(fs["few_shot_beats_scratch"]) == {"nhit", "total_charge", "nhit_calibrated", "total_charge_calibrated"}
     assert fs["config"]["bce_weight"] == 3
     assert (tmp_path / "fs" / "vae_few_shot.safetensors").is_file()
+    # the table again, now with a calibrated VAE (and its raw decoder beside it); the few-shot part is kept
+    assert main(["calibrate", str(d / "vae"), "--events", str(d / "mc.parquet"), "--knots", "8", "--generate", "20",
+                 "--out", str(tmp_path / "vc")]) == 0
+    code, text, err = run(["gen-results", "--vae", str(tmp_path / "vc"), "--events", "16", "--bootstrap", "0",
+                           "--no-classifier", "--out", str(out), "--keep-few-shot"], capsys)
+    assert code == 0, err
+    r3 = json.loads(out.read_text())
+    assert set(r3["table"]["rows"]) == {"vae", "vae_uncalibrated"} and r3["few_shot"] == fs
+    assert r3["few_shot_command"].startswith("kamcore gen-results") and "--few-shot" in r3["few_shot_command"]
     code, _, err = run(["gen-results", "--out", str(out)], capsys)
     assert code == 2 and "give --vae and/or --gan" in err
     code, _, err = run(common + ["--heldout-seed", "0"], capsys)  # mc.parquet was simulated with seed 1
