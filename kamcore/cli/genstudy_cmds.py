@@ -62,6 +62,8 @@ def _args(p: argparse.ArgumentParser) -> None:
     fs.add_argument("--pretrain-max-events", type=int, default=4000, metavar="N",
                     help="pre-train on the first N events of the file (default 4000)")
     fs.add_argument("--pretrain-epochs", type=int, default=3, metavar="E", help="pre-training epochs (default 3)")
+    fs.add_argument("--pretrain-lr", type=float, default=1e-3, metavar="F",
+                    help="pre-training Adam learning rate, cosine decay (default 1e-3; --lr is the fine-tuning one)")
     fs.add_argument("--shot-events", metavar="FILE", help="file of the few-shot source (its first --shots events)")
     fs.add_argument("--shots", type=int, default=50, metavar="K", help="few-shot events (default 50)")
     fs.add_argument("--preset", default="small", help="VAE preset of the few-shot models (default small)")
@@ -128,11 +130,12 @@ def _pretrained(args, pmts, cfg):
     torch.manual_seed(cfg.seed)
     model = _build_generator("vae", args.preset, _arch(args.arch))
     prepare_generator(model, points, trigger, pmts)
-    pre_cfg = type(cfg)(**{**cfg.to_dict(), "epochs": args.pretrain_epochs, "lr_schedule": "cosine"})
+    pre_cfg = type(cfg)(**{**cfg.to_dict(), "epochs": args.pretrain_epochs, "lr": args.pretrain_lr,
+                           "lr_schedule": "cosine"})
     t0 = time.perf_counter()
     hist = fit_vae(model, points, trigger, pre_cfg, pmts=pmts)
     return model, {"file": path.name, "sources": sorted(set(events.source.astype(str))), "events": len(events),
-                   "epochs": args.pretrain_epochs, "seconds": time.perf_counter() - t0,
+                   "epochs": args.pretrain_epochs, "lr": args.pretrain_lr, "seconds": time.perf_counter() - t0,
                    "last_epoch": hist["epochs"][-1]}
 
 
