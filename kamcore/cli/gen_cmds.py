@@ -1,4 +1,6 @@
-"""Sub-commands on the event generators: ``train vae|gan``, ``generate``, ``compare``.
+"""Sub-commands on the event generators: ``train vae|gan``, ``calibrate``, ``generate``, ``compare``.
+
+(``gen-results``, the results file, lives in :mod:`kamcore.cli.genstudy_cmds`.)
 
 * ``kamcore train vae|gan --events FILE... --out PREFIX`` turns the events into point
   clouds (:func:`kamcore.preprocess.pointcloud.point_clouds`), fits the model's scaler
@@ -7,6 +9,11 @@
   and writes ``PREFIX.safetensors`` + ``PREFIX.json`` with the training files, sources,
   event count, configuration, history and command (``model_cmds`` dispatches
   ``vae``/``gan`` to :func:`train_generator`).
+* ``kamcore calibrate MODEL --events FILE... --out PREFIX`` fits the quantile output
+  calibration of hit times and charges (:func:`~kamcore.train.generative.calibrate_generator`);
+  ``train --calibrate K`` does it right after training.
+* A bare model name that is not a file here (``vae_xe136``, ``gan_xe136``) is looked up
+  among the shipped assets (:func:`resolve_checkpoint`).
 * ``kamcore generate --model M --events N --seed S --out FILE.parquet`` samples ``N``
   events (:func:`~kamcore.train.generative.generate_events`) and writes them as an
   ordinary Parquet run (source ``generated:<kind>``).  The file depends only on the
@@ -33,7 +40,8 @@ from ..errors import ConfigError, ModelFileError
 from .main import command
 from .params import add_param_options, config_from_args
 
-__all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_parsers", "train_generator"]
+__all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_parsers", "train_generator",
+           "resolve_checkpoint"]
 
 #: checkpoint kinds these commands train and sample (registered by kamcore.train.generative)
 GENERATOR_KINDS = ("vae", "gan")

@@ -16,6 +16,12 @@ Randomness (shuffling, reparameterisation noise, generator noise, penalty
 interpolation) comes from ``config.seed``; initial weights come from whoever built
 the model.
 
+``validate`` (e.g. :func:`iou_validator`: mean histogram IoU of generated against
+held-out events) scores the model after epochs and the best weights are restored at
+the end; ``lr_schedule="cosine"`` decays the learning rate to zero over the run.
+:func:`calibrate_generator` fits the output calibration
+(:class:`~kamcore.nn.pointnet.OutputCalibration`) after training.
+
 :func:`generate_events` turns samples into ordinary :class:`~kamcore.events.Events`
 (hits = triggered PMTs, ``t_ns`` = the generated proper time, ``q_pe`` = charge, source
 ``"generated:<kind>"``, NaN vertex and energy, no deposit truth) that
