@@ -44,7 +44,7 @@ def serve(tmp: Path, *, port: int | None = None, env: dict | None = None, extra:
                              "--allow-websocket-origin", f"127.0.0.1:{port}", "--warm", *(extra or [])],
                             cwd=tmp, env=e, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/app"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # a cold start imports torch, panel, healpy, iminuit; slow on a busy machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"panel serve exited: {(tmp / f'serve_{port}.log').read_text()[-2000:]}")
@@ -55,7 +55,7 @@ def serve(tmp: Path, *, port: int | None = None, env: dict | None = None, extra:
             time.sleep(0.5)
     else:
         proc.kill()
-        raise RuntimeError("panel serve did not come up in 90 s")
+        raise RuntimeError(f"panel serve did not come up in 240 s: {(tmp / f'serve_{port}.log').read_text()[-2000:]}")
     return proc, url
 
 
@@ -140,7 +140,8 @@ def world(tmp_path_factory):
 
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("world")
-    cfg = DashboardConfig(producer="external", store=str(tmp / "live"), catalog=f"sqlite:///{tmp / 'cat.sqlite'}",
+    cfg = DashboardConfig(model="cnn_cpu", producer="external", store=str(tmp / "live"),
+                          catalog=f"sqlite:///{tmp / 'cat.sqlite'}",
                           generated_events=40)
     templates = Templates.load(cfg.templates_path())
     feed = SimulatedFeed(MonitorConfig(rate_hz=1e5, run_length=60, batch_events=60, seed=3,
