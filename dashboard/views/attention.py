@@ -58,7 +58,9 @@ class AttentionView(Viewer):
                fill_color={"field": "att", "transform": self._mapper}, line_color=None)
         p.add_tools(HoverTool(tooltips=[("slice", "@slice"), ("t", "@x{0.0} ns"), ("hits", "@top"),
                                         ("attention", "@att{0.000}")]))
-        p.add_layout(ColorBar(color_mapper=self._mapper, width=10, title="attention fraction"), "right")
+        p.add_layout(ColorBar(color_mapper=self._mapper, width=10,
+                              title=f"attention (uniform {1 / T:.4f})"),
+                     "right")
         p.xaxis.axis_label = "proper hit time (ns), one bar per time slice"
         p.yaxis.axis_label = "hits"
         self._bar_fig = p
@@ -74,7 +76,7 @@ class AttentionView(Viewer):
         # class averages from the shipped results
         c = _base("Mean attention per source (shipped held-out results)", height=320)
         c.xaxis.axis_label = "time slice"
-        c.yaxis.axis_label = "mean attention fraction"
+        c.yaxis.axis_label = f"mean attention fraction (uniform: 1/{T} = {1 / T:.4f})"
         self._class_fig = c
         self._class_note = pn.pane.HTML("", sizing_mode="stretch_width")
         self._draw_classes()
@@ -124,7 +126,8 @@ class AttentionView(Viewer):
             att = _fractions(ev.attention[0]) if ev.attention is not None else np.full(self._T, 1.0 / self._T)
             self._bar_src.data = {"x": self._bar_src.data["x"], "top": counts, "att": att,
                                   "slice": np.arange(self._T)}
-            self._mapper.high = max(float(att.max()), 1.0 / self._T)
+            lo, hi = float(att.min()), float(att.max())  # stretch: learned attention may sit close to 1/T
+            self._mapper.update(low=lo, high=hi if hi > lo else lo + 1e-6)
             self._bar_fig.title.text = (f"Event {int(ev.events.event_id[0])} of run {int(ev.events.run[0])} "
                                         f"(live #{int(ev.seq[0])}, score {float(ev.score[0]):.3f}): time profile "
                                         "coloured by attention")
@@ -136,7 +139,8 @@ class AttentionView(Viewer):
                 img = _fractions(recent.attention)
                 self._heat_src.data = {"image": [img], "dh": [len(img)]}
                 self._heat_fig.y_range.end = len(img)
-                self._heat_mapper.high = float(np.percentile(img, 99)) if img.size else 1.0
+                lo, hi = (float(np.percentile(img, 1)), float(np.percentile(img, 99))) if img.size else (0.0, 1.0)
+                self._heat_mapper.update(low=lo, high=hi if hi > lo else lo + 1e-6)
             self._heat_seq = b.buffer.seq
             changed = True
         return changed
