@@ -22,6 +22,7 @@ script prints the load average next to the figures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -121,7 +122,13 @@ def main() -> int:
                     print((tmp / "serve.log").read_text()[-3000:], file=sys.stderr)
                     return 1
                 time.sleep(0.5)
-        while not list((tmp / "kamdash" / "live").glob("chunk_*.npz")) and time.monotonic() - t0 < 300:
+        status = tmp / "kamdash" / "live" / "producer.json"  # wait until the history is done and the feed is live
+        while time.monotonic() - t0 < 600:
+            try:
+                if json.loads(status.read_text()).get("state", "").startswith("live"):
+                    break
+            except (OSError, ValueError):
+                pass
             time.sleep(0.5)
         time.sleep(3.0)
         print(f"server up in {time.monotonic() - t0:.1f} s (warm start, producer running); load average "
