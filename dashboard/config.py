@@ -26,13 +26,10 @@ __all__ = ["DashboardConfig", "resolve_asset"]
 
 
 def resolve_asset(name: str, suffix: str = ".json") -> Path:
-    """``name`` as a path, or the shipped asset of that name (a bare name without ``suffix`` file here)."""
-    from kamcore._assets import asset_path
+    """``name`` as a path, or the shipped asset of that name (:func:`kamcore._assets.find_asset`)."""
+    from kamcore._assets import find_asset
 
-    p = Path(name).expanduser()
-    if p.parent == Path(".") and not p.with_name(p.name + suffix).exists() and not p.exists():
-        return asset_path(p.name)
-    return p
+    return find_asset(name, suffix)
 
 
 class DashboardConfig(JsonConfig):

@@ -327,20 +327,11 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_checkpoint(path: str) -> Path:
-    """``path``, or the shipped checkpoint of that name in ``assets/`` (e.g. ``vae_xe136``).
+    """``path``, or the shipped checkpoint of that name in ``assets/`` (e.g. ``vae_xe136``):
+    :func:`kamcore._assets.find_asset` with the checkpoint's ``.json``."""
+    from .._assets import find_asset
 
-    A bare name (no directory part) whose configuration file does not exist here is
-    looked up with :func:`kamcore._assets.asset_path`; anything else is returned as given.
-    """
-    from .._assets import asset_path
-    from ..train import checkpoint_paths
-
-    p = Path(path)
-    if p.parent == Path(".") and not checkpoint_paths(p)[1].exists():
-        shipped = checkpoint_paths(asset_path(p.name))[1]
-        if shipped.exists():
-            return shipped.with_suffix("")
-    return p
+    return find_asset(path, ".json")
 
 
 def _load_generator(path: str, device: str = "cpu"):
