@@ -14,12 +14,7 @@ _TINY = ["--preset", "tiny", "--epochs", "2", "--batch-size", "16", "--seed", "0
          "--no-progress"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(argv, capsys):

@@ -12,12 +12,7 @@ from kamcore.metrics.generative import (FEATURE_NAMES, QUANTITIES, bootstrap_com
 from kamcore.sim import simulate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ from kamcore.nn.pointnet import (N_FEATURES, PMTDecoder, PointCloudScaler, Point
 from synthetic import random_cloud
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: thread start-up costs more than it saves
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_encoder(norm="batch", **kw):

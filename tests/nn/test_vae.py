@@ -8,12 +8,7 @@ from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig, chamfer_distance
 from synthetic import random_cloud
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def brute_chamfer(a, b, ma, mb):

@@ -9,12 +9,7 @@ from kamcore.nn.wgan import GAN_PRESETS, Critic, GANConfig, PointCloudWGAN, grad
 from synthetic import random_cloud
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_gan(p=40, dtype=torch.float32, **kw):

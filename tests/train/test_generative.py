@@ -19,12 +19,7 @@ from kamcore.train.generative import (GenTrainConfig, calibrate_generator, fit_g
                                       iou_validator, prepare_generator)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,7 @@ from kamcore.train.generative import GenTrainConfig, fit_vae, generate_events
 from kamcore.train.genstudy import PAPER_TABLE1, comparison_row, few_shot_models, generator_table
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
