@@ -167,14 +167,22 @@ def _evaluate(args) -> int:
         print(json.dumps(results, default=float))
         return 0
     names = list(results["models"])
-    print(f"signal {signal_name}: rejection at 90% acceptance (AUC) on held-out events")
-    print(f"{'source':<16}" + "".join(f"{n:>24}" for n in names))
+    print(f"signal {signal_name}: rejection at 90% acceptance (AUC) on held-out events; "
+          "in brackets with the background reweighted to the signal's Nhit")
+    print(f"{'source':<16}" + "".join(f"{n:>36}" for n in names))
     for src in backgrounds:
         cells = []
         for n in names:
             r = results["models"][n]["sources"][src]
-            cells.append(f"{r['rejection']:>15.1%} ({r['auc']:.3f})")
-        print(f"{src:<16}" + "".join(f"{c:>24}" for c in cells))
+            rw = r["nhit_reweighted"]
+            cells.append(f"{r['rejection']:.1%} ({r['auc']:.3f}) [{rw['rejection']:.1%} ({rw['auc']:.3f})]")
+        print(f"{src:<16}" + "".join(f"{c:>36}" for c in cells))
+    for topo in ("single", "multi"):
+        cells = []
+        for n in names:
+            t = results["models"][n]["by_topology"].get(topo)
+            cells.append("-" if t is None else f"{t['mean_rejection']:.1%} [{t['mean_rejection_nhit_reweighted']:.1%}]")
+        print(f"{'mean ' + topo:<16}" + "".join(f"{c:>36}" for c in cells))
     return 0
 
 

@@ -10,6 +10,10 @@ With scores ``s`` (higher = more signal-like) and a threshold ``c``:
 * Rejection at a fixed signal acceptance (the papers use 90%): the threshold
   ``c`` is the ``1 - acceptance`` quantile of the signal scores, and the
   rejection is the fraction of background scores below it.
+* Background weights ``w`` (e.g. Nhit reweighting to the signal's distribution,
+  :func:`kamcore.preprocess.nhit_weights`) replace counts by sums of weights:
+  ``FPR(c) = sum_j w_j [b_j >= c] / sum_j w_j`` and
+  ``AUC = sum_j w_j P(s_sig > b_j) / sum_j w_j``.
 * Sensitivity factor of a counting experiment ``S = TPR / sqrt(FPR)``; with a
   background split into long-lived spallation (fraction ``f_LL = 0.582``) and a
   2vbb-like part (``0.418``) that the cut treats like signal (``FPR_2v = TPR``):
@@ -41,12 +45,21 @@ def roc_curve(signal_scores: np.ndarray, background_scores: np.ndarray) -> tuple
     return np.r_[0.0, fpr], np.r_[0.0, tpr], np.r_[np.inf, thr]
 
 
-def auc(signal_scores: np.ndarray, background_scores: np.ndarray) -> float:
-    """Area under the ROC curve, ``P(s_sig > s_bkg)`` with ties counted half."""
+def auc(signal_scores: np.ndarray, background_scores: np.ndarray,
+        background_weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve, ``P(s_sig > s_bkg)`` with ties counted half (weighted background optional)."""
     s = np.asarray(signal_scores, np.float64)
     b = np.asarray(background_scores, np.float64)
     if len(s) == 0 or len(b) == 0:
         return float("nan")
+    if background_weights is not None:
+        w = np.asarray(background_weights, np.float64)
+        if w.sum() <= 0:
+            return float("nan")
+        s_sorted = np.sort(s)
+        above = len(s) - np.searchsorted(s_sorted, b, side="right")  # signal scores > b_j
+        ties = np.searchsorted(s_sorted, b, side="right") - np.searchsorted(s_sorted, b, side="left")
+        return float(np.sum(w * (above + 0.5 * ties)) / (len(s) * w.sum()))
     ranks = rankdata(np.concatenate([s, b]))
     u = ranks[: len(s)].sum() - len(s) * (len(s) + 1) / 2.0
     return float(u / (len(s) * len(b)))
@@ -62,11 +75,16 @@ def threshold_at_acceptance(signal_scores: np.ndarray, acceptance: float = 0.9) 
 
 
 def rejection_at_acceptance(signal_scores: np.ndarray, background_scores: np.ndarray,
-                            acceptance: float = 0.9) -> float:
-    """Fraction of background below the threshold that keeps ``acceptance`` of the signal."""
+                            acceptance: float = 0.9, background_weights: np.ndarray | None = None) -> float:
+    """Fraction of background below the threshold that keeps ``acceptance`` of the signal (weighted optional)."""
     c = threshold_at_acceptance(signal_scores, acceptance)
     b = np.asarray(background_scores, np.float64)
-    return float((b < c).mean()) if len(b) else float("nan")
+    if not len(b):
+        return float("nan")
+    if background_weights is None:
+        return float((b < c).mean())
+    w = np.asarray(background_weights, np.float64)
+    return float(np.sum(w * (b < c)) / w.sum()) if w.sum() > 0 else float("nan")
 
 
 def sensitivity_factor(tpr: np.ndarray, fpr: np.ndarray) -> np.ndarray:

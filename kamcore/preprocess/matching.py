@@ -6,13 +6,18 @@ are drawn from each sample at random without replacement.  When the signal is th
 union of several groups (the three excited states), the signal draw at each ``h``
 is divided as equally among the groups as their counts allow.  The classifier
 then cannot separate the samples by Nhit alone.
+
+For evaluation, :func:`nhit_weights` does the same without throwing events away:
+each event of a sample gets the weight ``p_ref(h) / p_sample(h)`` of its Nhit bin,
+so the weighted sample has the reference's Nhit distribution (zero weight where
+the sample has no events of the reference or the reference none of the sample).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["match_nhit"]
+__all__ = ["match_nhit", "nhit_weights"]
 
 
 def match_nhit(nhit_signal: np.ndarray, nhit_background: np.ndarray, rng: np.random.Generator, *,
@@ -60,3 +65,43 @@ def match_nhit(nhit_signal: np.ndarray, nhit_background: np.ndarray, rng: np.ran
         sel_b.append(rng.choice(bkg, n, replace=False))
     cat = lambda parts: np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
     return cat(sel_s), cat(sel_b)
+
+
+def nhit_weights(nhit_reference: np.ndarray, nhit_sample: np.ndarray, *, bins: int = 20,
+                 quantiles: tuple[float, float] = (0.005, 0.995)) -> tuple[np.ndarray, float]:
+    """Weights that give ``nhit_sample`` the Nhit distribution of ``nhit_reference``.
+
+    Bins: ``bins`` equal-width bins between the ``quantiles`` of the reference
+    (the tails outside carry weight 0).  In bin ``k`` with reference fraction
+    ``r_k`` and ``n_k`` sample events, each of them weighs ``r_k / n_k``
+    (weights sum to the covered reference fraction; normalise as needed).
+
+    Returns
+    -------
+    weights : (Ns,) float64
+    coverage : float
+        Fraction of the reference in bins where the sample has events; below 1,
+        part of the reference Nhit range is not represented by the sample.
+
+    >>> w, cov = nhit_weights(np.array([10, 10, 20, 20]), np.array([10, 20, 20, 20, 30]), bins=2,
+    ...                       quantiles=(0.0, 1.0))
+    >>> w.round(3).tolist(), cov
+    ([0.5, 0.167, 0.167, 0.167, 0.0], 1.0)
+    """
+    ref = np.asarray(nhit_reference, np.float64)
+    smp = np.asarray(nhit_sample, np.float64)
+    if len(ref) == 0 or len(smp) == 0:
+        return np.zeros(len(smp)), 0.0
+    lo, hi = np.quantile(ref, quantiles)
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    edges[-1] = np.nextafter(edges[-1], np.inf)  # the top value belongs to the last bin
+    r = np.histogram(ref, edges)[0] / len(ref)
+    n = np.histogram(smp, edges)[0]
+    k = np.digitize(smp, edges) - 1
+    inside = (k >= 0) & (k < bins)
+    per_bin = np.divide(r, n, out=np.zeros(bins), where=n > 0)
+    w = np.zeros(len(smp))
+    w[inside] = per_bin[k[inside]]
+    return w, float(r[n > 0].sum() / max(r.sum(), 1e-300))

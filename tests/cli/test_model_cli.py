@@ -43,8 +43,13 @@ def test_train_evaluate_score_tiny_cnn(runs, capsys):
     text = capsys.readouterr().out
     assert code == 0 and "Bi214" in text and "C10" in text
     r = json.loads(res.read_text())
-    assert set(r["models"]["cnn_tiny"]["sources"]) == {"Bi214", "C10"}
+    rep = r["models"]["cnn_tiny"]
+    assert set(rep["sources"]) == {"Bi214", "C10"}
     assert r["command"].startswith("kamcore evaluate")
+    rw = rep["sources"]["C10"]["nhit_reweighted"]
+    assert 0 <= rw["rejection"] <= 1 and 0 < rw["effective_events"] <= 24 and 0 < rw["signal_nhit_coverage"] <= 1
+    assert rep["by_topology"]["multi"]["sources"] == ["Bi214", "C10"] and "single" not in rep["by_topology"]
+    assert "mean multi" in text
 
 
 def test_score_writes_attention_for_kamnet(runs, tmp_path):

@@ -42,3 +42,15 @@ def test_sensitivity_factors():
     assert float(mixed_sensitivity_factor(0.9, 0.9)) == pytest.approx(np.sqrt(0.9))
     assert float(mixed_sensitivity_factor(0.9, 0.7)) < float(sensitivity_factor(0.9, 0.7))
     assert np.isnan(sensitivity_factor(0.5, 0.0))
+
+
+def test_weighted_auc_and_rejection_equal_repeating_events():
+    rng = np.random.default_rng(3)
+    s = rng.normal(1.0, 1.0, 200)
+    b = np.round(rng.normal(0.0, 1.0, 50), 1)  # ties with each other
+    w = rng.integers(0, 4, len(b))
+    repeated = np.repeat(b, w)
+    assert auc(s, b, w) == pytest.approx(auc(s, repeated), abs=1e-12)
+    assert rejection_at_acceptance(s, b, 0.9, w) == pytest.approx(rejection_at_acceptance(s, repeated, 0.9))
+    # unit weights are the unweighted figures
+    assert auc(s, b, np.ones(len(b))) == pytest.approx(auc(s, b), abs=1e-12)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from kamcore.preprocess import match_nhit
+from kamcore.preprocess import match_nhit, nhit_weights
 
 
 def test_matched_histograms_are_identical():
@@ -33,3 +33,19 @@ def test_reproducible_and_binned():
     a2 = match_nhit(s, b, np.random.default_rng(5), bin_width=10)
     np.testing.assert_array_equal(a1[0], a2[0])
     assert len(a1[0]) == 50
+
+
+def test_nhit_weights_give_the_reference_histogram():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(350, 20, 5000).astype(int)
+    smp = rng.normal(320, 40, 8000).astype(int)
+    w, cov = nhit_weights(ref, smp, bins=10)
+    edges = np.linspace(*np.quantile(ref, (0.005, 0.995)), 11)
+    h_ref = np.histogram(ref, edges)[0] / len(ref)
+    h_w = np.histogram(smp, edges, weights=w)[0]
+    assert cov == 1.0
+    np.testing.assert_allclose(h_w / h_w.sum(), h_ref / h_ref.sum(), atol=1e-9)
+    assert w[smp < edges[0]].sum() == 0  # outside the reference range: weight 0
+    # a sample that misses the upper half of the reference covers only part of it
+    w2, cov2 = nhit_weights(ref, smp[smp < 350], bins=10)
+    assert 0.3 < cov2 < 0.7
