@@ -1,4 +1,4 @@
-"""Shared fixtures: the shipped PMT table and small seeded synthetic events."""
+"""Shared fixtures: the shipped PMT table, small seeded synthetic events, a tiny untrained CNN checkpoint."""
 
 from __future__ import annotations
 
@@ -28,3 +28,36 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn(tmp_path_factory):
+    """Checkpoint path ``.../m`` (``m.safetensors`` + ``m.json``) of a tiny untrained CNN, seed 0.
+
+    The tiny presets take 4x8x8 maps; run files give real 28x38x38 maps, so: the cpu preset made small
+    (channels [2, 2], hidden [4]), CPU milliseconds per event.  Copy it with :func:`copy_tiny_cnn`.
+    """
+    import torch
+
+    from kamcore.nn.cnn import CNNConfig, ConventionalCNN
+    from kamcore.train import save_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("tiny_cnn")
+    save_model(d / "m", ConventionalCNN(CNNConfig.from_preset("cpu", channels=[2, 2], hidden=[4])), "cnn",
+               preset="custom")
+    return d / "m"
+
+
+@pytest.fixture(scope="session")
+def copy_tiny_cnn(tiny_cnn):
+    """``copy_tiny_cnn(dest_dir)`` copies the :func:`tiny_cnn` checkpoint into ``dest_dir``; returns ``dest_dir/m``."""
+    import shutil
+    from pathlib import Path
+
+    def copy(dest_dir):
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(tiny_cnn.with_suffix(suffix), Path(dest_dir) / ("m" + suffix))
+        return Path(dest_dir) / "m"
+    return copy

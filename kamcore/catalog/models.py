@@ -1,7 +1,8 @@
 """The run catalog's tables (SQLAlchemy 2.x declarative ORM).
 
 * ``runs`` -- one row per run: file, start/stop (ns), live time, events, file
-  status, good mark; unique ``run_number``.
+  status (``ok``, ``bad_file``, ``incomplete``) with its one-line ``error``,
+  good mark; unique ``run_number``.
 * ``fits`` -- one fit of a run by one model with one template version; unique
   ``(run_id, model_digest, template_digest)`` (a re-fit updates it).
 * ``flags`` -- flags of a fit (``high_background``, ``bad_fit``,
@@ -50,7 +51,7 @@ class Run(Base):
     stop_ns: Mapped[int | None] = mapped_column(BigInteger)
     livetime_s: Mapped[float | None] = mapped_column(Float)
     n_events: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | bad_file
+    status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | bad_file | incomplete (file still being written)
     error: Mapped[str | None] = mapped_column(Text)
     good: Mapped[bool | None] = mapped_column(Boolean)  # marked good by the shift crew (reference)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

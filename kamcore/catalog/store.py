@@ -9,7 +9,11 @@ when ``XDG_DATA_HOME`` is unset), the XDG base-directory convention that
 platformdirs follows on Linux.
 
 Every write method is one transaction (``Session.begin()``): it commits whole
-or not at all.  Re-writing the same thing updates the row in place: runs are
+or not at all, also when the writing process is killed (SIGKILL) in the middle:
+SQLite rolls a hot journal back when the file is next opened, PostgreSQL aborts
+the transaction of a dropped connection.  :meth:`Catalog.store_run_fit` writes a
+closed run and its fit in one transaction, so a run is never stored as ``ok``
+without its fit.  Re-writing the same thing updates the row in place: runs are
 keyed by run number, fits by (run, model digest, template digest), flags by
 (fit, kind), periods by (model, templates, method, first run); on SQLite and
 PostgreSQL this is a native ``INSERT ... ON CONFLICT DO UPDATE``.  Flags and
@@ -59,12 +63,27 @@ def default_catalog_url() -> str:
 
 
 def _normalise_url(url: str | os.PathLike | None) -> str:
+    """SQLAlchemy URL of ``url``: a plain path is a SQLite file; ``postgresql://`` / ``postgres://`` without a
+    driver use psycopg (version 3, ``pip install 'psycopg[binary]'``) unless psycopg2 is installed.
+
+    >>> _normalise_url("postgres://kamdash@db/kamdash").split("://")[0] in ("postgresql+psycopg", "postgresql")
+    True
+    """
     if url is None:
-        return default_catalog_url()
+        url = default_catalog_url()
     s = os.fspath(url)
     if "://" not in s:  # a plain path: SQLite file
         return f"sqlite:///{Path(s).expanduser().resolve()}"
+    scheme, rest = s.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        import importlib.util
+
+        has_pg2 = importlib.util.find_spec("psycopg2") is not None
+        s = ("postgresql://" if has_pg2 else "postgresql+psycopg://") + rest
     return s
+
+
+_RUN_FIELDS = {"path", "start_ns", "stop_ns", "livetime_s", "n_events", "status", "error", "good"}
 
 
 class Catalog:
@@ -90,8 +109,10 @@ class Catalog:
                 Path(u.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"catalog {self.url}: cannot create its directory ({exc.strerror})") from None
+        # a server connection can go away between two polls of a long-running dashboard: test it on checkout
+        extra = {} if u.get_backend_name() == "sqlite" else {"pool_pre_ping": True}
         try:
-            self.engine: Engine = create_engine(u, echo=echo, future=True)
+            self.engine: Engine = create_engine(u, echo=echo, future=True, **extra)
         except (SQLAlchemyError, ImportError) as exc:
             raise CatalogError(f"catalog {self.url}: {_one_line(exc)}") from None
         if self.engine.dialect.name == "sqlite":
@@ -102,9 +123,22 @@ class Catalog:
                 cur.close()
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         try:
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self.url}: cannot open or create the tables ({_one_line(exc)})") from None
+
+    def _create_tables(self) -> None:
+        """Create missing tables.  On PostgreSQL under a transaction-level advisory lock: processes that open a
+        new catalog at the same moment (a monitor and dashboards starting together) would otherwise race on
+        ``CREATE TABLE`` and one of them fail with a duplicate-type error."""
+        if self.engine.dialect.name != "postgresql":
+            Base.metadata.create_all(self.engine)
+            return
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7273801)"))  # any constant key: 'kamdash catalog'
+            Base.metadata.create_all(conn)
 
     def __repr__(self) -> str:
         return f"Catalog({self.url!r})"
@@ -147,14 +181,17 @@ class Catalog:
             rid = self._upsert(s, Run, ["run_number"], {"run_number": int(run_number)})
         return int(rid)
 
+    @staticmethod
+    def _check_run_fields(fields: dict) -> None:
+        bad = sorted(set(fields) - _RUN_FIELDS)
+        if bad:
+            raise ConfigError(f"unknown run field(s) {bad}; allowed: {sorted(_RUN_FIELDS)}")
+
     # ----------------------------------------------------------------- writes
     def upsert_run(self, run_number: int, **fields) -> None:
         """Insert or update run ``run_number`` (fields: path, start_ns, stop_ns, livetime_s, n_events,
         status, error, good)."""
-        allowed = {"path", "start_ns", "stop_ns", "livetime_s", "n_events", "status", "error", "good"}
-        bad = sorted(set(fields) - allowed)
-        if bad:
-            raise ConfigError(f"unknown run field(s) {bad}; allowed: {sorted(allowed)}")
+        self._check_run_fields(fields)
         with self._tx() as s:
             self._upsert(s, Run, ["run_number"], {"run_number": int(run_number), **fields})
 
@@ -170,17 +207,32 @@ class Catalog:
 
         ``fit`` is a :class:`kamcore.fit.RunFit`, ``config`` its :class:`kamcore.fit.FitConfig`.
         """
-        d = fit.to_dict()
         with self._tx() as s:
-            rid = self._run_id(s, run_number)
-            return self._upsert(s, Fit, ["run_id", "model_digest", "template_digest"], {
-                "run_id": rid, "model_name": str(model["name"]), "model_kind": str(model.get("kind", "")),
-                "model_digest": str(model["digest"]), "template_digest": str(template_digest),
-                "method": str(config.method), "status": fit.status, "valid": bool(fit.valid),
-                "n_events": int(fit.n_events), "bkg_fraction": d["bkg_fraction"],
-                "bkg_fraction_err": d["bkg_fraction_err"], "fval": d["fval"], "ndof": int(fit.ndof),
-                "pvalue": d["pvalue"], "seconds": float(fit.seconds), "result_json": json.dumps(d),
-                "config_json": config.to_json(), "command": command})
+            return self._store_fit(s, self._run_id(s, run_number), fit, model, template_digest, config, command)
+
+    def store_run_fit(self, run_number: int, fit, *, run_fields: dict, model: dict, template_digest: str, config,
+                      command: str | None = None) -> int:
+        """:meth:`upsert_run` with ``run_fields`` and :meth:`store_fit` in one transaction; returns the fit id.
+
+        What closing a run writes: either both rows are committed or neither (a writer killed in between
+        leaves the catalog as it was, and the run is closed again on restart).
+        """
+        self._check_run_fields(run_fields)
+        with self._tx() as s:
+            rid = self._upsert(s, Run, ["run_number"], {"run_number": int(run_number), **run_fields})
+            return self._store_fit(s, rid, fit, model, template_digest, config, command)
+
+    def _store_fit(self, s: Session, rid: int, fit, model: dict, template_digest: str, config,
+                   command: str | None) -> int:
+        d = fit.to_dict()
+        return self._upsert(s, Fit, ["run_id", "model_digest", "template_digest"], {
+            "run_id": rid, "model_name": str(model["name"]), "model_kind": str(model.get("kind", "")),
+            "model_digest": str(model["digest"]), "template_digest": str(template_digest),
+            "method": str(config.method), "status": fit.status, "valid": bool(fit.valid),
+            "n_events": int(fit.n_events), "bkg_fraction": d["bkg_fraction"],
+            "bkg_fraction_err": d["bkg_fraction_err"], "fval": d["fval"], "ndof": int(fit.ndof),
+            "pvalue": d["pvalue"], "seconds": float(fit.seconds), "result_json": json.dumps(d),
+            "config_json": config.to_json(), "command": command})
 
     def store_flags(self, result, *, model_digest: str, template_digest: str, config) -> None:
         """Replace the flags and periods of the (model, templates) sequence by ``result`` (one transaction).

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
+
 __all__ = ["close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores"]
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,16 @@ def write_run_scores(run_file, events, scores, attention, ident: dict) -> Path:
     return write(run_file, events, scores, attention, ident)
 
 
-def mark_bad_file(catalog, path, run: int | None, error: str) -> None:
-    """Record an unreadable run file: run ``run`` gets ``status="bad_file"`` and the one-line error."""
+def mark_bad_file(catalog, path, run: int | None, error: str, *, status: str = "bad_file") -> None:
+    """Record an unreadable run file: run ``run`` gets ``status`` and the one-line error.
+
+    ``status`` is ``"bad_file"`` (the file is not a valid run file) or ``"incomplete"`` (the file has no
+    Parquet footer yet: still being written, retried; see :mod:`kamcore.monitor.feeds`).
+    """
+    if status not in ("bad_file", "incomplete"):
+        raise ConfigError(f"status must be 'bad_file' or 'incomplete', got {status!r}")
     if run is not None:
-        catalog.upsert_run(int(run), path=str(Path(path).resolve()), status="bad_file",
+        catalog.upsert_run(int(run), path=str(Path(path).resolve()), status=status,
                            error=" ".join(str(error).split()))
 
 
@@ -35,16 +43,16 @@ def close_run(catalog, run_file, scores: np.ndarray, info: dict, templates, fit_
               command: str | None = None):
     """Fit one run's scores ``(N,)`` and store run + fit in the catalog; returns the :class:`~kamcore.fit.RunFit`.
 
-    ``info`` is :func:`kamcore.runs.run_info` of the run.
+    ``info`` is :func:`kamcore.runs.run_info` of the run.  The run row (``status="ok"``) and its fit are
+    written in one transaction (:meth:`~kamcore.catalog.Catalog.store_run_fit`).
     """
     from ..fit import fit_run
 
     res = fit_run(np.asarray(scores), templates, fit_config, livetime_s=info["livetime_s"], run=info["run"])
-    catalog.upsert_run(info["run"], path=str(Path(run_file).resolve()), start_ns=info["start_ns"],
-                       stop_ns=info["stop_ns"], livetime_s=info["livetime_s"], n_events=int(len(scores)),
-                       status="ok", error=None)
-    catalog.store_fit(info["run"], res, model=model, template_digest=templates.digest, config=fit_config,
-                      command=command)
+    catalog.store_run_fit(info["run"], res, run_fields={
+        "path": str(Path(run_file).resolve()), "start_ns": info["start_ns"], "stop_ns": info["stop_ns"],
+        "livetime_s": info["livetime_s"], "n_events": int(len(scores)), "status": "ok", "error": None},
+        model=model, template_digest=templates.digest, config=fit_config, command=command)
     return res
 
 

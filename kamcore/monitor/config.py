@@ -49,6 +49,9 @@ class MonitorConfig(param.Parameterized):
         "Directory feed: seconds between directory scans; also the simulated feed's batch period."))
     settle_s = param.Number(default=2.0, bounds=(0.0, None), doc=(
         "Directory feed: a run file is picked up only when unchanged for this many seconds."))
+    incomplete_s = param.Number(default=300.0, bounds=(0.0, None), doc=(
+        "Directory feed: a run file without a Parquet footer is 'incomplete' (still being written) and retried; "
+        "unchanged for this many seconds it is marked bad_file (a writer that died)."))
     seed = param.Integer(default=0, bounds=(0, None), doc="Simulated feed: seed of runs and convection periods.")
 
     def validate(self) -> "MonitorConfig":

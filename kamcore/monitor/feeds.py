@@ -10,11 +10,30 @@ runs dry or ``stop`` (a :class:`threading.Event`) is set:
   at ``rate_hz``; the last batch of a run has ``closes_run=True``.
 * :class:`DirectoryFeed` -- finished run files ``run_*.parquet`` that a DAQ
   writes into a directory; one batch per file (``closes_run=True``, ``path``
-  set).  Hidden and temporary files are ignored; a file is taken only when it
-  has not changed for ``settle_s``.  A file that cannot be read becomes a batch
-  with ``error`` set and no events (the producer marks it bad in the catalog).
-  Files the catalog already holds (ok, or bad and not rewritten since) are
-  skipped, so a restarted producer neither redoes nor loses runs.
+  set).  Hidden and temporary files are ignored.  Files the catalog already
+  holds (ok, or bad and not rewritten since) are skipped, so a restarted
+  producer neither redoes nor loses runs.
+
+Half-written and bad files (the rule)
+-------------------------------------
+A DAQ that writes in place exposes a file while it grows.  A file is read only
+when its size and modification time have not changed for ``settle_s``
+(default 2 s).  If it then cannot be read:
+
+* **incomplete** -- it has no Parquet footer yet (shorter than 12 bytes, or it
+  starts with the magic ``PAR1`` but does not end with it: a Parquet writer
+  writes the footer last).  The batch has ``file_status="incomplete"`` (the
+  producer records the run as ``incomplete`` with the reason) and the file is
+  read again as soon as it changes; a file that becomes valid is picked up and
+  closed like any other.  An incomplete file unchanged for ``incomplete_s``
+  (default 300 s; its age is its modification time, so this holds across
+  restarts) is marked ``bad_file``: the writer died.
+* **bad** -- anything else that cannot be read (not Parquet, corrupt pages,
+  wrong schema or values: the one-line error of :func:`kamcore.io.open_events`).
+  The batch has ``file_status="bad_file"``; the file is read again only when
+  it is rewritten (new modification time).
+
+Either way the feed goes on with the next file.
 """
 
 from __future__ import annotations
@@ -32,7 +51,7 @@ import numpy as np
 from ..events import Events
 from .config import MonitorConfig
 
-__all__ = ["FeedBatch", "SimulatedFeed", "DirectoryFeed"]
+__all__ = ["FeedBatch", "SimulatedFeed", "DirectoryFeed", "parquet_footer_missing"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +74,8 @@ class FeedBatch:
         Why the run file was rejected.
     truth : dict or None
         Simulated feed: the run's truth (:func:`kamcore.runs.simulate_run`).
+    file_status : str
+        With ``error``: ``"bad_file"`` or ``"incomplete"`` (no Parquet footer yet; retried).
     """
 
     events: Events | None
@@ -63,6 +84,7 @@ class FeedBatch:
     path: Path | None = None
     error: str | None = None
     truth: dict | None = None
+    file_status: str = "bad_file"
 
 
 def _run_number(name: str) -> int | None:
@@ -154,6 +176,19 @@ class SimulatedFeed:
                 run += 1
 
 
+def parquet_footer_missing(path: str | os.PathLike) -> bool:
+    """True when ``path`` looks like a Parquet file still being written: shorter than 12 bytes, or starting
+    with ``PAR1`` without ending with it (the footer and its closing magic are written last)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        size = f.seek(0, os.SEEK_END)
+        if size < 12:
+            return head in (b"", b"PAR1"[: len(head)])
+        f.seek(-4, os.SEEK_END)
+        tail = f.read(4)
+    return head == b"PAR1" and tail != b"PAR1"
+
+
 class DirectoryFeed:
     """Finished run files written into a directory by a DAQ (see module docstring).
 
@@ -161,16 +196,19 @@ class DirectoryFeed:
     ----------
     directory : str or os.PathLike
     config : MonitorConfig, optional
-        ``poll_interval_s`` and ``settle_s``.
+        ``poll_interval_s``, ``settle_s`` and ``incomplete_s``.
     done : callable, optional
         ``done(path, mtime_ns) -> bool``: the file was already processed (the
         producer asks its catalog).
     once : bool
         Stop after one scan that finds nothing new (tests, batch catch-up).
+    clock : callable
+        Wall-clock time in ns (compared with file modification times).
     """
 
     def __init__(self, directory: str | os.PathLike, config: MonitorConfig | None = None, *,
-                 done: Callable[[Path, int], bool] | None = None, once: bool = False):
+                 done: Callable[[Path, int], bool] | None = None, once: bool = False,
+                 clock: Callable[[], int] = time.time_ns):
         from ..errors import ConfigError
 
         self.directory = Path(directory)
@@ -179,13 +217,16 @@ class DirectoryFeed:
         self.config = config or MonitorConfig(feed=str(directory))
         self._done = done or (lambda p, m: False)
         self.once = once
-        self._seen: dict[str, int] = {}  # file name -> mtime_ns when handled
+        self._clock = clock
+        self._seen: dict[str, tuple[int, int]] = {}  # file name -> (size, mtime_ns) when handled for good
+        self._incomplete: dict[str, tuple[int, int]] = {}  # file name -> (size, mtime_ns) reported incomplete
 
     def __repr__(self) -> str:
         return f"DirectoryFeed({str(self.directory)!r})"
 
-    def _candidates(self) -> list[Path]:
-        now = time.time_ns()
+    def _candidates(self) -> list[tuple[Path, tuple[int, int], bool]]:
+        """``(path, (size, mtime_ns), timed_out)`` of the files to read now."""
+        now = self._clock()
         out = []
         for p in sorted(self.directory.glob("run_*.parquet")):
             if p.name.startswith(".") or _run_number(p.name) is None or not p.is_file():
@@ -194,37 +235,62 @@ class DirectoryFeed:
                 st = p.stat()
             except OSError:
                 continue
-            if self._seen.get(p.name) == st.st_mtime_ns:
+            sig = (st.st_size, st.st_mtime_ns)
+            if self._seen.get(p.name) == sig:
                 continue
-            if now - st.st_mtime_ns < self.config.settle_s * 1e9:
+            age_s = (now - st.st_mtime_ns) / 1e9
+            if age_s < self.config.settle_s:
                 continue  # still being written
-            if self._done(p, st.st_mtime_ns):
-                self._seen[p.name] = st.st_mtime_ns
+            timed_out = False
+            if self._incomplete.get(p.name) == sig:
+                if age_s < self.config.incomplete_s:
+                    continue  # reported incomplete and unchanged: wait for the writer
+                timed_out = True
+            elif self._done(p, st.st_mtime_ns):
+                self._seen[p.name] = sig
                 continue
-            out.append(p)
+            out.append((p, sig, timed_out))
         return out
 
-    def batches(self, stop: threading.Event) -> Iterator[FeedBatch]:
+    def _read(self, p: Path, sig: tuple[int, int], timed_out: bool) -> FeedBatch:
         from ..errors import KamcoreError
         from ..io import open_events
         from ..runs import run_info
 
+        try:
+            if timed_out:
+                raise KamcoreError(f"{p}: no Parquet footer, unchanged for {self.config.incomplete_s:g} s "
+                                   "(truncated: the writer stopped)")
+            ev = open_events(p)
+            run = run_info(ev, str(p))["run"]
+        except (KamcoreError, OSError) as exc:
+            error = " ".join(str(exc).split())
+            try:
+                incomplete = not timed_out and parquet_footer_missing(p)
+            except OSError:
+                incomplete = False
+            if incomplete:
+                self._incomplete[p.name] = sig
+                log.info("%s: no Parquet footer yet (%d bytes); read again when it changes", p, sig[0])
+                return FeedBatch(None, _run_number(p.name), closes_run=True, path=p, file_status="incomplete",
+                                 error=f"{p}: incomplete, no Parquet footer yet ({sig[0]} bytes; still being "
+                                       f"written? read again when it changes, bad after "
+                                       f"{self.config.incomplete_s:g} s unchanged)")
+            self._seen[p.name] = sig
+            self._incomplete.pop(p.name, None)
+            log.warning("%s; run skipped", error)
+            return FeedBatch(None, _run_number(p.name), closes_run=True, path=p, error=error)
+        self._seen[p.name] = sig
+        self._incomplete.pop(p.name, None)
+        return FeedBatch(ev, int(run), closes_run=True, path=p)
+
+    def batches(self, stop: threading.Event) -> Iterator[FeedBatch]:
         while not stop.is_set():
             new = self._candidates()
-            for p in new:
+            for p, sig, timed_out in new:
                 if stop.is_set():
                     return
-                mtime = p.stat().st_mtime_ns
-                self._seen[p.name] = mtime
-                try:
-                    ev = open_events(p)
-                    run = run_info(ev, str(p))["run"]
-                except KamcoreError as exc:
-                    log.warning("%s; run skipped", exc)
-                    yield FeedBatch(None, _run_number(p.name), closes_run=True, path=p,
-                                    error=" ".join(str(exc).split()))
-                    continue
-                yield FeedBatch(ev, int(run), closes_run=True, path=p)
+                yield self._read(p, sig, timed_out)
             if not new and self.once:
                 return
             stop.wait(self.config.poll_interval_s)

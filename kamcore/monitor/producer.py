@@ -11,7 +11,18 @@ For every :class:`~kamcore.monitor.feeds.FeedBatch`:
    score file are written, the run is fitted with the templates and stored in
    the catalog, and the whole stored sequence of (model, templates) is flagged
    again (:mod:`kamcore.monitor.closing`, the steps of ``kamcore runs fit``).
-   A bad run file is marked ``bad_file`` in the catalog and skipped.
+   A bad run file is marked ``bad_file`` in the catalog and skipped; a run file
+   still being written is marked ``incomplete`` and read again when it changes
+   (the rule: :mod:`kamcore.monitor.feeds`).
+
+Crash safety (a producer killed at any moment, ``kill -9`` included): files
+are written atomically (temporary name, then rename), the run row and its fit
+are one catalog transaction, and flags are replaced as a set in another.  On
+start the producer deletes the temporary files that dead writers left behind
+and flags the stored sequence again (a kill between the fit and the flags),
+and the feed resumes after what the catalog holds: nothing committed is redone
+or lost; the run that was being closed is closed again (its events are stored
+in the live store a second time).
 
 The producer is the one writer of the store and (for these runs) the catalog.
 It stops after ``max_runs`` closed runs, after ``duration_s``, or when
@@ -23,6 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import re
 import signal
 import threading
 import time
@@ -36,7 +49,7 @@ from .config import MonitorConfig
 from .feeds import DirectoryFeed, FeedBatch, SimulatedFeed
 from .store import LiveStore
 
-__all__ = ["Producer", "ProducerStats", "make_feed"]
+__all__ = ["Producer", "ProducerStats", "make_feed", "remove_stale_temp_files"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +61,7 @@ class ProducerStats:
     events: int = 0
     runs_closed: int = 0
     bad_files: int = 0
+    incomplete_files: int = 0
     runs: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     stopped_by: str = ""
@@ -90,6 +104,38 @@ def make_feed(config: MonitorConfig, catalog=None, *, once: bool = False):
         return SimulatedFeed(config)
     return DirectoryFeed(config.feed, config, done=_catalog_done(catalog) if catalog is not None else None,
                          once=once)
+
+
+_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")  # kamcore.io.atomic_output's names
+
+
+def remove_stale_temp_files(directory) -> int:
+    """Delete the temporary files of :func:`kamcore.io.atomic_output` in ``directory`` whose writing process
+    is gone (killed in the middle of a write); returns how many."""
+    n = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for e in entries:
+        m = _TEMP.fullmatch(e.name)
+        if m is None or not e.is_file(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(m["pid"]), 0)
+            continue  # the writer is alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, ValueError):
+            continue  # another user's process, or not a pid
+        try:
+            os.unlink(e.path)
+            n += 1
+        except OSError:
+            pass
+    if n:
+        log.info("%s: deleted %d temporary file(s) of killed writers", directory, n)
+    return n
 
 
 class Producer:
@@ -161,8 +207,11 @@ class Producer:
         from ..events import Events
 
         if batch.error is not None:
-            mark_bad_file(self.catalog, batch.path, batch.run, batch.error)
-            stats.bad_files += 1
+            mark_bad_file(self.catalog, batch.path, batch.run, batch.error, status=batch.file_status)
+            if batch.file_status == "incomplete":
+                stats.incomplete_files += 1
+            else:
+                stats.bad_files += 1
             return
         scores, att = self.score(batch.events)
         self.store.append(batch.events, score=scores, attention=att)
@@ -201,12 +250,24 @@ class Producer:
         log.info("run %d closed: %d events, fit %s, f_bkg = %s", info["run"], len(scores), res.status,
                  res.bkg_fraction)
 
+    def recover(self) -> int:
+        """After a crash: delete dead writers' temporary files, flag the stored sequence again; returns the
+        number of files deleted."""
+        dirs = {self.runs_dir, self.store.path}
+        if isinstance(self.feed, DirectoryFeed):
+            dirs.add(self.feed.directory)
+        n = sum(remove_stale_temp_files(d) for d in dirs)
+        flag_stored_sequence(self.catalog, model_digest=self.ident["digest"],
+                             template_digest=self.templates.digest, flag_config=self.flag_config)
+        return n
+
     # ---------------------------------------------------------------- loop
     def run(self, *, max_runs: int | None = None, duration_s: float | None = None,
             handle_signals: bool = False) -> ProducerStats:
         """Follow the feed until it ends, ``max_runs`` runs are closed, ``duration_s`` passed, or :meth:`stop`."""
         stats = ProducerStats()
         t0 = time.monotonic()
+        self.recover()
         timer = None
         if duration_s is not None:
             timer = threading.Timer(duration_s, self.stop, args=("duration",))

@@ -11,18 +11,9 @@ from kamcore.io import read_scores
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    import torch
-
-    from kamcore.nn.cnn import CNNConfig, ConventionalCNN
-    from kamcore.train import save_model
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def setup(copy_tiny_cnn, tmp_path_factory):
     d = tmp_path_factory.mktemp("runs_cli")
-    # the tiny presets take 4x8x8 maps; run files give real 28x38x38 maps, so: the cpu preset, made small
-    save_model(d / "m", ConventionalCNN(CNNConfig.from_preset("cpu", channels=[2, 2], hidden=[4])), "cnn",
-               preset="custom")
+    copy_tiny_cnn(d)
     assert main(["runs", "simulate", "--runs", "3", "--events-per-run", "24", "--seed", "3", "--out", str(d / "runs"),
                  "--convection", "2:1:3", "--no-progress"]) == 0
     assert main(["runs", "templates", "--model", str(d / "m"), "--out", str(d / "t.json"), "--events", "40",

@@ -62,7 +62,8 @@ def _produce(model, t, feed_dir, cat, store):
         return Producer(feed, s, cat, model, t, fit_config=t.fit_config(min_events=3)).run(duration_s=60)
 
 
-def test_directory_feed_skips_corrupt_file_and_restart_does_not_redo(model_and_templates, run_dir, tmp_path):
+def test_directory_feed_bad_and_half_written_files_and_restart_does_not_redo(model_and_templates, run_dir,
+                                                                            tmp_path):
     model, tpath = model_and_templates
     t = Templates.load(tpath)
     d = tmp_path / "daq"
@@ -70,28 +71,31 @@ def test_directory_feed_skips_corrupt_file_and_restart_does_not_redo(model_and_t
     for name in ("run_000001.parquet", "run_000003.parquet"):
         shutil.copy(run_dir / name, d / name)
     raw = (run_dir / "run_000002.parquet").read_bytes()
-    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ
+    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ: no footer yet
+    (d / "run_000005.parquet").write_bytes(b"not a parquet file\n")  # bad
     (d / ".run_000004.parquet.tmp").write_bytes(b"partial")  # a DAQ's temporary file: ignored
     cat = Catalog(tmp_path / "c.sqlite")
     stats = _produce(model, t, d, cat, tmp_path / "live")
-    assert stats.runs_closed == 2 and stats.bad_files == 1 and stats.runs == [1, 3]
+    assert (stats.runs_closed, stats.bad_files, stats.incomplete_files, stats.runs) == (2, 1, 1, [1, 3])
     runs = {r["run"]: r for r in cat.list_runs()}
-    assert runs[2]["status"] == "bad_file" and runs[2]["fit"] is None and "run_000002" in runs[2]["error"]
+    assert runs[2]["status"] == "incomplete" and runs[2]["fit"] is None
+    assert "run_000002.parquet: incomplete, no Parquet footer yet" in runs[2]["error"]
+    assert runs[5]["status"] == "bad_file" and "run_000005" in runs[5]["error"] and "\n" not in runs[5]["error"]
     assert runs[1]["fit"] is not None and runs[3]["fit"] is not None
     assert (d / "run_000001.scores.parquet").exists()
     seq = LiveStore(tmp_path / "live").seq
-    # restart: nothing is redone, the store is not refilled
+    # restart: nothing is redone, the store is not refilled; the incomplete file is looked at again
     again = _produce(model, t, d, cat, tmp_path / "live")
-    assert again.runs_closed == 0 and again.bad_files == 0 and again.events == 0
+    assert (again.runs_closed, again.bad_files, again.incomplete_files, again.events) == (0, 0, 1, 0)
     assert LiveStore(tmp_path / "live").seq == seq
-    # the DAQ rewrites run 2 whole and writes run 4: only those are picked up, once each
+    # the DAQ finishes run 2 and writes run 4: only those are picked up, once each
     shutil.copy(run_dir / "run_000002.parquet", d / "run_000002.parquet")
     shutil.copy(run_dir / "run_000004.parquet", d / "run_000004.parquet")
     third = _produce(model, t, d, cat, tmp_path / "live")
-    assert third.runs_closed == 2 and sorted(third.runs) == [2, 4]
+    assert third.runs_closed == 2 and sorted(third.runs) == [2, 4] and third.bad_files == 0
     runs = {r["run"]: r for r in cat.list_runs()}
-    assert runs[2]["status"] == "ok" and runs[2]["error"] is None and sorted(runs) == [1, 2, 3, 4]
-    assert all(len(cat.fit_history(r)) == 1 for r in runs)
+    assert runs[2]["status"] == "ok" and runs[2]["error"] is None and sorted(runs) == [1, 2, 3, 4, 5]
+    assert all(len(cat.fit_history(r)) == 1 for r in (1, 2, 3, 4)) and cat.fit_history(5) == []
     assert LiveStore(tmp_path / "live").seq == seq + third.events
 
 

@@ -21,17 +21,9 @@ from kamcore.runs.batch import _worker_model
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    import torch
-
-    from kamcore.nn.cnn import CNNConfig, ConventionalCNN
-    from kamcore.train import save_model
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def setup(copy_tiny_cnn, tmp_path_factory):
     d = tmp_path_factory.mktemp("batch")
-    save_model(d / "m", ConventionalCNN(CNNConfig.from_preset("cpu", channels=[2, 2], hidden=[4])), "cnn",
-               preset="custom")
+    copy_tiny_cnn(d)
     simulate_runs(3, d / "runs", seed=5, config=RunSimConfig(events_per_run=10))
     return d
 
