@@ -276,18 +276,20 @@ class _Reader:
             raise SchemaError(f"{path}: no kamdash.schema_version in the Parquet metadata "
                               f"(not a KamDash event file?); supported versions: {SUPPORTED_SCHEMA_VERSIONS}")
         text = raw.decode("utf-8", "replace")
-        if not text.isdigit() or int(text) < 1:
-            raise SchemaError(f"{path}: unknown schema version {text!r} "
+        # ASCII digits only: str.isdigit() also accepts e.g. "\u00b2", which int() refuses
+        if not (text.isascii() and text.isdigit()) or int(text[-18:]) < 1:
+            raise SchemaError(f"{path}: unknown schema version {text[:40]!r} "
                               f"(supported: {SUPPORTED_SCHEMA_VERSIONS})")
-        if int(text) > max(SUPPORTED_SCHEMA_VERSIONS):
-            raise SchemaError(f"{path}: schema version {text} is newer than this kamcore reads "
+        version = int(text) if len(text.lstrip("0")) <= 18 else None  # None: more digits than any version
+        if version is None or version > max(SUPPORTED_SCHEMA_VERSIONS):
+            raise SchemaError(f"{path}: schema version {text[:40]} is newer than this kamcore reads "
                               f"(supported: {SUPPORTED_SCHEMA_VERSIONS}); upgrade kamcore")
-        if int(text) not in SUPPORTED_SCHEMA_VERSIONS:
+        if version not in SUPPORTED_SCHEMA_VERSIONS:
             raise SchemaError(f"{path}: schema version {text} is no longer read "
                               f"(supported: {SUPPORTED_SCHEMA_VERSIONS}); convert it with an older kamcore")
         try:
             attrs = json.loads(meta.get(_META_ATTRS, b"{}").decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise SchemaError(f"{path}: kamdash.attrs metadata is not valid JSON ({one_line(exc)})") from None
         if not isinstance(attrs, dict):
             raise SchemaError(f"{path}: kamdash.attrs metadata is a JSON {type(attrs).__name__}, expected an object")

@@ -239,7 +239,7 @@ def _read_attrs(f, path: Path) -> dict:
         return {}
     try:
         attrs = json.loads(str(f[_ATTRS_KEY]))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise SchemaError(f"{path}: {_ATTRS_KEY} is not valid JSON ({one_line(exc)})") from None
     if not isinstance(attrs, dict):
         raise SchemaError(f"{path}: {_ATTRS_KEY} is a JSON {type(attrs).__name__}, expected an object")

@@ -28,6 +28,14 @@ from ._common import atomic_output, check_readable, one_line
 __all__ = ["write_scores", "read_scores"]
 
 _REQUIRED = ("run", "event_id", "score")
+#: column -> test of its Arrow type
+_KINDS = {
+    "run": pa.types.is_integer,
+    "event_id": pa.types.is_integer,
+    "score": pa.types.is_floating,
+    "energy_mev": pa.types.is_floating,
+    "attention": lambda t: pa.types.is_fixed_size_list(t) and pa.types.is_floating(t.value_type),
+}
 
 
 def write_scores(path: str | os.PathLike, *, run: np.ndarray, event_id: np.ndarray, score: np.ndarray,
@@ -53,22 +61,46 @@ def write_scores(path: str | os.PathLike, *, run: np.ndarray, event_id: np.ndarr
 
 
 def read_scores(path: str | os.PathLike) -> dict:
-    """``{"run", "event_id", "source", "energy_mev", "score", "attention" (N, T) or None, "meta"}``."""
+    """``{"run", "event_id", "source", "energy_mev", "score", "attention" (N, T) or None, "meta"}``.
+
+    Raises
+    ------
+    EventFileError
+        Missing, not Parquet, truncated or corrupt.
+    SchemaError
+        A required column is missing or of the wrong type, or the ``kamdash.scores`` metadata is
+        not a JSON object.
+    """
     path = check_readable(Path(path))
     try:
         table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise EventFileError(f"{path}: not a readable score file ({one_line(exc)})") from None
     missing = [c for c in _REQUIRED if c not in table.column_names]
     if missing:
         raise SchemaError(f"{path}: score file lacks columns {missing}")
-    out = {c: table[c].to_numpy() for c in ("run", "event_id", "score", "energy_mev") if c in table.column_names}
-    out["source"] = np.asarray(table["source"].to_pylist(), dtype=object) if "source" in table.column_names else None
-    if "attention" in table.column_names:
-        col = table["attention"].combine_chunks()
-        out["attention"] = col.values.to_numpy().reshape(len(col), col.type.list_size)
-    else:
-        out["attention"] = None
-    meta = (table.schema.metadata or {}).get(b"kamdash.scores", b"{}")
-    out["meta"] = json.loads(meta)
+    for name, kind in _KINDS.items():
+        if name in table.column_names and not kind(table.schema.field(name).type):
+            raise SchemaError(f"{path}: column {name!r} of the score file has type {table.schema.field(name).type}")
+    try:
+        out = {c: table[c].to_numpy() for c in ("run", "event_id", "score", "energy_mev") if c in table.column_names}
+        out["source"] = (np.asarray(table["source"].to_pylist(), dtype=object)
+                         if "source" in table.column_names else None)
+        if "attention" in table.column_names:
+            col = table["attention"].combine_chunks()
+            if col.null_count:
+                raise SchemaError(f"{path}: column 'attention' of the score file has {col.null_count} null row(s)")
+            out["attention"] = col.flatten().to_numpy().reshape(len(col), col.type.list_size)
+        else:
+            out["attention"] = None
+    except (pa.ArrowException, ValueError) as exc:
+        raise SchemaError(f"{path}: score file columns cannot be read ({one_line(exc)})") from None
+    raw = (table.schema.metadata or {}).get(b"kamdash.scores", b"{}")
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise SchemaError(f"{path}: kamdash.scores metadata is not valid JSON ({one_line(exc)})") from None
+    if not isinstance(meta, dict):
+        raise SchemaError(f"{path}: kamdash.scores metadata is a JSON {type(meta).__name__}, expected an object")
+    out["meta"] = meta
     return out

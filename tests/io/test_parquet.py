@@ -224,13 +224,25 @@ def test_corrupted_page_detected(make_events, tmp_path, expect_error):
 
 @pytest.mark.parametrize(
     ("version", "pattern"),
-    [(b"2", "schema version 2 is newer than this kamcore reads"), (b"one", "unknown schema version 'one'")],
+    [(b"2", "schema version 2 is newer than this kamcore reads"), (b"one", "unknown schema version 'one'"),
+     # found by tests/io/test_fuzz_readers.py: str.isdigit() accepts these, int() refused them (ValueError leaked)
+     ("\u00b2".encode(), "unknown schema version '\u00b2'"), (b"9" * 5000, "schema version 9{40} is newer")],
 )
 def test_wrong_schema_version(events, tmp_path, expect_error, version, pattern):
     table = pq.read_table(write_events(events, tmp_path / "good.parquet"))
     path = tmp_path / "future.parquet"
     pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"kamdash.schema_version": version}), path)
     with expect_error(SchemaError, path, pattern):
+        read_events(path)
+
+
+def test_deeply_nested_attrs(events, tmp_path, expect_error):
+    """Found by the fuzz: JSON nested beyond the recursion limit raised RecursionError."""
+    table = pq.read_table(write_events(events, tmp_path / "good.parquet"))
+    path = tmp_path / "deep.parquet"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"kamdash.attrs": deep}), path)
+    with expect_error(SchemaError, path, "kamdash.attrs metadata is not valid JSON"):
         read_events(path)
 
 

@@ -187,6 +187,18 @@ def test_ambiguous_trees(events, tmp_path, expect_error):
     assert len(read_root(path, tree="B")) == len(events)
 
 
+@pytest.mark.parametrize(("text", "pattern"), [("[1, 2]", "is a JSON list"), ("{", "is not valid JSON"),
+                                               ("[" * 100_000 + "]" * 100_000, "is not valid JSON")])
+def test_bad_attrs(events, tmp_path, expect_error, text, pattern):
+    """kamdash_attrs that is not a JSON object; deep nesting raised RecursionError (found by the fuzz)."""
+    path = tmp_path / "attrs.root"
+    with uproot.recreate(path) as f:
+        f.mktree("T", kamland_branches(events))
+        f["kamdash_attrs"] = text
+    with expect_error(SchemaError, path, "kamdash_attrs " + pattern):
+        read_root(path)
+
+
 def test_hit_lists_disagree(events, tmp_path, expect_error):
     off = events.offsets.copy()
     k = int(np.flatnonzero(events.hits_per_event > 1)[0])
