@@ -40,8 +40,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from .pointnet import (N_FEATURES, OutputCalibration, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP,
-                       orthogonality_loss)
+from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
+                       PointNetEncoder, SharedMLP, orthogonality_loss, sample_hits)
 
 __all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
 
@@ -337,6 +337,20 @@ class PointNetVAE(nn.Module):
         raw = self.sample_raw(n, generator)
         trigger = torch.bernoulli(torch.sigmoid(raw[..., 0]), generator=generator).bool()
         return self.scaler.output_points(raw, trigger), trigger
+
+    @torch.no_grad()
+    def sample_hits(self, n: int, generator: torch.Generator | None = None, *, chunk: int = SAMPLE_CHUNK
+                    ) -> HitSample:
+        """Draw ``n`` events from the prior as triggered hits (the fast path of :meth:`sample`).
+
+        Draws ``z ~ N(0, I)`` ``(n, L)``, then the trigger uniforms ``(n, P)``, from
+        ``generator`` and decodes them with :func:`~kamcore.nn.pointnet.sample_hits`
+        (calibrated ``t`` and ``q`` of the triggered PMTs only).  Call it in eval mode.
+        """
+        like = self._like()
+        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
+        u = torch.rand(n, self.config.n_pmts, generator=generator, dtype=like.dtype, device=like.device)
+        return sample_hits(self.decoder, self.scaler, self.calibration, z, u, chunk=chunk)
 
     def extra_repr(self) -> str:
         c = self.config

@@ -41,7 +41,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .pointnet import N_FEATURES, OutputCalibration, PMTDecoder, PointCloudScaler, PointNetEncoder, SharedMLP
+from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
+                       PointNetEncoder, SharedMLP, sample_hits)
 
 __all__ = ["GANConfig", "GAN_PRESETS", "PointCloudWGAN", "Critic", "gradient_penalty"]
 
@@ -261,6 +262,18 @@ class PointCloudWGAN(nn.Module):
         raw = self.sample_raw(n, generator)
         trigger = torch.bernoulli(torch.sigmoid(raw[..., 0]), generator=generator).bool()
         return self.scaler.output_points(raw, trigger), trigger
+
+    @torch.no_grad()
+    def sample_hits(self, n: int, generator: torch.Generator | None = None, *, chunk: int = SAMPLE_CHUNK
+                    ) -> HitSample:
+        """Draw ``n`` events as triggered hits (the fast path of :meth:`sample`).
+
+        Draws the noise ``(n, L)``, then the trigger uniforms ``(n, P)``, from ``generator``
+        and decodes them with :func:`~kamcore.nn.pointnet.sample_hits`.  Call it in eval mode.
+        """
+        z = self.noise(n, generator)
+        u = torch.rand(n, self.config.n_pmts, generator=generator, dtype=z.dtype, device=z.device)
+        return sample_hits(self.generator, self.scaler, self.calibration, z, u, chunk=chunk)
 
     def extra_repr(self) -> str:
         return f"n_pmts={self.config.n_pmts}, latent_dim={self.config.latent_dim}"

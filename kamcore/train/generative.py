@@ -453,8 +453,8 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     Parameters
     ----------
     model : PointNetVAE or PointCloudWGAN
-        Anything with ``sample_raw(n, generator)`` returning the decoder output
-        ``(n, P, 3) = [trigger logit, t_hat, q_hat]``, a fitted ``scaler`` and a ``kind``.
+        Anything with ``sample_hits(n, generator)`` returning a
+        :class:`~kamcore.nn.pointnet.HitSample`, a fitted ``scaler`` and a ``kind``.
     n : int
         Number of events.
     seed : int
@@ -465,7 +465,8 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     source_name : str, optional
         Default ``"generated:<kind>"``.
     batch_size : int
-        Events sampled per call of ``model.sample_raw``.
+        Events sampled per call of ``model.sample_hits`` (its latents and trigger uniforms are
+        drawn together, so it is part of what the seed determines).
     run : int
         Run number written to every event.
 
@@ -494,31 +495,21 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     gen = torch.Generator(device=like.device).manual_seed(int(seed))
     was_training = model.training
     model.eval()
-    counts, pmt_parts, t_parts, q_parts = [], [], [], []
-    scaler = model.scaler
+    parts = []
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             for a in range(0, n, batch_size):
-                # lean sampling: draw the trigger bits first (u < sigmoid(logit) is a Bernoulli
-                # draw), then un-scale t and q of the triggered PMTs only
-                raw = model.sample_raw(min(batch_size, n - a), generator=gen, calibrated=False)  # (b, P, 3)
-                u = torch.rand(raw.shape[:2], generator=gen, dtype=raw.dtype, device=raw.device)
-                trigger = u < torch.sigmoid(raw[..., 0])                          # (b, P) bool
-                ev, idx = trigger.nonzero(as_tuple=True)                          # sorted by event, then PMT
-                hit = raw.reshape(-1, 3).index_select(0, ev * n_pmts + idx)       # (H, 3)
-                if getattr(model, "calibration", None) is not None:
-                    hit = model.calibration(hit)
-                counts.append(trigger.sum(1).cpu().numpy())
-                pmt_parts.append(idx.to(torch.int16).cpu().numpy())
-                t_parts.append(scaler.unscale_t(hit[:, 1]).float().cpu().numpy())
-                q_parts.append(scaler.unscale_q(hit[:, 2]).float().cpu().numpy())
+                # z, then the trigger uniforms of the batch, then t and q of the triggered PMTs only
+                parts.append(model.sample_hits(min(batch_size, n - a), generator=gen))
     finally:
         model.train(was_training)
-    cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))  # noqa: E731
-    offsets = np.r_[0, np.cumsum(cat(counts, np.int64))]
+    cat = (lambda k, dt: np.concatenate([p[k] for p in parts]).astype(dt, copy=False)  # noqa: E731
+           if parts else np.zeros(0, dt))
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(cat(0, np.int64), out=offsets[1:])
     attrs = {"time_reference": "proper", "generator": kind, "generator_seed": int(seed),
              "generator_config": json.dumps(model.config.to_dict(), sort_keys=True),
              "pmt_table_digest": pmts.digest}
-    return Events.from_columns(offsets=offsets, pmt=cat(pmt_parts, np.int16), t_ns=cat(t_parts, np.float32),
-                               q_pe=cat(q_parts, np.float32), run=np.full(n, run, np.int32),
+    return Events.from_columns(offsets=offsets, pmt=cat(1, np.int16), t_ns=cat(2, np.float32),
+                               q_pe=cat(3, np.float32), run=np.full(n, run, np.int32),
                                source=np.full(n, source_name, dtype=object), attrs=attrs)

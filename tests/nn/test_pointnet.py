@@ -1,5 +1,6 @@
-"""PointNet encoder, transform networks, orthogonality regulariser and the point-cloud scaler."""
+"""PointNet encoder, transform networks, orthogonality regulariser, the point-cloud scaler and the fast sampling."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -147,3 +148,140 @@ def test_pooled_features_count_and_hit_mean(pool):
     assert same == (pool == "max_hitmean")  # the mean over hits ignores them, the mean over rows does not
     with pytest.raises(ConfigError, match="pool must be one of"):
         PointNetEncoder(N_FEATURES, (8, 16), pool="sum")
+
+
+# ------------------------------------------------------------------ fast sampling (sample_hits)
+def _decoder_setup(dtype, rank=3, n_pmts=40, knots=16, seed=0):
+    """A random PMTDecoder, a fitted scaler and a fitted calibration (or None when ``knots`` is 0)."""
+    from kamcore.nn.pointnet import OutputCalibration
+
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    dec = PMTDecoder(4, [16], n_pmts, rank=rank).to(dtype)
+    with torch.no_grad():
+        dec.out.bias.view(n_pmts, 3)[:, 0] -= 1.0                 # ~ a quarter of the PMTs triggered
+    sc = PointCloudScaler(n_pmts).to(dtype)
+    sc.pmt_xyz_cm.copy_(torch.randn(n_pmts, 3, generator=g, dtype=torch.float64) * 500)
+    sc.t_mean_ns.fill_(3.0), sc.t_std_ns.fill_(2.5), sc.logq_mean.fill_(0.2), sc.logq_std.fill_(0.6)
+    sc.fitted.fill_(True)
+    cal = None
+    if knots:
+        raw = torch.randn(3000, generator=g, dtype=torch.float64)
+        cal = OutputCalibration(knots).to(dtype).fit(raw * 0.5, raw * 2 + 0.3, raw * 0.7, raw.exp())
+    return dec, sc, cal
+
+
+@torch.no_grad()
+def _dense_hits(dec, sc, cal, z, u):
+    """The dense reference: decode every PMT, calibrate every PMT, Bernoulli draw u < p, keep the triggered."""
+    raw = dec(z)                                                   # (n, P, 3)
+    trigger = u < torch.sigmoid(raw[..., 0])
+    if cal is not None:
+        raw = cal(raw)
+    pts = sc.output_points(raw, trigger)                           # (n, P, 5)
+    return trigger.sum(1), trigger.nonzero()[:, 1], pts[trigger][:, 3], pts[trigger][:, 4]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("rank", [0, 3])
+def test_split_output_regroups_the_output_layer(dtype, rank):
+    dec, _, _ = _decoder_setup(dtype, rank=rank)
+    z = torch.randn(5, 4, dtype=dtype)
+    raw = dec(z)
+    w_logit, b_logit, w_tq, b_tq = dec.split_output()
+    f = dec.features(z)
+    torch.testing.assert_close(f @ w_logit.T + b_logit, raw[..., 0])
+    torch.testing.assert_close((f @ w_tq.T + b_tq).view(5, 40, 2), raw[..., 1:])
+    assert dec.split_output()[0] is w_logit                        # cached
+    with torch.no_grad():                                          # an optimizer step: rebuilt
+        dec.out.weight.mul_(2.0)
+    torch.testing.assert_close(dec.split_output()[0], 2 * w_logit)
+    other = PMTDecoder(4, [16], 40, rank=rank).to(dtype)
+    dec.load_state_dict(other.state_dict())
+    torch.testing.assert_close(dec.split_output()[2], other.split_output()[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_output_calibration_pairs_match_t_q_and_the_exact_map(dtype):
+    from kamcore.nn.pointnet import _interp
+
+    _, _, cal = _decoder_setup(dtype)
+    x = torch.linspace(-4, 4, 2001, dtype=dtype)
+    tq = torch.stack([x, x.flip(0)], -1)
+    out = cal.pairs(tq)
+    torch.testing.assert_close(out[:, 0], cal.t(x), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(out[:, 1], cal.q(x.flip(0)), atol=1e-6, rtol=1e-6)
+    # the tables follow the exact piecewise-linear map through the knots
+    exact = _interp(x.double(), cal.t_from.double(), cal.t_to.double())
+    assert float((cal.t(x).double() - exact).abs().max()) < 1e-3 * float(cal.t_to[-1] - cal.t_to[0])
+    # an affine map on top (the scaler's inverse) is folded into the tables
+    aff = cal.pairs(tq, (2.0, 0.5), (1.0, -3.0))
+    torch.testing.assert_close(aff, out * tq.new_tensor([2.0, 0.5]) + tq.new_tensor([1.0, -3.0]),
+                               atol=1e-5, rtol=1e-5)
+    # load_state_dict rebuilds the tables
+    other = type(cal)(cal.knots).to(dtype).fit(x * 3, x, x, x)
+    cal.load_state_dict(other.state_dict())
+    torch.testing.assert_close(cal.pairs(tq), other.pairs(tq))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("knots", [0, 16])
+@pytest.mark.parametrize("rank", [0, 3])
+def test_sample_hits_matches_dense_decoding(dtype, knots, rank):
+    """The fast path gives the events of the dense reference for the same latents and uniforms."""
+    from kamcore.nn.pointnet import sample_hits
+
+    dec, sc, cal = _decoder_setup(dtype, rank=rank, knots=knots)
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(11, 4, generator=g, dtype=dtype)
+    u = torch.rand(11, 40, generator=g, dtype=dtype)
+    counts, pmt, t_ns, q_pe = _dense_hits(dec, sc, cal, z, u)
+    for chunk in (3, 11, 256):                                      # chunking does not change the events
+        hits = sample_hits(dec, sc, cal, z, u, chunk=chunk)
+        np.testing.assert_array_equal(hits.counts, counts.numpy())
+        np.testing.assert_array_equal(hits.pmt, pmt.numpy())
+        assert hits.pmt.dtype == np.int16 and hits.t_ns.dtype == hits.q_pe.dtype == np.float32
+        np.testing.assert_allclose(hits.t_ns, t_ns.float().numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(hits.q_pe, q_pe.float().numpy(), rtol=1e-5)
+    assert counts.sum() > 20
+    empty = sample_hits(dec, sc, cal, z[:0], u[:0])
+    assert len(empty.counts) == len(empty.pmt) == 0
+    with pytest.raises(ConfigError, match=r"expected uniforms \(11, 40\)"):
+        sample_hits(dec, sc, cal, z, u[:, :39])
+
+
+def test_sample_hits_trigger_rates_are_bernoulli():
+    """Per-PMT trigger frequencies over 4000 events agree with sigmoid(logit) (binomial pulls)."""
+    from kamcore.nn.pointnet import sample_hits
+
+    n_pmts, n = 60, 4000
+    dec, sc, _ = _decoder_setup(torch.float32, n_pmts=n_pmts, knots=0)
+    rate = torch.linspace(0.002, 0.998, n_pmts)
+    dec.init_output_bias(rate)
+    with torch.no_grad():
+        dec.out.weight.zero_()                                     # logits independent of z
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(n, 4, generator=g)
+    hits = sample_hits(dec, sc, None, z, torch.rand(n, n_pmts, generator=g))
+    freq = np.bincount(hits.pmt, minlength=n_pmts) / n
+    p = rate.clamp(1e-3, 1 - 1e-3).double().numpy()
+    pulls = (freq - p) / np.sqrt(p * (1 - p) / n)
+    assert np.abs(pulls).max() < 4.5 and abs(pulls.mean()) < 4.5 / np.sqrt(n_pmts)
+    assert 0.5 < float((pulls ** 2).mean()) < 1.6                    # chi2 / ndf
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_sample_hits_cuda_matches_cpu():
+    from kamcore.nn.pointnet import sample_hits
+
+    dec, sc, cal = _decoder_setup(torch.float32)
+    g = torch.Generator().manual_seed(3)
+    z, u = torch.randn(50, 4, generator=g), torch.rand(50, 40, generator=g)
+    cpu = sample_hits(dec, sc, cal, z, u)
+    gpu = sample_hits(dec.to("cuda"), sc.to("cuda"), cal.to("cuda"), z.to("cuda"), u.to("cuda"))
+    # the same code on both devices: the same hits, up to a trigger draw within rounding of its threshold
+    assert abs(int(cpu.counts.sum()) - int(gpu.counts.sum())) <= 2
+    if np.array_equal(cpu.pmt, gpu.pmt):
+        np.testing.assert_allclose(gpu.t_ns, cpu.t_ns, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(gpu.q_pe, cpu.q_pe, rtol=1e-4)

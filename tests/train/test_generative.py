@@ -211,3 +211,61 @@ def test_calibration_matches_the_training_quantiles(which, trained_vae, trained_
         generate_events(cal, 5, seed=2, pmts=pmts))
     raw = cal.sample_raw(3, torch.Generator().manual_seed(0), calibrated=False)
     torch.testing.assert_close(raw, model.sample_raw(3, torch.Generator().manual_seed(0)))
+
+
+def _dense_generate(model, n, seed, batch_size):
+    """Reference of generate_events: per batch z, then the trigger uniforms; every PMT decoded and calibrated."""
+    gen = torch.Generator().manual_seed(seed)
+    counts, pmt, t_ns, q_pe = [], [], [], []
+    model.eval()
+    with torch.no_grad():
+        for a in range(0, n, batch_size):
+            b = min(batch_size, n - a)
+            raw = model.sample_raw(b, gen)                                         # (b, P, 3), calibrated
+            u = torch.rand(b, model.scaler.n_pmts, generator=gen, dtype=raw.dtype)
+            trigger = u < torch.sigmoid(raw[..., 0])
+            pts = model.scaler.output_points(raw, trigger)
+            counts.append(trigger.sum(1).numpy())
+            pmt.append(trigger.nonzero()[:, 1].numpy())
+            t_ns.append(pts[trigger][:, 3].numpy())
+            q_pe.append(pts[trigger][:, 4].numpy())
+    return [np.concatenate(x) for x in (counts, pmt, t_ns, q_pe)]
+
+
+@pytest.mark.parametrize("which", ["vae", "gan"])
+def test_generate_events_equals_dense_sampling(which, trained_vae, trained_gan, clouds, pmts):
+    """The fast path (split output layer, t and q of the hits only, table calibration) gives the events of
+    the dense path for the same seed: same trigger bits, t and q to float rounding."""
+    model = (trained_vae if which == "vae" else trained_gan)[0]
+    for m in (model, calibrate_generator(model, *clouds, knots=32, n_generate=100, seed=0)):
+        ev = generate_events(m, 25, seed=4, pmts=pmts, batch_size=10)
+        counts, pmt, t_ns, q_pe = _dense_generate(m, 25, 4, 10)
+        np.testing.assert_array_equal(np.diff(ev.offsets), counts)
+        np.testing.assert_array_equal(ev.pmt, pmt)
+        np.testing.assert_allclose(ev.t_ns, t_ns, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(ev.q_pe, q_pe, rtol=1e-5)
+        assert ev.n_hits > 100
+
+
+def test_shipped_vae_fast_path_has_the_distribution_of_model_sample(pmts):
+    """Shipped VAE: NHIT, hit time and charge of generate_events against model.sample (torch.bernoulli on the
+    dense output) on independent draws agree within their statistical errors."""
+    from kamcore.cli.gen_cmds import resolve_checkpoint
+
+    model = load_model(resolve_checkpoint("vae_xe136"))[0].eval()
+    n = 3000
+    ev = generate_events(model, n, seed=11, pmts=pmts)
+    points, trigger = model.sample(n, torch.Generator().manual_seed(12))
+    nhit_fast, nhit_ref = np.diff(ev.offsets), trigger.sum(1).numpy()
+    hits = points[trigger].numpy()
+    err = np.hypot(nhit_fast.std(), nhit_ref.std()) / np.sqrt(n)
+    assert abs(nhit_fast.mean() - nhit_ref.mean()) < 4 * err
+    assert nhit_fast.std() == pytest.approx(nhit_ref.std(), rel=0.08)
+    for fast, ref in ((ev.t_ns, hits[:, 3]), (np.log(ev.q_pe), np.log(hits[:, 4]))):
+        np.testing.assert_allclose(np.percentile(fast, [5, 25, 50, 75, 95]), np.percentile(ref, [5, 25, 50, 75, 95]),
+                                   atol=0.03 * ref.std())
+    # per-PMT trigger rates: squared differences against their binomial variance, chi2 / ndf ~ 1 +- 0.03
+    rate_fast = np.bincount(ev.pmt, minlength=len(pmts)) / n
+    rate_ref = trigger.double().mean(0).numpy()
+    p = np.clip((rate_fast + rate_ref) / 2, 1 / n, 1 - 1 / n)
+    assert 0.85 < np.mean((rate_fast - rate_ref) ** 2 / (2 * p * (1 - p) / n)) < 1.15
