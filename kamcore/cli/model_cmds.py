@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .gen_cmds import resolve_checkpoint
 from .main import command
 from .params import add_param_options, config_from_args
 
@@ -155,7 +156,7 @@ def _evaluate(args) -> int:
                "signal": signal_name, "heldout": {"simulated": bool(args.simulate), "seed": args.seed,
                                                    "events_per_source": args.simulate}, "models": {}}
     for path in args.models:
-        model, meta = load_model(path)
+        model, meta = load_model(resolve_checkpoint(path))
         rep = evaluate_by_source(model, signal, backgrounds)
         rep.update({"model": meta["model"], "preset": meta.get("preset"), "training": {
             k: meta.get("training", {}).get(k) for k in ("signal_sources", "background_sources", "command")}})
@@ -181,7 +182,8 @@ def _evaluate(args) -> int:
         cells = []
         for n in names:
             t = results["models"][n]["by_topology"].get(topo)
-            cells.append("-" if t is None else f"{t['mean_rejection']:.1%} [{t['mean_rejection_nhit_reweighted']:.1%}]")
+            rw = None if t is None else t["mean_rejection_nhit_reweighted"]
+            cells.append("-" if t is None else f"{t['mean_rejection']:.1%} [{'-' if rw is None else f'{rw:.1%}'}]")
         print(f"{'mean ' + topo:<16}" + "".join(f"{c:>36}" for c in cells))
     return 0
 
@@ -203,7 +205,7 @@ def _score(args) -> int:
     from ..io import open_events, write_scores
     from ..train import hitmap_set, load_model, predict
 
-    model, meta = load_model(args.model)
+    model, meta = load_model(resolve_checkpoint(args.model))
     events = open_events(args.file)
     scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()))
     write_scores(args.out, run=events.run, event_id=events.event_id, score=scores, source=events.source,
