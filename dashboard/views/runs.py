@@ -19,16 +19,21 @@ from panel.viewable import Viewer
 from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
 from ..selection import Selection
 
-__all__ = ["RunsView", "run_state"]
+__all__ = ["RunsView", "run_state", "FILE_PROBLEMS"]
 
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
-                 "bad file": "#000000"}
+                 "bad file": "#000000", "incomplete": OKABE_ITO[4]}
+
+#: what the Runs view says about a run file the producer could not close (catalog status -> text)
+FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
 
 
 def run_state(run: dict) -> str:
-    """``"ok" | "flagged" | "bad fit" | "not fitted" | "bad file"`` of a catalog run dict."""
+    """``"ok" | "flagged" | "bad fit" | "not fitted" | "bad file" | "incomplete"`` of a catalog run dict."""
     if run.get("status") == "bad_file":
         return "bad file"
+    if run.get("status") == "incomplete":
+        return "incomplete"
     fit = run.get("fit")
     if fit is None or fit.get("status") != "ok":
         return "not fitted"
@@ -134,7 +139,8 @@ class RunsView(Viewer):
         """Redraw when the catalog changed (a run closed, a note added)."""
         runs = self.backend.runs()
         notes = self.backend.notes()
-        sig = (len(runs), runs[-1]["updated_at"] if runs else None,
+        # any run row written (a run closed, a file marked bad or incomplete, an incomplete file closed later)
+        sig = (len(runs), max((r["updated_at"] or "" for r in runs), default=None),
                runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None)
         changed = False
         if sig != self._signature:
@@ -163,11 +169,12 @@ class RunsView(Viewer):
                          "f_bkg": None if f is None else round(f, 3), "error": None if e is None else round(e, 3),
                          "p-value": None if fit.get("pvalue") is None else round(fit["pvalue"], 3),
                          "flags": ", ".join(sorted({x["kind"] for x in r.get("flags", [])})) or "",
-                         "good": r.get("good", False)})
+                         "good": r.get("good", False),
+                         "file problem": (r.get("error") or "") if r.get("status") in FILE_PROBLEMS else ""})
         import pandas as pd
 
         df = pd.DataFrame(rows, columns=["run", "state", "events", "live time (s)", "f_bkg", "error", "p-value",
-                                         "flags", "good"])
+                                         "flags", "good", "file problem"])
         self._table.value = df.iloc[::-1].reset_index(drop=True)
         fitted = [(r, r["fit"]) for r in runs if r.get("fit") and r["fit"].get("bkg_fraction") is not None]
         self._f_src.data = {
@@ -255,8 +262,9 @@ class RunsView(Viewer):
         colour = STATE_COLOURS[st]
         head = (f"<span style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
                 f"{html.escape(st.upper())}</span> <b>Run {cur['run']}</b>")
-        if cur.get("status") == "bad_file":
-            return f"{head}: unreadable run file <code>{html.escape(str(cur.get('error')))}</code>"
+        if cur.get("status") in FILE_PROBLEMS:
+            return (f"{head}: {FILE_PROBLEMS[cur['status']]}: <code>{html.escape(str(cur.get('error')))}</code> "
+                    f"<small>({html.escape(str(cur.get('updated_at') or '')[:19])} UTC)</small>")
         if not fit:
             return f"{head}: not fitted yet."
         res = fit["result"]

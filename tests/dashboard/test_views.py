@@ -96,6 +96,37 @@ def test_runs_view_stacks_the_fit_and_stores_notes(world):
     assert sel.run == 2
 
 
+def test_runs_view_shows_bad_and_incomplete_run_files_with_the_reason(world, tmp_path):
+    import shutil
+
+    from dashboard.backend import Backend
+    from dashboard.views import RunsView
+    from kamcore.monitor import mark_bad_file
+
+    db = tmp_path / "cat.sqlite"  # a copy: the module's world stays as it is
+    shutil.copy(world.catalog.url.removeprefix("sqlite:///"), db)
+    values = {k: v for k, v in world.config.param.values().items() if k != "name"}
+    b = Backend(type(world.config)(**{**values, "catalog": f"sqlite:///{db}"}), start=False)
+    mark_bad_file(b.catalog, tmp_path / "run_000004.parquet", 4, "run_000004.parquet: not a Parquet file")
+    mark_bad_file(b.catalog, tmp_path / "run_000005.parquet", 5, "run_000005.parquet: incomplete, no footer",
+                  status="incomplete")
+    v = RunsView(backend=b, selection=Selection(run=4))
+    assert v.refresh()
+    table = v._table.value.set_index("run")
+    assert table.loc[4, "state"] == "bad file" and table.loc[4, "file problem"].endswith("not a Parquet file")
+    assert table.loc[5, "state"] == "incomplete" and "no footer" in table.loc[5, "file problem"]
+    assert table.loc[2, "file problem"] == "" and table.loc[2, "state"] != "bad file"
+    assert "BAD FILE" in v._result.object and "unreadable run file, skipped" in v._result.object
+    assert "not a Parquet file" in v._result.object
+    v.selection.run = 5
+    assert "still being written, retried" in v._result.object
+    # the DAQ finishes run 4's file later: an older run's new state is drawn too
+    b.catalog.upsert_run(4, status="incomplete", error="run_000004.parquet: incomplete, no footer")
+    b._cache.clear()
+    assert v.refresh()
+    assert v._table.value.set_index("run").loc[4, "state"] == "incomplete"
+
+
 def test_generated_view_reports_a_missing_generator_clearly(world, tmp_path):
     from dashboard.views import GeneratedView
 
