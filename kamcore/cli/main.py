@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line (no usage dump)."""
 
     def error(self, message: str):  # noqa: D102 - argparse hook
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def command(name: str, help: str):
@@ -42,7 +42,7 @@ def command(name: str, help: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import events_cmds, gen_cmds, model_cmds, monitor_cmds, runs_cmds  # noqa: F401  (register the commands)
+    from . import events_cmds, gen_cmds, model_cmds, monitor_cmds, runs_cmds, study_cmds  # noqa: F401  (register the commands)
 
     parser = _Parser(prog="kamcore", description=(
         "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "
