@@ -542,8 +542,9 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
     PMTs, computed in chunks of ``chunk`` events: the trigger logits as one contiguous
     ``(chunk, P)`` product (:meth:`PMTDecoder.split_output`), one ``nonzero`` over the
     trigger bits (numpy on the host, the bits are copied there from any device), ``t`` and
-    ``q`` as one ``(chunk, 2P)`` product gathered at the hits, then the calibration and
-    the inverse scaling on the ``H`` hits in one table look-up (:meth:`OutputCalibration.pairs`).
+    ``q`` as one ``(chunk, 2P)`` product gathered at the hits (the hidden layers run on
+    blocks of ``4 chunk`` events), then the calibration and
+    the inverse scaling on the ``H`` hits in one table look-up (:meth:`OutputCalibration.map_tq`).
 
     Parameters
     ----------
@@ -570,21 +571,27 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
     scale = (float(scaler.t_std_ns), float(scaler.logq_std))
     shift = (float(scaler.t_mean_ns), float(scaler.logq_mean))
     parts: list[tuple[np.ndarray, ...]] = []
-    for a in range(0, n, max(1, int(chunk))):
-        f = decoder.features(z[a:a + chunk])                                        # (c, K)
+    chunk = max(1, int(chunk))
+    block = 4 * chunk   # the hidden layers run faster on larger batches than the wide output products
+    features = decoder.features(z[:block])                                           # (<= block, K)
+    for a in range(0, n, chunk):
+        if a % block == 0 and a:
+            features = decoder.features(z[a:a + block])
+        f = features[a % block:a % block + chunk]                                    # (c, K)
         c = f.shape[0]
         trigger = uniforms[a:a + chunk] < torch.addmm(b_logit, f, w_logit.t()).sigmoid_()  # (c, P) bool
         flat = np.flatnonzero(trigger.cpu().numpy())                               # (H,) b P + p, sorted
         tq = torch.addmm(b_tq, f, w_tq.t()).view(c * n_pmts, 2)                    # (c P, 2)
         hit = tq.index_select(0, torch.from_numpy(flat).to(tq.device))             # (H, 2)
-        if calibration is not None:                                               # [t_ns, log q_pe]
-            hit = calibration.pairs(hit, scale, shift)
+        if calibration is not None:                                               # t_ns, log q_pe
+            t, log_q = calibration.map_tq(hit[:, 0], hit[:, 1], scale, shift)
         else:
-            hit = hit * hit.new_tensor(scale) + hit.new_tensor(shift)
-        t_ns = hit[:, 0].float().cpu().numpy()
-        q_pe = hit[:, 1].exp().float().cpu().numpy()
+            t, log_q = hit[:, 0] * scale[0] + shift[0], hit[:, 1] * scale[1] + shift[1]
+        t_ns = t.float().cpu().numpy()
+        q_pe = log_q.exp_().float().cpu().numpy()
         ends = np.searchsorted(flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts)
-        parts.append((np.diff(ends, prepend=0), (flat % n_pmts).astype(np.int16), t_ns, q_pe))
+        small = flat.astype(np.int32) if c * n_pmts < 2**31 else flat             # int32 division is ~3x faster
+        parts.append((np.diff(ends, prepend=0), (small % n_pmts).astype(np.int16), t_ns, q_pe))
     if not parts:
         return HitSample(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.float32),
                          np.zeros(0, np.float32))
@@ -663,81 +670,64 @@ class OutputCalibration(nn.Module):
     #: points of the uniform look-up tables the maps are evaluated with (see :meth:`_lut`)
     table_size = 8192
 
-    def _lut(self, like: torch.Tensor, scale: tuple[float, float], shift: tuple[float, float]) -> tuple:
-        """Both maps tabulated on ``G`` uniform points, for :meth:`_eval`.
+    def _lut(self, name: str, like: torch.Tensor, scale: float = 1.0, shift: float = 0.0
+             ) -> tuple[torch.Tensor, torch.Tensor, float, float, float]:
+        """The map of ``name`` ("t" or "q") tabulated on ``G`` uniform points, for :meth:`_eval`.
 
-        Returns ``(values (2G + 2,), slopes (2G + 2,), a (2,), b (2,), lo (2,), hi (2,))``:
-        entries ``0..G-1`` hold ``scale[0] * map_t + shift[0]`` on ``G`` uniform points of
-        ``[x0, x1]`` (the range of the ``t`` knots), entry ``G`` repeats the last one,
-        entries ``G+1..2G+1`` the same for ``q``; ``slopes[k] = values[k+1] - values[k]``
-        (0 at the end of each map).  A value ``x`` of column ``c`` sits at table position
-        ``pos = a[c] + b[c] x`` clamped to ``[lo[c], hi[c]]``.  Evaluating a uniform table
-        costs a multiply-add and two gathers per value, where a search among the quantile
-        knots costs a binary search.  With 8192 points over the generated range the
-        tabulated map differs from the exact one by far less than one histogram bin.
-        Cached, and rebuilt whenever the knots change (fit, ``load_state_dict``).
+        Returns ``(values (G,), slopes (G,), a, b, top)``: ``values[k] = scale * map(x_k) +
+        shift`` on ``G`` uniform points ``x_k`` of ``[x0, x1]`` (the range of the knots),
+        ``slopes[k] = values[k+1] - values[k]`` (0 at the end); a value ``x`` sits at table
+        position ``clamp(a + b x, 0, top)``.  Evaluating a uniform table costs a
+        multiply-add and two gathers per value, where a search among the quantile knots
+        costs a binary search.  With 8192 points over the generated range the tabulated map
+        differs from the exact one by far less than one histogram bin.  Cached, and rebuilt
+        whenever the knots change (fit, ``load_state_dict``).
         """
-        bufs = [self.t_from, self.t_to, self.q_from, self.q_to]
-        key = tuple((b._version, b.data_ptr()) for b in bufs) + (like.dtype, like.device, scale, shift)
+        xp, fp = getattr(self, f"{name}_from"), getattr(self, f"{name}_to")
+        key = (name, xp._version, fp._version, xp.data_ptr(), fp.data_ptr(), like.dtype, like.device,
+               float(scale), float(shift))
         cache = self.__dict__.setdefault("_luts", {})
         if key not in cache:
-            if len(cache) > 8:
+            if len(cache) > 16:
                 cache.clear()
+            g = self.table_size
             with torch.no_grad(), torch.inference_mode(False):   # ordinary tensors, usable in any mode
-                cache[key] = self._build_lut(like, scale, shift)
+                x0, x1 = float(xp[0]), float(xp[-1])
+                grid = torch.linspace(x0, x1, g, dtype=torch.float64, device=xp.device)
+                vals = _interp(grid, xp.to(torch.float64), fp.to(torch.float64)) * float(scale) + float(shift)
+                slopes = torch.cat([vals[1:] - vals[:-1], vals.new_zeros(1)])
+                step = (g - 1) / max(x1 - x0, 1e-12)
+                cache[key] = (vals.to(device=like.device, dtype=like.dtype),
+                              slopes.to(device=like.device, dtype=like.dtype), -x0 * step, step, g - 1.0)
         return cache[key]
 
-    def _build_lut(self, like: torch.Tensor, scale: tuple[float, float], shift: tuple[float, float]) -> tuple:
-        g = self.table_size
-        values, a, b, lo, hi = [], [], [], [], []
-        for c, (xp, fp) in enumerate(((self.t_from, self.t_to), (self.q_from, self.q_to))):
-            x0, x1 = float(xp[0]), float(xp[-1])
-            grid = torch.linspace(x0, x1, g, dtype=torch.float64, device=xp.device)
-            vals = _interp(grid, xp.to(torch.float64), fp.to(torch.float64)) * scale[c] + shift[c]
-            values.append(torch.cat([vals, vals[-1:]]))                       # (G + 1,)
-            step = (g - 1) / max(x1 - x0, 1e-12)
-            a.append(c * (g + 1) - x0 * step)
-            b.append(step)
-            lo.append(c * (g + 1))
-            hi.append(c * (g + 1) + g - 1)
-        vals = torch.cat(values)                                              # (2G + 2,) float64
-        slopes = torch.cat([vals[1:] - vals[:-1], vals.new_zeros(1)])
-        slopes[g] = 0.0                                                       # end of the t map
-        to = {"device": like.device, "dtype": like.dtype}
-        return (vals.to(**to), slopes.to(**to), torch.tensor(a, **to), torch.tensor(b, **to),
-                torch.tensor(lo, **to), torch.tensor(hi, **to))
-
-    def _eval(self, x: torch.Tensor, column: int | None, scale=(1.0, 1.0), shift=(0.0, 0.0)) -> torch.Tensor:
-        """Map ``x`` with the ``t`` (``column`` 0) or ``q`` (1) table, or ``x (..., 2)`` with both (None)."""
-        values, slopes, a, b, lo, hi = self._lut(x, tuple(map(float, scale)), tuple(map(float, shift)))
-        cols = slice(None) if column is None else slice(column, column + 1)
-        if column is not None:
-            x = x[..., None]
-        pos = torch.addcmul(a[cols], x, b[cols])                 # position in table units
-        pos = torch.clamp(pos, lo[cols], hi[cols])
-        i = pos.to(torch.int64)                                   # floor (pos >= 0)
-        w = pos.frac_()                                           # in [0, 1)
-        out = torch.take(values, i).addcmul_(w, torch.take(slopes, i))
-        return out if column is None else out[..., 0]
+    def _eval(self, name: str, x: torch.Tensor, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+        """``scale * map(x) + shift`` for the map of ``name``, through the table of :meth:`_lut`; any shape."""
+        values, slopes, a, b, top = self._lut(name, x, scale, shift)
+        pos = (x * b).add_(a).clamp_(0.0, top)                  # position in table units
+        i = pos.to(torch.int32).reshape(-1)                      # floor (pos >= 0); int32 converts and gathers fast
+        w = pos.frac_().reshape(-1)                              # in [0, 1)
+        out = values.index_select(0, i).addcmul_(w, slopes.index_select(0, i))
+        return out.view(x.shape)
 
     def t(self, t_hat: torch.Tensor) -> torch.Tensor:
         """Calibrated ``t_hat`` (scaled units), any shape."""
-        return self._eval(t_hat, 0) if bool(self.fitted) else t_hat
+        return self._eval("t", t_hat) if bool(self.fitted) else t_hat
 
     def q(self, q_hat: torch.Tensor) -> torch.Tensor:
         """Calibrated ``q_hat`` (scaled units), any shape."""
-        return self._eval(q_hat, 1) if bool(self.fitted) else q_hat
+        return self._eval("q", q_hat) if bool(self.fitted) else q_hat
 
-    def pairs(self, tq: torch.Tensor, scale: tuple[float, float] = (1.0, 1.0),
-              shift: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
-        """``scale * calibrated + shift`` of ``tq (..., 2) = [t_hat, q_hat]``, per column, in one pass.
+    def map_tq(self, t_hat: torch.Tensor, q_hat: torch.Tensor, scale: tuple[float, float] = (1.0, 1.0),
+               shift: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale[0] t(t_hat) + shift[0], scale[1] q(q_hat) + shift[1])``, new contiguous tensors.
 
-        The calibrated values are those of :meth:`t` and :meth:`q`; the affine map (e.g.
-        the scaler's inverse ``t_ns = sigma_t t_hat + mu_t``) is folded into the tables.
+        The affine maps (e.g. the scaler's inverse ``t_ns = sigma_t t_hat + mu_t``) are folded
+        into the tables, so they cost nothing per value.
         """
         if not bool(self.fitted):
-            return tq * tq.new_tensor(scale) + tq.new_tensor(shift)
-        return self._eval(tq, None, scale, shift)
+            return t_hat * scale[0] + shift[0], q_hat * scale[1] + shift[1]
+        return self._eval("t", t_hat, scale[0], shift[0]), self._eval("q", q_hat, scale[1], shift[1])
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         """``raw (..., 3) = [logit, t_hat, q_hat]`` with ``t_hat`` and ``q_hat`` calibrated."""
