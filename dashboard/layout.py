@@ -33,6 +33,13 @@ class SessionTicker:
         self._runs_tick = 0
 
     def tick(self) -> None:
+        """Redraw what changed; all of one tick's model changes leave as one patch message."""
+        from panel.io.document import hold
+
+        with hold():
+            self._tick()
+
+    def _tick(self) -> None:
         sel = self.selection
         if not sel.paused:
             view = self.views.get(sel.view)
@@ -123,7 +130,10 @@ def create_app(backend=None, selection: Selection | None = None):
     theme.js_on_click(code=THEME_JS)
     template = pn.template.BootstrapTemplate(
         title="KamDash · KamLAND-Zen shift monitor", header=[pn.Row(header, theme, sizing_mode="stretch_width")],
-        main=[tabs], header_background="#0b3c5d", theme=pn.config.theme)
+        main=[tabs], header_background="#0b3c5d", theme=pn.config.theme,
+        # Panel's busy spinner follows a process-wide flag: every tick of any session would
+        # redraw the spinner of every session (O(sessions^2) patches); the badge says LIVE instead
+        busy_indicator=None)
     ticker.tick()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         cb = pn.state.add_periodic_callback(ticker.tick, period=int(backend.config.poll_s * 1000))

@@ -16,7 +16,7 @@ __all__ = ["OKABE_ITO", "TOOLS", "sphere_figure", "slice_figure", "histogram_fig
 
 #: Okabe & Ito (2008) colour-blind-safe categorical palette
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+TOOLS = "pan,wheel_zoom,reset,save"
 PALETTES = {"time": Viridis256, "charge": Cividis256}
 
 

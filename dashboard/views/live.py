@@ -38,13 +38,11 @@ class LiveView(Viewer):
                                          interval=400, loop_policy="loop", sizing_mode="stretch_width",
                                          show_value=True, show_loop_controls=False)
         self._player.param.watch(self._draw_slice, "value")
-        self._tau_fig, self._tau_src = histogram_figure("Proper hit times of the event", "proper time (ns)",
-                                                        ["hits"], height=260, y_label="hits")
-        self._score_fig, self._score_src = histogram_figure("Scores of the current run", "classifier score",
-                                                            ["events", "this event"], height=260)
-        self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
-                                                          "seconds before now", ["rate"], height=260,
-                                                          y_label="events / s")
+        # the lower row (proper times, run scores, event rate) is built after the page has loaded:
+        # the first paint of a session needs only the event display (see __panel__)
+        self._run_row = pn.Row(sizing_mode="stretch_width", min_height=260)
+        self._tau_src = self._score_src = self._rate_src = None
+        self._last_ev = None
         self._info = pn.pane.HTML("<i>waiting for the first event ...</i>", sizing_mode="stretch_width",
                                   min_height=60)
         self._color = pn.widgets.RadioButtonGroup.from_param(self.selection.param.color_by, name="colour by")
@@ -56,6 +54,22 @@ class LiveView(Viewer):
         self._maps = None
         self.selection.param.watch(self._on_color, "color_by")
         self.selection.param.watch(self._on_pause, "paused")
+
+    def _build_run_row(self) -> None:
+        if self._tau_src is not None:
+            return
+        self._tau_fig, self._tau_src = histogram_figure("Proper hit times of the event", "proper time (ns)",
+                                                        ["hits"], height=260, y_label="hits")
+        self._score_fig, self._score_src = histogram_figure("Scores of the current run", "classifier score",
+                                                            ["events", "this event"], height=260)
+        self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
+                                                          "seconds before now", ["rate"], height=260,
+                                                          y_label="events / s")
+        if self._last_ev is not None:
+            self._draw_tau(self._last_ev)
+            self._draw_run(self._last_ev)
+        self._run_row.objects = [pn.pane.Bokeh(f, sizing_mode="stretch_width")
+                                 for f in (self._tau_fig, self._score_fig, self._rate_fig)]
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> bool:
@@ -85,11 +99,8 @@ class LiveView(Viewer):
         self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper)
         self._draw_slice()
         self._slice_mapper.high = max(1.0, float(self._maps.max()))
-        tau = ev.tau_ns
-        edges = np.arange(-30.0, 60.0 + 1e-9, 1.5)
-        h, _ = np.histogram(np.clip(tau, edges[0], edges[-1] - 1e-6), edges)
-        self._tau_src.data = {**empty_hist(["hits"]), "left": edges[:-1], "right": edges[1:], "hits": h,
-                              "hits_bottom": np.zeros_like(h)}
+        self._last_ev = ev
+        self._draw_tau(ev)
         e = ev.events
         r = float(np.linalg.norm(e.vertex_cm[0])) if np.isfinite(e.vertex_cm[0]).all() else float("nan")
         att = "" if ev.attention is None else (
@@ -102,6 +113,14 @@ class LiveView(Viewer):
             f"{float(e.energy_mev[0]):.2f} MeV, reconstructed R = {r:.0f} cm &middot; "
             f"simulation truth: <code>{e.source[0]}</code></div>")
 
+    def _draw_tau(self, ev) -> None:
+        if self._tau_src is None:
+            return
+        edges = np.arange(-30.0, 60.0 + 1e-9, 1.5)
+        h, _ = np.histogram(np.clip(ev.tau_ns, edges[0], edges[-1] - 1e-6), edges)
+        self._tau_src.data = {**empty_hist(["hits"]), "left": edges[:-1], "right": edges[1:], "hits": h,
+                              "hits_bottom": np.zeros_like(h)}
+
     def _draw_slice(self, *_):
         if self._maps is None:
             return
@@ -111,6 +130,8 @@ class LiveView(Viewer):
         self._slice_fig.title.text = f"Hit map, time slice {k} ({lo:+.1f} to {hi:+.1f} ns)"
 
     def _draw_run(self, ev) -> None:
+        if self._score_src is None:
+            return
         run = int(ev.events.run[0])
         scores, wall = self.backend.buffer.run_scores(run)
         edges = self.backend.templates.edges
@@ -143,6 +164,7 @@ class LiveView(Viewer):
             self.selection.event = 0
 
     def __panel__(self):
+        pn.state.onload(self._build_run_row)  # at once in a notebook; after the first paint when served
         caption = pn.pane.HTML("<div class='kd-caption'><b>Live event display.</b> The newest event as it arrives: hit PMTs on the sphere, its 28 time slices, proper hit times and classifier score; below, the current run filling up.</div>", sizing_mode="stretch_width")
         controls = pn.Row(self._pause, self._latest, pn.pane.Markdown("**colour by**", margin=(12, 5, 0, 20)),
                           self._color, sizing_mode="stretch_width")
@@ -151,7 +173,4 @@ class LiveView(Viewer):
             pn.Row(pn.pane.Bokeh(self._sphere, sizing_mode="stretch_width"),
                    pn.Column(pn.pane.Bokeh(self._slice_fig, sizing_mode="stretch_width"), self._player,
                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            pn.Row(pn.pane.Bokeh(self._tau_fig, sizing_mode="stretch_width"),
-                   pn.pane.Bokeh(self._score_fig, sizing_mode="stretch_width"),
-                   pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            sizing_mode="stretch_width")
+            self._run_row, sizing_mode="stretch_width")

@@ -31,6 +31,8 @@ def test_live_view_draws_the_selected_event(world):
     ev = world.buffer.event(5)
     hits = v._hits.data
     assert len(hits["x"]) == len(np.unique(ev.events.pmt))  # one marker per hit PMT
+    assert v._tau_src is None  # the lower row waits for the page (onload); in a notebook it comes at once
+    v.__panel__()
     assert sum(np.asarray(v._tau_src.data["hits"])) == ev.events.n_hits  # every proper time, clipped to the axis
     assert np.asarray(v._score_src.data["events"]).sum() == len(world.buffer.run_scores(int(ev.events.run[0]))[0])
     img = v._slice_src.data["image"][0]
