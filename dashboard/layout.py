@@ -94,13 +94,14 @@ def create_app(backend=None, selection: Selection | None = None):
     and notebooks.
     """
     from .backend import Backend
-    from .views import AttentionView, GeneratedView, LiveView, RunsView
+    from .views import AttentionView, GeneratedView, LiveView, RunsView, StudiesView
 
     pn.extension("tabulator", raw_css=[CSS], notifications=False)
     backend = backend or Backend.instance()
     selection = selection or Selection()
     selection.sync_url()
-    factories = {"live": LiveView, "attention": AttentionView, "runs": RunsView, "generated": GeneratedView}
+    factories = {"live": LiveView, "attention": AttentionView, "runs": RunsView, "generated": GeneratedView,
+                 "studies": StudiesView}
     views: dict = {}
     keys = list(VIEWS)
     holders = {k: pn.Column(sizing_mode="stretch_width") for k in keys}

@@ -12,7 +12,8 @@ import param
 __all__ = ["Selection", "VIEWS"]
 
 #: view key -> tab title
-VIEWS = {"live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated"}
+VIEWS = {"live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
+         "studies": "Studies"}
 
 
 class Selection(param.Parameterized):

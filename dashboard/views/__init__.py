@@ -5,5 +5,6 @@ from .attention import AttentionView
 from .generated import GeneratedView
 from .live import LiveView
 from .runs import RunsView
+from .studies import StudiesView
 
-__all__ = ["LiveView", "AttentionView", "RunsView", "GeneratedView"]
+__all__ = ["LiveView", "AttentionView", "RunsView", "GeneratedView", "StudiesView"]

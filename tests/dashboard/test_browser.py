@@ -78,3 +78,23 @@ def test_note_added_in_one_session_appears_in_another(server, open_page):
     b = open_page(f"{server}?view=runs&run=1")
     b.page.get_by_text(text).wait_for(timeout=15_000)
     assert b.page.get_by_text("Test Shifter", exact=False).count() >= 1
+
+
+def test_studies_view_shows_the_committed_results(server, open_page):
+    from dashboard.views.studies import DEFAULT_STUDIES_DIR, read_studies
+
+    p = open_page(f"{server}?view=studies")
+    caption = p.page.locator(".kd-caption", has_text="Physics studies")
+    caption.first.wait_for(timeout=60_000)
+    assert "side by side" in caption.first.inner_html() or "beside the paper" in caption.first.inner_html()
+    studies = read_studies(DEFAULT_STUDIES_DIR)
+    for name in studies:  # one captioned card per committed results file, with its table and figures
+        card = p.page.locator(f".kd-study[data-study='{name}']")
+        card.first.wait_for(timeout=30_000)
+        assert "kamcore study" in card.first.inner_html()
+    if studies:
+        assert p.page.locator(".kd-study-table").count() >= len(studies)
+        assert p.page.locator("img").count() >= 1
+    p.page.wait_for_timeout(1000)
+    assert p.errors == [], p.errors
+    assert p.external == [], p.external
