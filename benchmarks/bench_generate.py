@@ -141,16 +141,19 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
             z = timed("latents z ~ N(0, I)", lambda: torch.randn(b, model.config.latent_dim, generator=gen))
-            u = timed("trigger uniforms (float32, one call)", lambda: torch.rand(b, n_pmts, generator=gen))
+            ch = min(chunk, b)
+            u_buf, p_buf, tq_buf = z.new_empty(ch, n_pmts), z.new_empty(ch, n_pmts), z.new_empty(ch, 2 * n_pmts)
+            trig_buf = torch.empty(ch, n_pmts, dtype=torch.bool)
             for c0 in range(0, b, chunk):
                 if c0 % (4 * chunk) == 0:
                     feats = timed("decoder hidden layers (+ low rank)", lambda: dec.features(z[c0:c0 + 4 * chunk]))
                 f = feats[c0 % (4 * chunk):c0 % (4 * chunk) + chunk]
                 c = f.shape[0]
-                logit = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit.t()))
-                trig = timed("sigmoid + compare", lambda: u[c0:c0 + chunk] < logit.sigmoid_())
+                u = timed("trigger uniforms (float32, per chunk)", lambda: u_buf[:c].uniform_(generator=gen))
+                p = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit.t(), out=p_buf[:c]))
+                trig = timed("sigmoid + compare", lambda: torch.lt(u, p.sigmoid_(), out=trig_buf[:c]))
                 flat = timed("nonzero (one flat call)", lambda: np.flatnonzero(trig.cpu().numpy()))
-                tq = timed("t, q GEMM (2P)", lambda: torch.addmm(b_tq, f, w_tq.t()).view(c * n_pmts, 2))
+                tq = timed("t, q GEMM (2P)", lambda: torch.addmm(b_tq, f, w_tq.t(), out=tq_buf[:c]).view(c * n_pmts, 2))
                 hit = timed("gather t, q of the hits", lambda: tq.index_select(0, torch.from_numpy(flat)))
                 if cal is not None:
                     t, lq = timed("calibration + unscale (tables)",

@@ -529,33 +529,38 @@ SAMPLE_CHUNK = 256
 
 @torch.no_grad()
 def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "OutputCalibration | None",
-                z: torch.Tensor, uniforms: torch.Tensor, *, chunk: int = SAMPLE_CHUNK) -> HitSample:
+                z: torch.Tensor, generator: torch.Generator | None = None, *, chunk: int = SAMPLE_CHUNK
+                ) -> HitSample:
     """Decode latents into triggered hits, evaluating ``t`` and ``q`` of the hits only.
 
-    For every event ``b`` and PMT ``p`` (``raw = decoder(z)``):
+    For every event ``b`` and PMT ``p`` (``raw = decoder(z)``, ``u = torch.rand(n, P)``
+    drawn from ``generator``):
 
         trigger[b, p] = u[b, p] < sigmoid(raw[b, p, 0])             (a Bernoulli draw)
         t_ns = unscale_t(cal_t(raw[b, p, 1])),  q_pe = unscale_q(cal_q(raw[b, p, 2]))   (triggered only)
 
-    which is :meth:`PMTDecoder.forward`, ``torch.bernoulli`` with the uniforms ``u`` and
+    which is :meth:`PMTDecoder.forward`, a Bernoulli draw with the uniforms ``u`` and
     :meth:`OutputCalibration.forward` / :meth:`PointCloudScaler.output_points` on the kept
-    PMTs, computed in chunks of ``chunk`` events: the trigger logits as one contiguous
-    ``(chunk, P)`` product (:meth:`PMTDecoder.split_output`), one ``nonzero`` over the
-    trigger bits (numpy on the host, the bits are copied there from any device), ``t`` and
-    ``q`` as one ``(chunk, 2P)`` product gathered at the hits (the hidden layers run on
-    blocks of ``4 chunk`` events), then the calibration and
-    the inverse scaling on the ``H`` hits in one table look-up (:meth:`OutputCalibration.map_tq`).
+    PMTs, computed in chunks of ``chunk`` events whose working arrays stay in the core's
+    cache: the uniforms of the chunk (drawn in order, so on the CPU they are the numbers
+    of one ``torch.rand(n, P)`` call), the trigger logits as one contiguous ``(chunk, P)``
+    product (:meth:`PMTDecoder.split_output`), one ``nonzero`` over the trigger bits
+    (numpy on the host, the bits are copied there from any device), ``t`` and ``q`` as one
+    ``(chunk, 2P)`` product gathered at the hits (the hidden layers run on blocks of
+    ``4 chunk`` events), then the calibration and the inverse scaling on the ``H`` hits
+    in one table look-up per quantity (:meth:`OutputCalibration.map_tq`).
 
     Parameters
     ----------
     decoder : PMTDecoder
+        In eval mode.
     scaler : PointCloudScaler
         Fitted; its inverse transform gives ns and p.e.
     calibration : OutputCalibration or None
     z : (n, L) tensor
         Latent vectors (model dtype and device).
-    uniforms : (n, P) tensor
-        ``U[0, 1)`` draws of the trigger bits, same dtype and device as ``z``.
+    generator : torch.Generator, optional
+        Source of the trigger uniforms (on ``z``'s device).
     chunk : int
         Events decoded together (does not change the result beyond float rounding).
 
@@ -564,24 +569,28 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
     HitSample
     """
     n, n_pmts = z.shape[0], decoder.n_pmts
-    if tuple(uniforms.shape) != (n, n_pmts):
-        raise ConfigError(f"expected uniforms ({n}, {n_pmts}), got {tuple(uniforms.shape)}")
     w_logit, b_logit, w_tq, b_tq = decoder.split_output()
     # the scaler's inverse, t_ns = sigma_t t_hat + mu_t and log q_pe = sigma_lq q_hat + mu_lq
     scale = (float(scaler.t_std_ns), float(scaler.logq_std))
     shift = (float(scaler.t_mean_ns), float(scaler.logq_mean))
-    parts: list[tuple[np.ndarray, ...]] = []
-    chunk = max(1, int(chunk))
+    chunk = max(1, min(int(chunk), n))
     block = 4 * chunk   # the hidden layers run faster on larger batches than the wide output products
-    features = decoder.features(z[:block])                                           # (<= block, K)
+    # working arrays, reused by every chunk (no page faults from fresh allocations)
+    u_buf = z.new_empty(chunk, n_pmts)
+    p_buf = z.new_empty(chunk, n_pmts)
+    trig_buf = torch.empty(chunk, n_pmts, dtype=torch.bool, device=z.device)
+    tq_buf = z.new_empty(chunk, 2 * n_pmts)
+    parts: list[tuple[np.ndarray, ...]] = []
     for a in range(0, n, chunk):
-        if a % block == 0 and a:
-            features = decoder.features(z[a:a + block])
+        if a % block == 0:
+            features = decoder.features(z[a:a + block])                            # (<= block, K)
         f = features[a % block:a % block + chunk]                                    # (c, K)
         c = f.shape[0]
-        trigger = uniforms[a:a + chunk] < torch.addmm(b_logit, f, w_logit.t()).sigmoid_()  # (c, P) bool
+        u = u_buf[:c].uniform_(generator=generator)                                # (c, P)
+        p = torch.addmm(b_logit, f, w_logit.t(), out=p_buf[:c]).sigmoid_()          # (c, P) trigger probability
+        trigger = torch.lt(u, p, out=trig_buf[:c])                                 # (c, P) bool
         flat = np.flatnonzero(trigger.cpu().numpy())                               # (H,) b P + p, sorted
-        tq = torch.addmm(b_tq, f, w_tq.t()).view(c * n_pmts, 2)                    # (c P, 2)
+        tq = torch.addmm(b_tq, f, w_tq.t(), out=tq_buf[:c]).view(c * n_pmts, 2)   # (c P, 2)
         hit = tq.index_select(0, torch.from_numpy(flat).to(tq.device))             # (H, 2)
         if calibration is not None:                                               # t_ns, log q_pe
             t, log_q = calibration.map_tq(hit[:, 0], hit[:, 1], scale, shift)

@@ -343,14 +343,13 @@ class PointNetVAE(nn.Module):
                     ) -> HitSample:
         """Draw ``n`` events from the prior as triggered hits (the fast path of :meth:`sample`).
 
-        Draws ``z ~ N(0, I)`` ``(n, L)``, then the trigger uniforms ``(n, P)``, from
-        ``generator`` and decodes them with :func:`~kamcore.nn.pointnet.sample_hits`
+        Draws ``z ~ N(0, I)`` ``(n, L)``, then (in :func:`~kamcore.nn.pointnet.sample_hits`)
+        the trigger uniforms ``(n, P)``, from ``generator``, and decodes them
         (calibrated ``t`` and ``q`` of the triggered PMTs only).  Call it in eval mode.
         """
         like = self._like()
         z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
-        u = torch.rand(n, self.config.n_pmts, generator=generator, dtype=like.dtype, device=like.device)
-        return sample_hits(self.decoder, self.scaler, self.calibration, z, u, chunk=chunk)
+        return sample_hits(self.decoder, self.scaler, self.calibration, z, generator, chunk=chunk)
 
     def extra_repr(self) -> str:
         c = self.config

@@ -268,12 +268,11 @@ class PointCloudWGAN(nn.Module):
                     ) -> HitSample:
         """Draw ``n`` events as triggered hits (the fast path of :meth:`sample`).
 
-        Draws the noise ``(n, L)``, then the trigger uniforms ``(n, P)``, from ``generator``
-        and decodes them with :func:`~kamcore.nn.pointnet.sample_hits`.  Call it in eval mode.
+        Draws the noise ``(n, L)``, then (in :func:`~kamcore.nn.pointnet.sample_hits`) the
+        trigger uniforms ``(n, P)``, from ``generator``, and decodes them.  Call it in eval mode.
         """
         z = self.noise(n, generator)
-        u = torch.rand(n, self.config.n_pmts, generator=generator, dtype=z.dtype, device=z.device)
-        return sample_hits(self.generator, self.scaler, self.calibration, z, u, chunk=chunk)
+        return sample_hits(self.generator, self.scaler, self.calibration, z, generator, chunk=chunk)
 
     def extra_repr(self) -> str:
         return f"n_pmts={self.config.n_pmts}, latent_dim={self.config.latent_dim}"
