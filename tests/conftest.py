@@ -61,3 +61,29 @@ def copy_tiny_cnn(tiny_cnn):
             shutil.copy(tiny_cnn.with_suffix(suffix), Path(dest_dir) / ("m" + suffix))
         return Path(dest_dir) / "m"
     return copy
+
+
+@pytest.fixture
+def postgres_url():
+    """SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped afterwards.
+
+    The server comes from ``$KAMDASH_TEST_POSTGRES_URL`` (``.ci/run`` starts one on 127.0.0.1); the test is
+    skipped when the variable is unset.  Its role needs CREATEDB.
+    """
+    import os
+    import uuid
+
+    url = os.environ.get("KAMDASH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: KAMDASH_TEST_POSTGRES_URL is unset (.ci/run starts one on 127.0.0.1)")
+    psycopg = pytest.importorskip("psycopg", reason="the PostgreSQL driver psycopg is not installed")
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    admin = u.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"kamdash_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield u.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
