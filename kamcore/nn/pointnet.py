@@ -485,7 +485,18 @@ class PMTDecoder(nn.Module):
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """Input of the output layer: ``z (B, L) -> (B, rank or width)``."""
-        return self.low(self.hidden(z))
+        if torch.is_grad_enabled() or not self._plain_hidden():
+            return self.low(self.hidden(z))
+        for lin in self.hidden.layers[::3]:                 # sampling: Linear -> ReLU fused, in place
+            z = torch.addmm(lin.bias, z, lin.weight.t()).relu_()
+        return self.low(z)
+
+    def _plain_hidden(self) -> bool:
+        """The hidden layers are ``Linear -> (no norm) -> ReLU`` triples."""
+        layers = getattr(self.hidden, "layers", ())
+        return len(layers) > 0 and len(layers) % 3 == 0 and all(
+            isinstance(layers[i], nn.Linear) and getattr(layers[i + 1], "kind", None) == "none"
+            and isinstance(layers[i + 2], nn.ReLU) for i in range(0, len(layers), 3))
 
     def split_output(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The output layer split by quantity: ``(w_logit (P, K), b_logit (P,), w_tq (2P, K), b_tq (2P,))``.

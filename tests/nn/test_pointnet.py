@@ -190,6 +190,9 @@ def test_split_output_regroups_the_output_layer(dtype, rank):
     raw = dec(z)
     w_logit, b_logit, w_tq, b_tq = dec.split_output()
     f = dec.features(z)
+    with torch.no_grad():                                          # sampling: fused Linear + ReLU in place
+        torch.testing.assert_close(dec.features(z), f.detach())
+    assert dec._plain_hidden() and not PMTDecoder(4, [16], 40, norm="layer")._plain_hidden()
     torch.testing.assert_close(f @ w_logit.T + b_logit, raw[..., 0])
     torch.testing.assert_close((f @ w_tq.T + b_tq).view(5, 40, 2), raw[..., 1:])
     assert dec.split_output()[0] is w_logit                        # cached
