@@ -45,7 +45,8 @@ def _args(p: argparse.ArgumentParser) -> None:
 
     sub = p.add_subparsers(dest="study", metavar="STUDY", required=True, parser_class=type(p))
     for name, (help_, cls, trains) in _studies().items():
-        q = sub.add_parser(name, help=help_, description=help_)
+        text = help_.replace("%", "%%")  # argparse formats help strings with %
+        q = sub.add_parser(name, help=text, description=help_)
         q.add_argument("--out", required=True, metavar="DIR",
                        help=f"output directory (created; its parent must exist): {name.replace('-', '_')}.json + PNGs")
         if trains:

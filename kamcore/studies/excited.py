@@ -86,7 +86,7 @@ class ExcitedStatesConfig(JsonConfig):
     sim_seed = param.Integer(default=400_000, bounds=(0, None), doc="Seed of the simulation (training uses --seed).")
     preset = param.Selector(default="cpu", objects=list(STUDY_PRESETS), doc="Study preset of KamNet and its maps.")
     background_rejection = param.Number(default=0.7, bounds=(0.0, 0.999),
-                                        doc="Ground-state rejection of the quoted cut (paper: 70%%).")
+                                        doc="Ground-state rejection of the quoted cut (paper: 70%).")
     sn_before = param.Number(default=0.0691, bounds=(0.0, None), doc="S/N before the cut (paper's KLZ-800 estimate).")
     other_fraction = param.Number(default=0.01, bounds=(0.0, 1.0),
                                   doc="Share of backgrounds other than the ground-state 2vbb in the window.")

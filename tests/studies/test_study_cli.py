@@ -98,3 +98,13 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("argv", [["study", "--help"], *[["study", s, "--help"] for s in
+                                                         ("pressure-map", "sensitivity", "fiducial", "excited-states",
+                                                          "attention")]])
+def test_help_formats(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "usage: kamcore study" in out and "%%" not in out.split("options:")[0]
