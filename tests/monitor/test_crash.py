@@ -116,25 +116,30 @@ def _kill_when(pid: int, mode: str, rng: random.Random, journal: Path, dirs: tup
     os.kill(pid, signal.SIGKILL)
 
 
+def _check_rows(q) -> dict:
+    """The SQL checks on any database (``q(sql)`` returns rows); returns {run: n_events} of the runs stored ok."""
+    assert q("SELECT run_number FROM runs GROUP BY run_number HAVING count(*) > 1") == []
+    assert q("SELECT run_id FROM fits GROUP BY run_id, model_digest, template_digest HAVING count(*) > 1") == []
+    # no partial close: a run stored ok has its fit, with the run's event count
+    assert q("SELECT r.run_number FROM runs r LEFT JOIN fits f ON f.run_id = r.id "
+             "WHERE r.status = 'ok' AND f.id IS NULL") == []
+    assert q("SELECT r.run_number FROM runs r JOIN fits f ON f.run_id = r.id "
+             "WHERE r.n_events IS NULL OR f.n_events != r.n_events OR f.result_json = '' "
+             "OR r.start_ns IS NULL OR r.path IS NULL") == []
+    assert q("SELECT id FROM fits WHERE run_id NOT IN (SELECT id FROM runs)") == []
+    assert q("SELECT id FROM flags WHERE fit_id NOT IN (SELECT id FROM fits)") == []
+    assert q("SELECT run_number FROM runs WHERE status != 'ok'") == []  # the DAQ writes only good files
+    return dict(q("SELECT run_number, n_events FROM runs WHERE status = 'ok'"))
+
+
 def _check(db: Path) -> dict:
-    """SQL checks of a catalog left by a killed writer; returns {run: n_events} of the runs stored ok."""
+    """SQL checks of a SQLite catalog left by a killed writer (see :func:`_check_rows`)."""
     con = sqlite3.connect(db, timeout=30)  # rolls a hot journal back, as the next writer would
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
         assert q("PRAGMA integrity_check") == [("ok",)]
         assert q("PRAGMA foreign_key_check") == []
-        assert q("SELECT run_number FROM runs GROUP BY run_number HAVING count(*) > 1") == []
-        assert q("SELECT run_id FROM fits GROUP BY run_id, model_digest, template_digest HAVING count(*) > 1") == []
-        # no partial close: a run stored ok has its fit, with the run's event count
-        assert q("SELECT r.run_number FROM runs r LEFT JOIN fits f ON f.run_id = r.id "
-                 "WHERE r.status = 'ok' AND f.id IS NULL") == []
-        assert q("SELECT r.run_number FROM runs r JOIN fits f ON f.run_id = r.id "
-                 "WHERE r.n_events IS NULL OR f.n_events != r.n_events OR f.result_json = '' "
-                 "OR r.start_ns IS NULL OR r.path IS NULL") == []
-        assert q("SELECT id FROM fits WHERE run_id NOT IN (SELECT id FROM runs)") == []
-        assert q("SELECT id FROM flags WHERE fit_id NOT IN (SELECT id FROM fits)") == []
-        assert q("SELECT run_number FROM runs WHERE status != 'ok'") == []  # the DAQ writes only good files
-        return dict(q("SELECT run_number, n_events FROM runs WHERE status = 'ok'"))
+        return _check_rows(q)
     finally:
         con.close()
 
@@ -244,3 +249,45 @@ def test_kill9_during_run_file_writes_of_the_simulated_feed(model_and_templates,
     print(f"\n{SIM_ITERATIONS} kill -9 of the simulated feed: {hits} inside a run-file or score-file write, "
           f"{len(committed)} run(s) closed between kills, 2 after")
     assert hits >= 1, "no kill landed inside a run-file or score-file write"
+
+
+PG_ITERATIONS = 8
+
+
+@pytest.mark.postgres
+def test_kill9_on_postgres(postgres_url, model_and_templates, base_runs, server, tmp_path):
+    """The same on a PostgreSQL catalog: the server aborts the transaction of a killed client."""
+    import psycopg
+
+    model, tpath = model_and_templates
+    daq, store = tmp_path / "daq", tmp_path / "live"
+    daq.mkdir()
+    argv = ["monitor", "--feed", str(daq), "--model", str(model), "--templates", str(tpath), "--catalog",
+            postgres_url, "--store", str(store), "--settle-s", "0", "--poll-interval-s", "0.05", "--min-events", "3",
+            "--duration", "30"]
+    rng = random.Random(10)
+    written: list[int] = []
+    committed: dict[int, int] = {}
+    conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+
+    def check() -> dict:
+        with psycopg.connect(conninfo) as con:
+            try:
+                return _check_rows(lambda sql: [tuple(r) for r in con.execute(sql).fetchall()])
+            except psycopg.errors.UndefinedTable:
+                return {}  # killed before it created the tables
+    for i in range(PG_ITERATIONS):
+        written += _daq_runs(base_runs, len(written) + 1, 1, daq)
+        before = set(committed)
+        pid = server.start(argv, tmp_path / "monitor.log")
+        _kill_when(pid, ("random", "file")[i % 2], rng, tmp_path / "none", (daq, store))
+        assert server.wait(pid) == {"signal": signal.SIGKILL}, (tmp_path / "monitor.log").read_text()[-2000:]
+        committed = check()
+        assert before <= set(committed) <= set(written)
+    pid = server.start(argv[:-2] + ["--max-runs", str(len(set(written) - set(committed))), "--duration", "120"],
+                       tmp_path / "monitor.log")
+    assert server.wait(pid) == {"code": 0}, (tmp_path / "monitor.log").read_text()[-2000:]
+    assert sorted(check()) == written
+    with psycopg.connect(conninfo) as con:
+        assert con.execute("SELECT count(*) FROM fits").fetchone() == (len(written),)
+    print(f"\n{PG_ITERATIONS} kill -9 on PostgreSQL: {len(committed)} of {len(written)} runs closed between kills")
