@@ -122,7 +122,6 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk
     """
     dec = model.generator if model.kind == "gan" else model.decoder
     cal, sc, n_pmts = model.calibration, model.scaler, model.scaler.n_pmts
-    like = dec.out.weight
     stages: dict[str, float] = {}
 
     def timed(name, fn):
@@ -174,6 +173,9 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk
                                        t_ns=np.concatenate([p[2] for p in parts]),
                                        q_pe=np.concatenate([p[3] for p in parts]))
         ev = timed("Events (concatenate)", build)
+    same = generate_events(model, n, seed=seed, batch_size=batch_size)
+    assert np.array_equal(same.pmt, ev.pmt) and np.array_equal(same.offsets, ev.offsets), "profile is not faithful"
+    with torch.inference_mode():
         total = sum(stages.values())
         dense: dict[str, float] = {}
         gen = torch.Generator().manual_seed(seed)
