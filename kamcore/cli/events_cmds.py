@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .main import command
-from .params import add_param_options, config_from_args
+from .params import add_param_options, config_from_args, finite_float
 
 #: events per chunk when maps are built from a file (bounds memory: ~160 kB per dense map)
 _CHUNK = 512
@@ -53,9 +53,9 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (same seed, same events)")
     p.add_argument("--run", type=int, default=0, metavar="R", help="run number stored with the events")
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output run file (written atomically)")
-    p.add_argument("--energy-window", nargs=2, type=float, metavar=("LO", "HI"),
+    p.add_argument("--energy-window", nargs=2, type=finite_float, metavar=("LO", "HI"),
                    help="keep only events with visible energy in [LO, HI) MeV")
-    p.add_argument("--max-radius", type=float, metavar="CM", help="keep only events with true vertex R < CM")
+    p.add_argument("--max-radius", type=finite_float, metavar="CM", help="keep only events with true vertex R < CM")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_pmt_option(p)
     add_param_options(p, SimConfig, aliases={"coverage_17in": ["--coverage"]}, title="detector and physics")
@@ -163,6 +163,14 @@ def _hitmaps_args(p: argparse.ArgumentParser) -> None:
     add_param_options(p, HitMapConfig, title="preprocessing")
 
 
+def _memory_bytes() -> int:
+    """Physical memory of this machine, bytes (a bound on what one command may allocate)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound
+        return 2**63
+
+
 def save_npz_atomic(path: Path, **arrays) -> Path:
     """Write an ``.npz`` via a temporary file in the same directory, then rename."""
     from ..io import atomic_output
@@ -180,10 +188,15 @@ def _hitmaps(args) -> int:
     pmts = _pmts(args)
     events = open_events(args.file)
     shape = (config.n_time_bins, 2 * config.bandwidth, 2 * config.bandwidth)
+    need = len(events) * int(np.prod(shape)) * 4
+    if need > _memory_bytes():
+        raise ConfigError(f"{args.file}: {len(events)} maps of {shape[0]}x{shape[1]}x{shape[2]} need "
+                          f"{need / 2**30:.1f} GiB, more than the {_memory_bytes() / 2**30:.1f} GiB of memory; "
+                          "split the file or use a smaller --n-time-bins/--bandwidth")
     maps = np.zeros((len(events), *shape), np.float32)
     for a in range(0, len(events), _CHUNK):
         hitmaps(events.take(slice(a, a + _CHUNK)), pmts, config, out=maps[a:a + _CHUNK])
-    nh = nhit(maps)
+    nh = nhit(maps) if len(events) else np.zeros(0, np.int64)  # a file without events gives empty arrays
     save_npz_atomic(Path(args.out), maps=maps, nhit=nh, event_id=events.event_id, run=events.run,
                     config=np.array(config.to_json()))
     print(f"{args.out}: maps {tuple(maps.shape)} float32, mean Nhit {nh.mean() if len(nh) else 0:.1f}")

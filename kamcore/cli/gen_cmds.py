@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFileError
+from ..errors import ConfigError
 from .main import command
 from .params import add_param_options, config_from_args
 
@@ -335,15 +335,10 @@ def resolve_checkpoint(path: str) -> Path:
 
 
 def _load_generator(path: str, device: str = "cpu"):
-    from ..train import checkpoint_paths, load_model
+    from ..train import load_model
 
-    path = resolve_checkpoint(path)
-    model, meta = load_model(path, device=_device(device))
-    if meta["model"] not in GENERATOR_KINDS:
-        _, meta_path = checkpoint_paths(path)
-        raise ModelFileError(f"{meta_path}: is a {meta['model']} checkpoint; expected an event generator "
-                             f"({' or '.join(GENERATOR_KINDS)})")
-    return model, meta
+    return load_model(resolve_checkpoint(path), device=_device(device), kinds=GENERATOR_KINDS,
+                      expected=f"an event generator ({' or '.join(GENERATOR_KINDS)})")
 
 
 def _generate(args) -> int:

@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line (no usage dump)."""
 
     def error(self, message: str):  # noqa: D102 - argparse hook
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def command(name: str, help: str):

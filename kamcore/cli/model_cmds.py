@@ -136,6 +136,7 @@ def _evaluate(args) -> int:
     from ..geometry import default_pmt_table
     from ..io import atomic_output
     from ..train import hitmap_set, load_model
+    from ..train.checkpoint import CLASSIFIER_KINDS
     from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
 
     pmts = default_pmt_table()
@@ -145,6 +146,9 @@ def _evaluate(args) -> int:
         signal = hitmap_set(evs.pop(signal_name), 1.0, pmts)
     elif args.signal and args.background:
         sig_ev, bkg_ev = _read_all(args.signal), _read_all(args.background)
+        for files, ev in ((args.signal, sig_ev), (args.background, bkg_ev)):
+            if len(ev) == 0:
+                raise ConfigError(f"{', '.join(files)}: no events to evaluate on")
         signal_name = ",".join(sorted(set(sig_ev.source.astype(str))))
         signal = hitmap_set(sig_ev, 1.0, pmts)
         names = bkg_ev.source.astype(str)
@@ -156,7 +160,7 @@ def _evaluate(args) -> int:
                "signal": signal_name, "heldout": {"simulated": bool(args.simulate), "seed": args.seed,
                                                    "events_per_source": args.simulate}, "models": {}}
     for path in args.models:
-        model, meta = load_model(resolve_checkpoint(path))
+        model, meta = load_model(resolve_checkpoint(path), kinds=CLASSIFIER_KINDS)
         rep = evaluate_by_source(model, signal, backgrounds)
         rep.update({"model": meta["model"], "preset": meta.get("preset"), "training": {
             k: meta.get("training", {}).get(k) for k in ("signal_sources", "background_sources", "command")}})
@@ -204,8 +208,9 @@ def _score(args) -> int:
     from ..geometry import default_pmt_table
     from ..io import open_events, write_scores
     from ..train import hitmap_set, load_model, predict
+    from ..train.checkpoint import CLASSIFIER_KINDS
 
-    model, meta = load_model(resolve_checkpoint(args.model))
+    model, meta = load_model(resolve_checkpoint(args.model), kinds=CLASSIFIER_KINDS)
     events = open_events(args.file)
     scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()))
     write_scores(args.out, run=events.run, event_id=events.event_id, score=scores, source=events.source,

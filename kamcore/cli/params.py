@@ -10,12 +10,24 @@ and out-of-bounds values end as a :class:`~kamcore.errors.ConfigError`.
 from __future__ import annotations
 
 import argparse
+import math
 
 import param
 
 from ..errors import ConfigError
 
-__all__ = ["add_param_options", "config_from_args"]
+__all__ = ["add_param_options", "config_from_args", "finite_float"]
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan``, ``inf`` and overflowing values like ``1e999`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def _option(name: str) -> str:
@@ -44,7 +56,7 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameter
             group.add_argument(*flags, dest=dest, type=int, default=None, metavar="N",
                                help=f"{doc} (default: {p.default})")
         elif isinstance(p, param.Number):
-            group.add_argument(*flags, dest=dest, type=float, default=None, metavar="F",
+            group.add_argument(*flags, dest=dest, type=finite_float, default=None, metavar="F",
                                help=f"{doc} (default: {p.default})")
         elif isinstance(p, param.String):
             group.add_argument(*flags, dest=dest, type=str, default=None, metavar="TEXT",

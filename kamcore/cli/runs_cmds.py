@@ -96,6 +96,7 @@ def _templates(args) -> int:
     from ..geometry import default_pmt_table
     from ..runs import RunSimConfig, simulate_selected
     from ..train import hitmap_set, load_model, predict
+    from ..train.checkpoint import CLASSIFIER_KINDS
 
     if args.events < 1:
         raise ConfigError(f"--events must be >= 1, got {args.events}")
@@ -103,7 +104,7 @@ def _templates(args) -> int:
                                                          score_max=args.score_max))
     edges = score_edges(cfg)
     comps = args.components or list(cfg.components)
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model, kinds=CLASSIFIER_KINDS)
     ident = model_identity(args.model, meta)
     pmts = default_pmt_table()
     sel = RunSimConfig()
@@ -226,8 +227,9 @@ def _fit(args) -> int:
     ident = templates.model
     if args.model:
         from ..train import load_model
+        from ..train.checkpoint import CLASSIFIER_KINDS
 
-        model, meta = load_model(args.model)
+        model, meta = load_model(args.model, kinds=CLASSIFIER_KINDS)
         ident = model_identity(args.model, meta)
         if ident["digest"] != templates.model["digest"]:
             raise ConfigError(f"{args.templates}: templates were made with model {templates.model['name']}@"
