@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import os
@@ -107,11 +108,11 @@ def _proc_stats(pids):
 MARKER = re.compile(r"data-seq=(?:&#x27;|\\?.)(\d+).{0,12}?data-wall-ns=(?:&#x27;|\\?.)(\d+)")
 
 
-async def _protocol_session(url: str, origin: str, begin: float, end: float) -> list[float]:
+async def protocol_session(url: str, origin: str, begin: float, end: float, on_latency=None) -> list[float]:
     """One session as a browser's websocket sees it: page, token, PULL-DOC, then patches.
 
     Returns the latency (ms) of every new live event whose header marker arrived between the
-    monotonic times ``begin`` and ``end``.
+    monotonic times ``begin`` and ``end`` (each also handed to ``on_latency`` when given).
     """
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
@@ -140,6 +141,8 @@ async def _protocol_session(url: str, origin: str, begin: float, end: float) -> 
                 if int(seq) > 0 and int(seq) != last:
                     if last and time.monotonic() >= begin:  # the first marker came with the document
                         lat.append(time.time() * 1e3 - int(wall) / 1e6)
+                        if on_latency is not None:
+                            on_latency(lat[-1])
                     last = int(seq)
     ws.close()
     return lat
@@ -150,9 +153,50 @@ def protocol_clients(url: str, origin: str, n: int, warmup: float, seconds: floa
     begin = time.monotonic() + warmup
 
     async def run():
-        return await asyncio.gather(*[_protocol_session(url, origin, begin, begin + seconds) for _ in range(n)])
+        return await asyncio.gather(*[protocol_session(url, origin, begin, begin + seconds) for _ in range(n)])
     lats = asyncio.run(run())
     print(json.dumps({"latency_ms": [lat for lat in lats]}))
+
+
+@contextlib.contextmanager
+def served_dashboard(rate: float, history_runs: int = 4, run_length: int = 200):
+    """``panel serve dashboard/app.py`` on loopback with its embedded producer at ``rate`` Hz, in a
+    temporary data directory; yields ``(server process, url, port, start time)`` once the feed is live."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_dash_"))
+    port = _port()
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp), KAMDASH_RATE_HZ=str(rate), KAMDASH_HISTORY_RUNS=str(history_runs),
+               KAMDASH_RUN_LENGTH=str(run_length), OMP_NUM_THREADS="1")
+    server = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--port",
+                               str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
+                               f"127.0.0.1:{port}", "--warm", "--liveness"], env=env, cwd=tmp,
+                              stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() - t0 > 300:
+                    raise RuntimeError("the server did not start:\n" + (tmp / "serve.log").read_text()[-3000:])
+                time.sleep(0.5)
+        status = tmp / "kamdash" / "live" / "producer.json"  # wait until the history is done and the feed is live
+        while time.monotonic() - t0 < 600:
+            try:
+                if json.loads(status.read_text()).get("state", "").startswith("live"):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        time.sleep(3.0)
+        yield server, f"http://127.0.0.1:{port}/app", port, t0
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
@@ -175,35 +219,7 @@ def main() -> int:
     if exe is None:
         print("needs Debian chromium (apt-get install chromium)", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="bench_dash_"))
-    port = _port()
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp), KAMDASH_RATE_HZ=str(args.rate), KAMDASH_HISTORY_RUNS="4",
-               KAMDASH_RUN_LENGTH="200", OMP_NUM_THREADS="1")
-    server = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--port",
-                               str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
-                               f"127.0.0.1:{port}", "--warm", "--liveness"], env=env, cwd=tmp,
-                              stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/app"
-    try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() - t0 > 180:
-                    print((tmp / "serve.log").read_text()[-3000:], file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-        status = tmp / "kamdash" / "live" / "producer.json"  # wait until the history is done and the feed is live
-        while time.monotonic() - t0 < 600:
-            try:
-                if json.loads(status.read_text()).get("state", "").startswith("live"):
-                    break
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.5)
-        time.sleep(3.0)
+    with served_dashboard(args.rate) as (server, url, port, t0):
         print(f"server up in {time.monotonic() - t0:.1f} s (warm start, producer running); load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         with sync_playwright() as pw:
@@ -279,13 +295,6 @@ def main() -> int:
                 for ctx, _ in pages:
                     ctx.close()
             browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
