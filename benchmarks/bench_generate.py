@@ -149,10 +149,10 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk
                 f = feats[c0 % (4 * chunk):c0 % (4 * chunk) + chunk]
                 c = f.shape[0]
                 u = timed("trigger uniforms (float32, per chunk)", lambda: u_buf[:c].uniform_(generator=gen))
-                p = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit.t(), out=p_buf[:c]))
+                p = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit, out=p_buf[:c]))
                 trig = timed("sigmoid + compare", lambda: torch.lt(u, p.sigmoid_(), out=trig_buf[:c]))
                 flat = timed("nonzero (one flat call)", lambda: np.flatnonzero(trig.cpu().numpy()))
-                tq = timed("t, q GEMM (2P)", lambda: torch.addmm(b_tq, f, w_tq.t(), out=tq_buf[:c]).view(c * n_pmts, 2))
+                tq = timed("t, q GEMM (2P)", lambda: torch.addmm(b_tq, f, w_tq, out=tq_buf[:c]).view(c * n_pmts, 2))
                 hit = timed("gather t, q of the hits", lambda: tq.index_select(0, torch.from_numpy(flat)))
                 if cal is not None:
                     t, lq = timed("calibration + unscale (tables)",

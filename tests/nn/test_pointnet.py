@@ -193,8 +193,8 @@ def test_split_output_regroups_the_output_layer(dtype, rank):
     with torch.no_grad():                                          # sampling: fused Linear + ReLU in place
         torch.testing.assert_close(dec.features(z), f.detach())
     assert dec._plain_hidden() and not PMTDecoder(4, [16], 40, norm="layer")._plain_hidden()
-    torch.testing.assert_close(f @ w_logit.T + b_logit, raw[..., 0])
-    torch.testing.assert_close((f @ w_tq.T + b_tq).view(5, 40, 2), raw[..., 1:])
+    torch.testing.assert_close(f @ w_logit + b_logit, raw[..., 0])
+    torch.testing.assert_close((f @ w_tq + b_tq).view(5, 40, 2), raw[..., 1:])
     assert dec.split_output()[0] is w_logit                        # cached
     with torch.no_grad():                                          # an optimizer step: rebuilt
         dec.out.weight.mul_(2.0)
