@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -42,11 +43,21 @@ def split_object_path(path: str | os.PathLike) -> tuple[Path, str | None]:
 
 
 def check_readable(path: Path) -> Path:
-    """Raise :class:`EventFileError` unless ``path`` is an existing regular file."""
-    if not path.exists():
-        raise EventFileError(f"{path}: no such file")
-    if path.is_dir():
+    """Raise :class:`EventFileError` unless ``path`` is an existing, readable regular file.
+
+    A FIFO or a device is refused before it is opened (reading a FIFO without a
+    writer would block forever).
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise EventFileError(f"{path}: no such file") from None
+    except OSError as exc:  # name too long, symlink loop, not a directory in the path, ...
+        raise EventFileError(f"{path}: cannot open ({exc.strerror or one_line(exc)})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise EventFileError(f"{path}: is a directory, not an event file")
+    if not stat.S_ISREG(st.st_mode):
+        raise EventFileError(f"{path}: not a regular file (a FIFO, socket or device)")
     if not os.access(path, os.R_OK):
         raise EventFileError(f"{path}: permission denied")
     return path

@@ -40,6 +40,12 @@ Files are written with one row group per ``row_group_size`` events (default
 10,000) and page CRC checksums, which :func:`read_events` verifies, so a
 corrupted page is reported instead of silently decoded.
 
+Nothing is skipped: a file is read whole or refused with one error.  Events
+without hits are ordinary events (``hits_per_event`` 0, an empty hit map), and
+so are events with every PMT hit; negative charges are kept as written.  Only
+:func:`iter_events` hands out the batches before a damaged row group, and its
+error names the event range where reading stopped.
+
 >>> import tempfile, numpy as np
 >>> from kamcore.events import Events
 >>> ev = Events.from_columns(offsets=[0, 2, 2, 3], pmt=[5, 7, 1], t_ns=[1.5, 2.0, 3.25],

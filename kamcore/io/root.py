@@ -27,6 +27,10 @@ not written, and read back as the defaults of :meth:`Events.from_columns`.
 :attr:`Events.attrs` is kept as JSON in a ``TObjString`` named
 ``kamdash_attrs`` next to the tree.
 
+Nothing is skipped: the tree is read whole or refused with one error.  Entries
+without hits are ordinary events (``hits_per_event`` 0), and so are entries with
+every PMT hit.
+
 uproot is imported on first use, so ``import kamcore.io`` stays fast.
 
 >>> import tempfile

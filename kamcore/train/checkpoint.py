@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -93,7 +94,12 @@ _ST_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", 
 def _read_meta(meta_path: Path) -> tuple[str, dict, dict]:
     """``(kind, config, metadata)`` of a checkpoint's JSON, or :class:`ModelFileError`."""
     try:
+        mode = meta_path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # reading a FIFO would block
+            raise ModelFileError(f"{meta_path}: not a regular file (a FIFO, socket or device)")
         meta = json.loads(meta_path.read_bytes())
+    except ModelFileError:
+        raise
     except FileNotFoundError:
         raise ModelFileError(f"{meta_path}: model configuration not found") from None
     except IsADirectoryError:
@@ -114,8 +120,14 @@ def _read_header(weights: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]],
     """``({name: (dtype, shape)}, metadata)`` from the safetensors header, without reading the tensors."""
     from safetensors import SafetensorError, safe_open
 
-    if not weights.exists():
-        raise ModelFileError(f"{weights}: weights file not found")
+    try:
+        mode = weights.stat().st_mode
+    except FileNotFoundError:
+        raise ModelFileError(f"{weights}: weights file not found") from None
+    except OSError as exc:
+        raise ModelFileError(f"{weights}: cannot open ({exc.strerror or _one_line(exc)})") from None
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(f"{weights}: not a regular file")
     try:
         with safe_open(str(weights), framework="pt") as f:
             header = {}

@@ -19,6 +19,7 @@ second line, a Python warning, or a broken file that is accepted all fail the te
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import warnings
@@ -123,10 +124,15 @@ def bad_event_files(draw, base: Path, where: Path, k: int) -> tuple[Path, str, s
         path.write_bytes(mutate(src.read_bytes(), draw(byte_mutations())))
         return path, "read", ""
     special = draw(st.sampled_from(["missing", "directory", "empty", "text", "sparse_parquet", "sparse_root",
-                                    "no_events"]))
+                                    "no_events", "fifo", "long_name"]))
     path = where / f"in{k}.parquet"
     if special == "missing":
         return path, "error", "no such file"
+    if special == "fifo":  # a named pipe without a writer: opening it would block
+        os.mkfifo(path)
+        return path, "error", "not a regular file"
+    if special == "long_name":
+        return where / (f"in{k}" + "x" * 300 + ".parquet"), "error", "File name too long"
     if special == "directory":
         path.mkdir()
         return path, "error", "is a directory"

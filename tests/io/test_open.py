@@ -64,3 +64,21 @@ def test_errors_pass_through(events, tmp_path, expect_error):
     with expect_error(EventFileError, half, "not a readable Parquet file"):
         open_events(half)
     assert read_events(good).equals(open_events(good))
+
+
+@pytest.mark.parametrize("reader", [open_events, read_events, kamcore.io.read_root, kamcore.io.read_scores])
+def test_fifo_is_refused_without_blocking(tmp_path, expect_error, reader):
+    """A named pipe without a writer would block open() forever (found while fuzzing 'never a hang')."""
+    import os
+
+    path = tmp_path / "daq.parquet"
+    os.mkfifo(path)
+    with expect_error(EventFileError, path, "not a regular file"):
+        reader(path)
+
+
+def test_name_too_long(tmp_path, expect_error):
+    """The OSError of stat() (ENAMETOOLONG) is an EventFileError naming the file."""
+    path = tmp_path / ("x" * 300 + ".parquet")
+    with expect_error(EventFileError, path, "cannot open \\(File name too long\\)"):
+        open_events(path)

@@ -140,3 +140,13 @@ def test_checkpoints_without_digest_still_load(cnn):
     _rewrite_weights(cnn, lambda s, m: (s, {"model": "cnn"}))
     model, _ = load_model(cnn)
     assert isinstance(model, ConventionalCNN) and torch.isfinite(next(model.parameters())).all()
+
+
+@pytest.mark.parametrize("which", [".json", ".safetensors"])
+def test_fifo_is_refused_without_blocking(cnn, which):
+    import os
+
+    path = cnn.with_name("c" + which)
+    path.unlink()
+    os.mkfifo(path)
+    _refused(cnn, which, "not a regular file")
