@@ -22,8 +22,10 @@ the end; ``lr_schedule="cosine"`` decays the learning rate to zero over the run.
 :func:`calibrate_generator` fits the output calibration
 (:class:`~kamcore.nn.pointnet.OutputCalibration`) after training.
 
-:func:`generate_events` turns samples into ordinary :class:`~kamcore.events.Events`
-(hits = triggered PMTs, ``t_ns`` = the generated proper time, ``q_pe`` = charge, source
+:func:`generate_events` turns samples (the models' ``sample_hits``: the output layer split
+into trigger logits and ``t, q``, evaluated in cache-sized chunks, ``t`` and ``q`` calibrated
+for the triggered PMTs only) into ordinary :class:`~kamcore.events.Events` (hits =
+triggered PMTs, ``t_ns`` = the generated proper time, ``q_pe`` = charge, source
 ``"generated:<kind>"``, NaN vertex and energy, no deposit truth) that
 :func:`kamcore.io.write_events` stores in the Monte Carlo schema.  Their ``attrs``
 carry ``time_reference = "proper"``: the times are already TOF- and T0-corrected
