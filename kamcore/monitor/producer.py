@@ -109,9 +109,13 @@ def make_feed(config: MonitorConfig, catalog=None, *, once: bool = False):
 _TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")  # kamcore.io.atomic_output's names
 
 
-def remove_stale_temp_files(directory) -> int:
+def remove_stale_temp_files(directory, *, only: str | None = None) -> int:
     """Delete the temporary files of :func:`kamcore.io.atomic_output` in ``directory`` whose writing process
-    is gone (killed in the middle of a write); returns how many."""
+    is gone (killed in the middle of a write); returns how many.
+
+    ``only``: a regular expression the final file name must match (e.g. score files only, in a directory
+    where a DAQ writes its own files).
+    """
     n = 0
     try:
         entries = list(os.scandir(directory))
@@ -119,7 +123,8 @@ def remove_stale_temp_files(directory) -> int:
         return 0
     for e in entries:
         m = _TEMP.fullmatch(e.name)
-        if m is None or not e.is_file(follow_symlinks=False):
+        if m is None or (only is not None and not re.fullmatch(only, m["name"])) \
+                or not e.is_file(follow_symlinks=False):
             continue
         try:
             os.kill(int(m["pid"]), 0)
@@ -251,12 +256,12 @@ class Producer:
                  res.bkg_fraction)
 
     def recover(self) -> int:
-        """After a crash: delete dead writers' temporary files, flag the stored sequence again; returns the
-        number of files deleted."""
-        dirs = {self.runs_dir, self.store.path}
-        if isinstance(self.feed, DirectoryFeed):
-            dirs.add(self.feed.directory)
-        n = sum(remove_stale_temp_files(d) for d in dirs)
+        """After a crash: delete the temporary files of killed producers (in the runs and store directories;
+        in a feed directory only those of score files), flag the stored sequence again; returns the number of
+        files deleted."""
+        n = sum(remove_stale_temp_files(d) for d in {self.runs_dir, self.store.path})
+        if isinstance(self.feed, DirectoryFeed):  # the DAQ's directory: only the score files the producer writes
+            n += remove_stale_temp_files(self.feed.directory, only=r"run_.*\.scores\.parquet")
         flag_stored_sequence(self.catalog, model_digest=self.ident["digest"],
                              template_digest=self.templates.digest, flag_config=self.flag_config)
         return n

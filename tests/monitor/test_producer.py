@@ -131,3 +131,24 @@ def test_cli_monitor_closes_a_run_and_restart_continues(model_and_templates, tmp
     assert (tmp_path / "live.runs" / run_file_name(2)).exists()
     code = main(argv + ["--max-runs", "0"])
     assert code == 2 and "--max-runs must be >= 1" in capsys.readouterr().err
+
+
+def test_temporary_files_of_killed_writers_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from kamcore.monitor.producer import remove_stale_temp_files
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    names = {"score": f".run_000001.scores.parquet.{dead}.0123abcd.tmp",  # the producer's, writer gone
+             "daq": f".run_000002.parquet.{dead}.0123abcd.tmp",  # a DAQ's run file, not the producer's
+             "alive": f".run_000003.scores.parquet.{os.getpid()}.0123abcd.tmp",  # being written
+             "other": ".run_000004.parquet.tmp"}  # not an atomic_output name
+    for n in names.values():
+        (tmp_path / n).write_bytes(b"x")
+    assert remove_stale_temp_files(tmp_path, only=r"run_.*\.scores\.parquet") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(v for k, v in names.items() if k != "score")
+    assert remove_stale_temp_files(tmp_path) == 1 and not (tmp_path / names["daq"]).exists()
+    assert remove_stale_temp_files(tmp_path / "missing") == 0
