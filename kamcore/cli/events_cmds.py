@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .main import command
-from .params import add_param_options, config_from_args, finite_float
+from .params import add_param_options, check_output_file, config_from_args, finite_float
 
 #: events per chunk when maps are built from a file (bounds memory: ~160 kB per dense map)
 _CHUNK = 512
@@ -75,9 +75,7 @@ def _simulate(args) -> int:
         kw["energy_window_mev"] = tuple(args.energy_window)
     if args.max_radius is not None:
         kw["max_radius_cm"] = args.max_radius
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise ConfigError(f"{out}: output directory {out.parent} does not exist")
+    out = check_output_file(args.out)
     with tqdm(total=args.events, unit="ev", desc=args.source, disable=args.no_progress or None,
               file=sys.stderr) as bar:
         events = simulate(args.source, args.events, seed=args.seed, config=config, pmts=_pmts(args),
@@ -185,6 +183,7 @@ def _hitmaps(args) -> int:
     from ..preprocess import HitMapConfig, hitmaps, nhit
 
     config = config_from_args(HitMapConfig, args)
+    check_output_file(args.out)
     pmts = _pmts(args)
     events = open_events(args.file)
     shape = (config.n_time_bins, 2 * config.bandwidth, 2 * config.bandwidth)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .main import command
-from .params import add_param_options, config_from_args
+from .params import add_param_options, check_output_file, config_from_args
 
 __all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_parsers", "train_generator",
            "resolve_checkpoint"]
@@ -350,9 +350,7 @@ def _generate(args) -> int:
         raise ConfigError(f"--events must be >= 1, got {args.events}")
     if not 0 <= args.seed < 2**63:
         raise ConfigError(f"--seed must be in [0, 2^63), got {args.seed}")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise ConfigError(f"{out}: output directory {out.parent} does not exist")
+    out = check_output_file(args.out)
     _set_threads(args.threads)
     pmts = _pmts(args)
     model, meta = _load_generator(args.model, args.device)

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ConfigError
 from .gen_cmds import resolve_checkpoint
 from .main import command
-from .params import add_param_options, config_from_args
+from .params import add_param_options, check_output_file, config_from_args
 
 #: the sources of DESIGN 3 that a held-out evaluation covers (signal first)
 EVAL_SOURCES = ["Xe136_0vbb", "Xe136_2vbb", "Solar_nu", "Bi214", "Bi214_film", "C10", "Xe136_2vbb_0+1",
@@ -139,6 +139,8 @@ def _evaluate(args) -> int:
     from ..train.checkpoint import CLASSIFIER_KINDS
     from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
 
+    if args.out:
+        check_output_file(args.out)
     pmts = default_pmt_table()
     if args.simulate:
         evs = simulate_heldout(args.sources, args.simulate, args.seed, pmts=pmts)
@@ -210,6 +212,7 @@ def _score(args) -> int:
     from ..train import hitmap_set, load_model, predict
     from ..train.checkpoint import CLASSIFIER_KINDS
 
+    check_output_file(args.out)
     model, meta = load_model(resolve_checkpoint(args.model), kinds=CLASSIFIER_KINDS)
     events = open_events(args.file)
     scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
 import param
 
 from ..errors import ConfigError
 
-__all__ = ["add_param_options", "config_from_args", "finite_float"]
+__all__ = ["add_param_options", "config_from_args", "finite_float", "check_output_file"]
 
 
 def finite_float(text: str) -> float:
@@ -32,6 +34,23 @@ def finite_float(text: str) -> float:
 
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a file can be created there, else a one-line :class:`ConfigError` -- checked before a
+    command does its work, so that a typo in ``--out`` does not cost a whole evaluation."""
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: cannot write, output directory {out.parent} does not exist")
+    if out.is_dir():
+        raise ConfigError(f"{out}: cannot write, it is a directory")
+    try:
+        name_max = os.pathconf(out.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    if len(os.fsencode(out.name)) + 24 > name_max:  # + the temporary file's prefix and suffix
+        raise ConfigError(f"{out}: cannot write, file name longer than {name_max - 24} bytes")
+    return out
 
 
 def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameterized], *,

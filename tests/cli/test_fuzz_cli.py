@@ -38,7 +38,7 @@ from kamcore.cli import main
 from kamcore.events import Events
 from kamcore.io import open_events, write_events, write_root
 
-N_EXAMPLES = {"event_files": 150, "model_files": 110, "options": 90}
+N_EXAMPLES = {"event_files": 150, "model_files": 110, "options": 90, "outputs": 20}
 FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=20), print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
@@ -267,6 +267,36 @@ def test_bad_model_files(base, tmp_path_factory, capsys):
 
     body()
     assert len(ran) >= N_EXAMPLES["model_files"]
+
+
+# ------------------------------------------------------------------------ output paths
+def test_bad_output_paths(base, tmp_path_factory, capsys):
+    """``--out`` in a missing directory, under a file, on a directory, or with a name too long: one line, exit 2,
+    nothing written (the checks run before any work)."""
+    d = tmp_path_factory.mktemp("out_paths")
+    (d / "adir.npz").mkdir()
+    ran = []
+
+    @settings(FUZZ, max_examples=N_EXAMPLES["outputs"])
+    @given(st.sampled_from(["hitmaps", "score", "evaluate", "simulate", "generate"]),
+           st.sampled_from(["missing_dir", "under_file", "directory", "long_name"]))
+    def body(cmd, where):
+        out = {"missing_dir": d / "no" / "such" / "out.npz", "under_file": base / "good.parquet" / "out.npz",
+               "directory": d / "adir.npz", "long_name": d / ("o" * 300 + ".npz")}[where]
+        argv = {"hitmaps": ["hitmaps", base / "good.parquet"],
+                "score": ["score", base / "cnn", base / "good.parquet"],
+                "evaluate": ["evaluate", base / "cnn", "--signal", base / "good.parquet", "--background",
+                             base / "bkg.parquet"],
+                "simulate": ["simulate", "--source", "C10", "--events", "2", "--seed", "1", "--no-progress"],
+                "generate": ["generate", "--model", base / "vae", "--events", "2", "--seed", "1"]}[cmd]
+        ran.append(cmd)
+        before = sorted(p.name for p in d.iterdir())
+        check(run([*argv, "--out", out], capsys), must="error", names=out.name[:40], out_dir=d, output=None)
+        assert sorted(p.name for p in d.iterdir()) == before
+        assert (d / "adir.npz").is_dir() and not list((d / "adir.npz").iterdir())
+
+    body()
+    assert len(ran) >= N_EXAMPLES["outputs"]
 
 
 # ----------------------------------------------------------------------------- options
