@@ -51,7 +51,7 @@ class Run(Base):
     stop_ns: Mapped[int | None] = mapped_column(BigInteger)
     livetime_s: Mapped[float | None] = mapped_column(Float)
     n_events: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | bad_file | incomplete (file still being written)
+    status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | bad_file | incomplete (being written)
     error: Mapped[str | None] = mapped_column(Text)
     good: Mapped[bool | None] = mapped_column(Boolean)  # marked good by the shift crew (reference)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -73,8 +73,8 @@ def _monitor(args) -> int:
         print(f"kamcore monitor: {feed!r} -> {store.path} (seq {store.seq}), catalog {cat.url}", file=sys.stderr)
         stats = prod.run(max_runs=args.max_runs, duration_s=args.duration, handle_signals=True)
     print(f"{Path(args.store)}: {stats.events} event(s) stored (seq {store.seq}), {stats.runs_closed} run(s) "
-          f"closed {stats.runs}, {stats.bad_files} bad file(s), {stats.incomplete_files} incomplete; stopped by {stats.stopped_by} "
-          f"after {stats.seconds:.1f} s")
+          f"closed {stats.runs}, {stats.bad_files} bad file(s), {stats.incomplete_files} incomplete; "
+          f"stopped by {stats.stopped_by} after {stats.seconds:.1f} s")
     return 0
 
 
