@@ -3,7 +3,7 @@ dashboard run; the catalog and the Runs view report them, the producer goes on; 
 
 The producer follows the directory in a thread (``settle_s`` 0.3 s, ``incomplete_s`` 2 s so the test is short);
 the dashboard is a :class:`dashboard.backend.Backend` (external producer) with a Runs view on the same
-catalog, refreshed as a session would.
+catalog, refreshed as a session would.  On SQLite, and on PostgreSQL when a server is given.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def _status(cat: Catalog) -> dict:
     return {r["run"]: (r["status"], r["error"], r["fit"] is not None) for r in cat.list_runs()}
 
 
-def test_bad_and_half_written_files_while_monitor_and_dashboard_run(model_and_templates, runs, tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_bad_and_half_written_files_while_monitor_and_dashboard_run(database, model_and_templates, runs, tmp_path,
+                                                                    request):
     from dashboard.backend import Backend
     from dashboard.config import DashboardConfig
     from dashboard.selection import Selection
@@ -56,8 +58,9 @@ def test_bad_and_half_written_files_while_monitor_and_dashboard_run(model_and_te
     t = Templates.load(tpath)
     daq, db, store = tmp_path / "daq", tmp_path / "catalog.sqlite", tmp_path / "live"
     daq.mkdir()
+    url = f"sqlite:///{db}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     cfg = MonitorConfig(feed=str(daq), settle_s=0.3, poll_interval_s=0.05, incomplete_s=2.0)
-    cat = Catalog(db)
+    cat = Catalog(url)
 
     def start():
         s = LiveStore(store, writable=True)
@@ -68,7 +71,7 @@ def test_bad_and_half_written_files_while_monitor_and_dashboard_run(model_and_te
         return prod, th, s, out
 
     prod, th, s, out = start()
-    board = Backend(DashboardConfig(model=str(model), templates=str(tpath), catalog=f"sqlite:///{db}",
+    board = Backend(DashboardConfig(model=str(model), templates=str(tpath), catalog=url,
                                     store=str(store), producer="external", poll_s=0.05), start=False)
     view = RunsView(backend=board, selection=Selection())
 
@@ -137,5 +140,5 @@ def test_bad_and_half_written_files_while_monitor_and_dashboard_run(model_and_te
     assert all(len(cat.fit_history(r)) == 1 for r in (1, 3, 5, 6))
     assert LiveStore(store).seq == seq + out["stats"].events
     assert {r: v[0] for r, v in shown().items()}[6] != "incomplete"
-    print(f"\nbad file in the catalog {latency['bad']:.2f} s after it was dropped, incomplete file "
+    print(f"\n{database}: bad file in the catalog {latency['bad']:.2f} s after it was dropped, incomplete file "
           f"{latency['incomplete']:.2f} s after its last write (settle_s 0.3, poll 0.05 s)")
