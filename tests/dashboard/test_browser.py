@@ -91,7 +91,8 @@ def test_studies_view_shows_the_committed_results(server, open_page):
     for name in studies:  # one captioned card per committed results file, with its table and figures
         card = p.page.locator(f".kd-study[data-study='{name}']")
         card.first.wait_for(timeout=30_000)
-        assert "kamcore study" in card.first.inner_html()
+        text = card.first.inner_html()
+        assert "kamcore" in text and f"study {name.replace('_', '-')}" in text  # the command that made it
     if studies:
         assert p.page.locator(".kd-study-table").count() >= len(studies)
         assert p.page.locator("img").count() >= 1
