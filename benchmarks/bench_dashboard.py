@@ -122,7 +122,10 @@ async def protocol_session(url: str, origin: str, begin: float, end: float, on_l
     ws = await websocket_connect(HTTPRequest(url.split("?")[0].replace("http://", "ws://") + "/ws",
                                              headers={"Origin": origin}, connect_timeout=300, request_timeout=300),
                                  subprotocols=["bokeh", token], max_message_size=1 << 30)
-    # as bokehjs does: pull the document, then announce it rendered (Panel's onload callbacks run)
+    for _ in range(3):  # as bokehjs does: wait for the server's ACK (header, metadata, content) ...
+        if await ws.read_message() is None:
+            raise ConnectionError("the server closed the session's websocket before its ACK")
+    # ... pull the document, then announce it rendered (Panel's onload callbacks run)
     ready = {"events": [{"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": {
         "type": "event", "name": "document_ready", "values": {"type": "map"}}}]}
     for part in ({"msgid": "bench1", "msgtype": "PULL-DOC-REQ"}, {}, {},

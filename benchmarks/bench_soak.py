@@ -34,17 +34,27 @@ from bench_dashboard import FLAGS, RECORDER, protocol_session, served_dashboard 
 def clients(url: str, origin: str, n: int, seconds: float, every: float) -> None:
     """``n`` protocol sessions for ``seconds``; a JSON line of the latencies (ms) every ``every`` s."""
     got: list[float] = []
+    open_ = [0]
 
     async def report(end):
         while time.monotonic() < end:
             await asyncio.sleep(every)
-            print(json.dumps({"latency_ms": got[:]}), flush=True)
+            print(json.dumps({"latency_ms": got[:], "open": open_[0]}), flush=True)
             got.clear()
+
+    async def session(begin, end):
+        open_[0] += 1
+        try:
+            await protocol_session(url, origin, begin, end, got.append)
+        except Exception as e:  # a lost session is reported (the "open" column), not fatal
+            print(f"protocol session ended: {e!r}", file=sys.stderr, flush=True)
+        finally:
+            open_[0] -= 1
 
     async def run():
         begin = time.monotonic()
         end = begin + seconds
-        await asyncio.gather(report(end), *[protocol_session(url, origin, begin, end, got.append) for _ in range(n)])
+        await asyncio.gather(report(end), *[session(begin, end) for _ in range(n)])
     asyncio.run(run())
 
 
@@ -94,11 +104,11 @@ def main() -> int:
         if n_clients:
             child = subprocess.Popen([sys.executable, __file__, "--clients", url, f"http://127.0.0.1:{port}",
                                       str(n_clients), str(seconds), str(args.sample)], stdout=subprocess.PIPE, text=True)
-            threading.Thread(target=lambda: [lines.append(json.loads(x)["latency_ms"]) for x in child.stdout],
-                             daemon=True).start()
+            threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in child.stdout], daemon=True).start()
         t0 = time.monotonic()
-        print(f"{'minute':>7} {'server MB':>10} {'producer MB':>12} {'updates':>8} {'p50 ms':>7} {'p95 ms':>7}"
-              f" {'load':>5}", flush=True)
+        print(f"{'minute':>7} {'server MB':>10} {'producer MB':>12} {'sessions':>9} {'updates':>8} {'p50 ms':>7}"
+              f" {'p95 ms':>7} {'load':>5}", flush=True)
+        n_open = n_clients
         k = 0
         while time.monotonic() - t0 < seconds:
             k += 1
@@ -108,14 +118,16 @@ def main() -> int:
                 lat += page.evaluate("(() => { const l = window.__kd ? window.__kd.lat : []; "
                                      "if (window.__kd) window.__kd.lat = []; return l; })()")
             while lines:
-                lat += lines.pop(0)
+                got = lines.pop(0)
+                lat += got["latency_ms"]
+                n_open = got["open"]
             lat = np.asarray(lat, float)
             srv, prod = _rss(server.pid)
-            row = (k * args.sample / 60, srv, prod, len(lat), np.percentile(lat, 50) if len(lat) else np.nan,
+            row = (k * args.sample / 60, srv, prod, len(pages) + n_open, len(lat), np.percentile(lat, 50) if len(lat) else np.nan,
                    np.percentile(lat, 95) if len(lat) else np.nan, os.getloadavg()[0])
             rows.append(row)
-            print(f"{row[0]:7.1f} {row[1]:10.0f} {row[2]:12.0f} {row[3]:8d} {row[4]:7.0f} {row[5]:7.0f} {row[6]:5.1f}",
-                  flush=True)
+            print(f"{row[0]:7.1f} {row[1]:10.0f} {row[2]:12.0f} {row[3]:9d} {row[4]:8d} {row[5]:7.0f} {row[6]:7.0f}"
+                  f" {row[7]:5.1f}", flush=True)
         if browser is not None:
             browser.close()
     rows = np.asarray(rows, float)
@@ -123,8 +135,9 @@ def main() -> int:
     if len(after) >= 2:
         print(f"server memory after {args.warmup_minutes:g} min warm-up: {after[0, 1]:.0f} -> {after[-1, 1]:.0f} MB "
               f"(growth {after[-1, 1] - after[0, 1]:+.0f} MB; goal < 50 MB); producer {after[0, 2]:.0f} -> "
-              f"{after[-1, 2]:.0f} MB; latency p95 {after[0, 5]:.0f} ms at the start vs {after[-1, 5]:.0f} ms at the end "
-              f"(p50 {after[0, 4]:.0f} vs {after[-1, 4]:.0f}); {args.sessions} sessions ({min(args.browsers, args.sessions)}"
+              f"{after[-1, 2]:.0f} MB; latency p95 {after[0, 6]:.0f} ms at the start vs {after[-1, 6]:.0f} ms at the end "
+              f"(p50 {after[0, 5]:.0f} vs {after[-1, 5]:.0f}); sessions open at the end {after[-1, 3]:.0f} of "
+              f"{args.sessions} ({min(args.browsers, args.sessions)}"
               f" browser), {args.rate:g} Hz, {args.minutes:g} min")
     return 0
 
