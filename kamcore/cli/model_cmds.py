@@ -175,22 +175,24 @@ def _evaluate(args) -> int:
         return 0
     names = list(results["models"])
     print(f"signal {signal_name}: rejection at 90% acceptance (AUC) on held-out events; "
-          "in brackets with the background reweighted to the signal's Nhit")
-    print(f"{'source':<16}" + "".join(f"{n:>36}" for n in names))
+          "in brackets with the background reweighted to the signal's Nhit (+- binomial, effective events)")
+    print(f"{'source':<16}" + "".join(f"{n:>40}" for n in names))
     for src in backgrounds:
         cells = []
         for n in names:
             r = results["models"][n]["sources"][src]
             rw = r["nhit_reweighted"]
-            cells.append(f"{r['rejection']:.1%} ({r['auc']:.3f}) [{rw['rejection']:.1%} ({rw['auc']:.3f})]")
-        print(f"{src:<16}" + "".join(f"{c:>36}" for c in cells))
+            err = rw.get("rejection_error")
+            pm = "" if err is None else f"+-{100 * err:.1f}"
+            cells.append(f"{r['rejection']:.1%} ({r['auc']:.3f}) [{100 * rw['rejection']:.1f}{pm}% ({rw['auc']:.3f})]")
+        print(f"{src:<16}" + "".join(f"{c:>40}" for c in cells))
     for topo in ("single", "multi"):
         cells = []
         for n in names:
             t = results["models"][n]["by_topology"].get(topo)
             rw = None if t is None else t["mean_rejection_nhit_reweighted"]
             cells.append("-" if t is None else f"{t['mean_rejection']:.1%} [{'-' if rw is None else f'{rw:.1%}'}]")
-        print(f"{'mean ' + topo:<16}" + "".join(f"{c:>36}" for c in cells))
+        print(f"{'mean ' + topo:<16}" + "".join(f"{c:>40}" for c in cells))
     return 0
 
 

@@ -12,7 +12,8 @@ signal's (2vbb in the 2-3 MeV window sits mostly near 2 MeV) can be "rejected"
 by a model that responds to Nhit, whatever its topology.  Each source therefore
 also gets ``nhit_reweighted`` figures: the background events weighted to the
 signal's Nhit distribution (:func:`kamcore.preprocess.nhit_weights`), with the
-effective number of events ``(sum w)^2 / sum w^2`` and the covered fraction of the
+effective number of events ``n_eff = (sum w)^2 / sum w^2``, the binomial error
+``sqrt(r (1 - r) / n_eff)`` of the rejection ``r`` and the covered fraction of the
 signal's Nhit range.  ``by_topology`` averages both over single- and
 multi-vertex sources (DESIGN 3): the paper's claim is that the multi-vertex
 ones are rejected more.  The events must be ones the model never
@@ -70,14 +71,17 @@ def evaluate_by_source(model: nn.Module, signal: HitMapSet, backgrounds: dict[st
         fpr = float((b_scores >= threshold).mean())
         w, coverage = nhit_weights(signal.nhit, data.nhit)
         n_eff = float(w.sum() ** 2 / np.sum(w ** 2)) if np.any(w > 0) else 0.0
+        rej = rejection_at_acceptance(s_scores, b_scores, acceptance)
+        rej_w = rejection_at_acceptance(s_scores, b_scores, acceptance, w)
         rows[name] = {
             "events": int(len(data)),
             "auc": auc(s_scores, b_scores),
-            "rejection": rejection_at_acceptance(s_scores, b_scores, acceptance),
+            "rejection": rej,
+            "rejection_error": _binomial_error(rej, len(data)),
             "sensitivity_factor": float(sensitivity_factor(tpr, fpr)) if fpr > 0 else None,
             "mean_score": float(b_scores.mean()) if len(b_scores) else None,
             "nhit_reweighted": {
-                "auc": auc(s_scores, b_scores, w), "rejection": rejection_at_acceptance(s_scores, b_scores, acceptance, w),
+                "auc": auc(s_scores, b_scores, w), "rejection": rej_w, "rejection_error": _binomial_error(rej_w, n_eff),
                 "effective_events": n_eff, "signal_nhit_coverage": coverage},
         }
         if b_att is not None:
@@ -86,6 +90,10 @@ def evaluate_by_source(model: nn.Module, signal: HitMapSet, backgrounds: dict[st
     return {"acceptance": acceptance, "threshold": threshold, "signal_events": int(len(signal)),
             "signal_acceptance": tpr, "sources": rows, "by_topology": by_topology(rows),
             "attention_by_source": att_profiles or None}
+
+
+def _binomial_error(p: float, n: float) -> float | None:
+    return float(np.sqrt(p * (1.0 - p) / n)) if n > 0 and np.isfinite(p) else None
 
 
 def by_topology(rows: dict[str, dict]) -> dict[str, dict]:
