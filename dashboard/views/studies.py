@@ -81,8 +81,8 @@ def _card(name: str, doc: dict, directory: Path):
                             sizing_mode="stretch_width")
     caveats = "".join(f"<li>{html.escape(c)}</li>" for c in doc.get("caveats", []))
     took = "" if doc.get("seconds") is None else f", {doc['seconds'] / 60:.1f} min"
-    head = (f"<div class='kd-caption kd-study' data-study='{html.escape(name)}'><b>{html.escape(doc.get('title', name))}"
-            f"</b><br><small>Beside {html.escape(str(doc.get('paper_figure', 'the paper')))}. Made by "
+    head = (f"<div class='kd-caption kd-study' data-study='{html.escape(name)}'>"  # the card header has the title
+            f"<small>Beside {html.escape(str(doc.get('paper_figure', 'the paper')))}. Made by "
             f"<code>{html.escape(str(doc.get('command') or '?'))}</code> on {html.escape(str(doc.get('created_utc')))}"
             f"{took}.</small></div>")
     figs = [pn.pane.PNG(str(directory / f), sizing_mode="scale_width", max_width=1100)

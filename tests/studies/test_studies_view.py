@@ -1,6 +1,7 @@
 """The dashboard's Studies view renders stored results files (no browser; the browser test is in
 tests/dashboard/test_browser.py)."""
 
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -61,5 +62,5 @@ def test_committed_results_render():
     if not docs:
         pytest.skip("no committed study results")
     html = _html(StudiesView())
-    for doc in docs.values():
-        assert doc["title"].split("(")[0].strip()[:30] in html.replace("&#x27;", "'")
+    for name, doc in docs.items():
+        assert f"data-study='{name}'" in html and doc["comparison"][0]["quantity"] in unescape(html)
