@@ -35,8 +35,8 @@ from kamcore.io import iter_events, open_events, read_events, read_root, read_sc
 N_PMTS = 1879
 
 #: examples per test (the module total is printed by test_example_count)
-COUNTS = {"parquet_content": 240, "root_content": 110, "parquet_bytes": 220, "root_bytes": 110, "huge": 40,
-          "scores": 60}
+COUNTS = {"parquet_content": 240, "root_content": 110, "metadata": 80, "parquet_bytes": 220, "root_bytes": 110,
+          "huge": 40, "scores": 60}
 
 FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=10), print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -141,6 +141,51 @@ def test_root_content_defects(tmp_path_factory):
     body()
     assert len(ran) >= COUNTS["root_content"]
     assert 0.15 < np.mean(ran) < 0.85
+
+
+def test_metadata_texts(tmp_path_factory):
+    """Schema-version and attrs texts (the odd digits that str.isdigit() accepts, JSON nested deeper than the
+    recursion limit, non-UTF-8 bytes) in Parquet metadata and ROOT's kamdash_attrs, drawn more densely than the
+    content cases above draw them."""
+    import pyarrow.parquet as pq
+
+    from kamcore.io.parquet import _events_to_table
+    from malformed import ATTRS_TEXTS, VERSION_TEXTS, version_accepted
+
+    d = tmp_path_factory.mktemp("meta")
+    ev = __import__("synthetic").random_events(3, seed=2, max_hits=5)
+    table = _events_to_table(ev)
+    ran = []
+
+    @settings(FUZZ, max_examples=COUNTS["metadata"])
+    @given(st.sampled_from(["parquet", "parquet", "parquet", "root"]), st.sampled_from(VERSION_TEXTS),
+           st.sampled_from(ATTRS_TEXTS), st.booleans())
+    def body(fmt, version, attrs, raw_bytes):
+        text, attrs_ok = attrs
+        path = d / f"m{len(ran)}.{fmt}"
+        if fmt == "parquet":
+            meta = dict(table.schema.metadata)
+            meta[b"kamdash.schema_version"] = version.encode()
+            meta[b"kamdash.attrs"] = (b"\xff" if raw_bytes else b"") + text.encode()
+            pq.write_table(table.replace_schema_metadata(meta), path)
+            ok = version_accepted(version) and attrs_ok and not raw_bytes
+            pattern = "schema version|kamdash.attrs"
+        else:
+            spec = {"trees": {"events": __import__("malformed").kamland_branches(ev)}, "attrs": text}
+            write_root_case(spec, path)
+            ok, pattern = attrs_ok, "kamdash_attrs"
+        ran.append(ok)
+        got, exc = read_all_ways(path)
+        if ok:
+            assert exc is None, exc
+            assert_valid(got)
+        else:
+            assert exc is not None
+            refused(exc, path, pattern)
+        path.unlink()
+
+    body()
+    assert len(ran) >= COUNTS["metadata"]
 
 
 # ------------------------------------------------------------------------- byte damage
