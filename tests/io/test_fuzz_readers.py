@@ -25,12 +25,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from malformed import (Case, byte_mutations, event_batches, mutate, parquet_cases, parquet_footer_claiming,
-                       root_cases, root_header_claiming, sparse_file, write_parquet_case, write_root_case)
+from malformed import (ATTRS_TEXTS, VERSION_TEXTS, Case, byte_mutations, full_event, kamland_branches, mutate,
+                       parquet_cases, parquet_footer_claiming, root_cases, root_header_claiming, sparse_file,
+                       version_accepted, write_parquet_case, write_root_case)
+from synthetic import random_events
 
 from kamcore.errors import KamcoreError
 from kamcore.events import Events
-from kamcore.io import iter_events, open_events, read_events, read_root, read_scores, write_events, write_root
+from kamcore.io import iter_events, open_events, read_events, read_scores, write_events, write_root
 
 N_PMTS = 1879
 
@@ -150,10 +152,9 @@ def test_metadata_texts(tmp_path_factory):
     import pyarrow.parquet as pq
 
     from kamcore.io.parquet import _events_to_table
-    from malformed import ATTRS_TEXTS, VERSION_TEXTS, version_accepted
 
     d = tmp_path_factory.mktemp("meta")
-    ev = __import__("synthetic").random_events(3, seed=2, max_hits=5)
+    ev = random_events(3, seed=2, max_hits=5)
     table = _events_to_table(ev)
     ran = []
 
@@ -171,7 +172,7 @@ def test_metadata_texts(tmp_path_factory):
             ok = version_accepted(version) and attrs_ok and not raw_bytes
             pattern = "schema version|kamdash.attrs"
         else:
-            spec = {"trees": {"events": __import__("malformed").kamland_branches(ev)}, "attrs": text}
+            spec = {"trees": {"events": kamland_branches(ev)}, "attrs": text}
             write_root_case(spec, path)
             ok, pattern = attrs_ok, "kamdash_attrs"
         ran.append(ok)
@@ -193,10 +194,7 @@ def test_metadata_texts(tmp_path_factory):
 def good_files(tmp_path_factory):
     """Good Parquet (zstd, one row group; uncompressed, several) and ROOT files to damage, as bytes."""
     d = tmp_path_factory.mktemp("good")
-    from malformed import full_event
-
-    ev = Events.concat([Events.empty(), __import__("synthetic").random_events(12, seed=5, max_hits=30),
-                        full_event(1)])
+    ev = Events.concat([Events.empty(), random_events(12, seed=5, max_hits=30), full_event(1)])
     return {
         "zstd.parquet": write_events(ev, d / "a.parquet").read_bytes(),
         "plain.parquet": write_events(ev, d / "b.parquet", compression=None, row_group_size=4).read_bytes(),
@@ -305,7 +303,7 @@ def test_score_file_damage(tmp_path_factory):
         elif kind == "drop":
             pq.write_table(table.drop_columns([col]), path)
         else:  # an event file, not a score file
-            write_events(__import__("synthetic").random_events(3), path)
+            write_events(random_events(3), path)
         ran.append(kind)
         out, exc = outcome(read_scores, path)
         if exc is None:
