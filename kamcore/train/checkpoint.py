@@ -67,7 +67,10 @@ def save_model(path: str | os.PathLike, model: nn.Module, kind: str, **metadata:
     doc = {"model": kind, "config": MODELS[kind][1](model), "kamcore_version": __version__, **metadata}
     text = json.dumps(doc, indent=1, sort_keys=True, default=float)
     with atomic_output(weights) as tmp:
-        save_file(tensors, str(tmp), metadata={"model": kind, "config_sha256": config_digest(doc["config"])})
+        # one metadata entry: safetensors keeps metadata in a hash map, so two entries would be
+        # written in a random order and the same model would give different bytes
+        stamp = json.dumps({"model": kind, "config_sha256": config_digest(doc["config"])}, sort_keys=True)
+        save_file(tensors, str(tmp), metadata={"kamcore": stamp})
         os.chmod(tmp, 0o644)  # safetensors creates 0600 files; checkpoints are shared read-only
     with atomic_output(meta) as tmp:
         tmp.write_text(text + "\n")
@@ -190,6 +193,19 @@ def _compare(weights: Path, kind: str, found: dict, expected: dict) -> None:
 CLASSIFIER_KINDS = ("kamnet", "cnn")
 
 
+def _stamp(st_meta: dict, weights: Path) -> dict:
+    """The kind and configuration digest a weights file was saved with (``{}`` for old files)."""
+    if "kamcore" not in st_meta:
+        return st_meta  # files of before the single entry: "model" / "config_sha256" (or nothing)
+    try:
+        stamp = json.loads(st_meta["kamcore"])
+    except (ValueError, RecursionError):
+        stamp = None
+    if not isinstance(stamp, dict) or not all(isinstance(stamp.get(k), str) for k in ("model", "config_sha256")):
+        raise ModelFileError(f"{weights}: damaged kamcore metadata in the safetensors header")
+    return stamp
+
+
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
                kinds: tuple[str, ...] | None = None, expected: str | None = None) -> tuple[nn.Module, dict]:
     """Rebuild and load a checkpoint; returns ``(model in eval mode, metadata dict)``.
@@ -218,6 +234,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     if kinds is not None and kind not in kinds:
         raise ModelFileError(f"{meta_path}: is a {kind} checkpoint; expected {expected or ' or '.join(kinds)}")
     found, st_meta = _read_header(weights)
+    st_meta = _stamp(st_meta, weights)
     if st_meta.get("model", kind) != kind:
         raise ModelFileError(f"{weights}: holds {st_meta['model']!r} weights, {meta_path.name} says {kind!r}")
     expected = _expected_on_meta(kind, config, meta_path)

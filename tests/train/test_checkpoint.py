@@ -3,6 +3,7 @@ tests/train/test_fuzz_checkpoint.py), and the guards that refuse a wrong configu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 
@@ -48,7 +49,29 @@ def test_round_trip_records_kind_and_config_digest(cnn):
 
     model, meta = load_model(cnn)
     with safe_open(str(cnn) + ".safetensors", framework="pt") as f:
-        assert f.metadata() == {"model": "cnn", "config_sha256": config_digest(meta["config"])}
+        assert json.loads(f.metadata()["kamcore"]) == {"model": "cnn", "config_sha256": config_digest(meta["config"])}
+
+
+def test_saving_twice_gives_the_same_bytes(cnn, tmp_path):
+    """safetensors keeps metadata in a hash map: two entries came out in a random order."""
+    model, _ = load_model(cnn)
+    digests = set()
+    for k in range(6):
+        save_model(tmp_path / f"m{k}", model, "cnn")
+        digests.add(hashlib.sha256((tmp_path / f"m{k}.safetensors").read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_weights_saved_with_two_metadata_entries_still_load(cnn):
+    """Checkpoints written before the single "kamcore" entry."""
+    from safetensors.torch import load_file, save_file
+
+    model, meta = load_model(cnn)
+    w = str(cnn) + ".safetensors"
+    save_file(load_file(w), w, metadata={"model": "cnn", "config_sha256": config_digest(meta["config"])})
+    load_model(cnn)
+    save_file(load_file(w), w, metadata={"model": "gan", "config_sha256": config_digest(meta["config"])})
+    _refused(cnn, ".safetensors", r"holds 'gan' weights")
 
 
 def test_kind_that_is_not_a_string(cnn):
@@ -124,8 +147,14 @@ def test_non_finite_weights(cnn, value):
 
 
 def test_weights_of_another_kind(cnn):
-    _rewrite_weights(cnn, lambda s, m: (s, {**m, "model": "vae"}))
+    _rewrite_weights(cnn, lambda s, m: (s, {"kamcore": json.dumps({**json.loads(m["kamcore"]), "model": "vae"})}))
     _refused(cnn, ".safetensors", r"holds 'vae' weights, c\.json says 'cnn'")
+
+
+@pytest.mark.parametrize("stamp", ["{not json", "[]", '{"model": "cnn"}', '{"model": 1, "config_sha256": "x"}'])
+def test_damaged_kamcore_metadata(cnn, stamp):
+    _rewrite_weights(cnn, lambda s, m: (s, {"kamcore": stamp}))
+    _refused(cnn, ".safetensors", r"damaged kamcore metadata")
 
 
 @pytest.mark.parametrize("claim", [2**64 - 1, 2**31, 0])

@@ -151,8 +151,8 @@ def _weights_defects(draw, kind: str, weights: bytes, others: dict) -> tuple[byt
         text = json.dumps(header).encode()
         return struct.pack("<Q", len(text)) + text + weights[8 + struct.unpack("<Q", weights[:8])[0]:], (
             r"not a safetensors file")
-    meta = {**meta, "model": "gan" if kind != "gan" else "vae"}
-    return safetensors_file(meta, tensors), r"holds '\w+' weights"
+    stamp = {**json.loads(meta["kamcore"]), "model": "gan" if kind != "gan" else "vae"}
+    return safetensors_file({**meta, "kamcore": json.dumps(stamp)}, tensors), r"holds '\w+' weights"
 
 
 def test_damaged_weights(checkpoints, tmp_path_factory):
