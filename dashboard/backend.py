@@ -366,7 +366,7 @@ class Backend:
                 path = resolve_asset(getattr(self.config, kind))
                 if not checkpoint_paths(path)[1].exists():
                     raise ConfigError(f"{checkpoint_paths(path)[1]}: {kind.upper()} checkpoint not found")
-                self._generators[kind] = load_model(path)
+                self._generators[kind] = load_model(path, kinds=(kind,))
             return self._generators[kind]
 
     def compare_sample(self, kind: str, seed: int) -> dict:

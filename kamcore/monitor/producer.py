@@ -170,11 +170,12 @@ class Producer:
         from ..fit import FlagConfig, model_identity
         from ..geometry import default_pmt_table
         from ..train import load_model
+        from ..train.checkpoint import CLASSIFIER_KINDS
 
         if not store.writable:
             raise ConfigError(f"{store}: the producer needs the store opened writable=True")
         self.feed, self.store, self.catalog, self.templates = feed, store, catalog, templates
-        self.model, meta = load_model(model_path, device=device)
+        self.model, meta = load_model(model_path, device=device, kinds=CLASSIFIER_KINDS)
         self.ident = model_identity(model_path, meta)
         if self.ident["digest"] != templates.model["digest"]:
             raise ConfigError(f"templates were made with model {templates.model['name']}@"

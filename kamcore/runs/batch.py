@@ -173,8 +173,9 @@ def _worker_model(model_path: str, digest: str):
     from ..errors import ModelFileError
     from ..fit import model_identity
     from ..train import load_model
+    from ..train.checkpoint import CLASSIFIER_KINDS
 
-    model, meta = load_model(model_path)
+    model, meta = load_model(model_path, kinds=CLASSIFIER_KINDS)
     ident = model_identity(model_path, meta)
     if ident["digest"] != digest:
         raise ModelFileError(f"{model_path}: the worker reads weights {ident['digest']}, the client {digest} "
@@ -356,6 +357,7 @@ def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.Path
     """
     from ..fit import model_identity
     from ..train import load_model
+    from ..train.checkpoint import CLASSIFIER_KINDS
 
     files = [Path(f).resolve() for f in run_files]
     if threads_per_worker < 1:
@@ -367,7 +369,7 @@ def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.Path
                           "workers (give one of the two)")
     model_path = Path(model_path).resolve()
     t_start = time.perf_counter()
-    model, meta = load_model(model_path)  # a bad checkpoint fails here, before any cluster starts
+    model, meta = load_model(model_path, kinds=CLASSIFIER_KINDS)  # a bad checkpoint fails here, before any cluster starts
     ident = model_identity(model_path, meta)
     if workers == 0:
         return _score_serial(files, model_path, model, meta, ident, threads=threads_per_worker, rescore=rescore,

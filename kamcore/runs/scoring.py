@@ -59,9 +59,10 @@ def _score_run(run_file, model_path, *, model=None, meta: dict | None = None, id
     from ..geometry import default_pmt_table
     from ..io import open_events
     from ..train import hitmap_set, load_model, predict
+    from ..train.checkpoint import CLASSIFIER_KINDS
 
     if model is None:
-        model, meta = load_model(model_path, device=device)
+        model, meta = load_model(model_path, device=device, kinds=CLASSIFIER_KINDS)
     ident = ident or model_identity(model_path, meta)
     events = open_events(run_file)
     run_info(events, str(run_file))  # a run file must hold one run: fail before scoring
