@@ -99,11 +99,11 @@ def main() -> int:
             page.add_init_script(f"({RECORDER})()")
             page.goto(url, wait_until="commit")
             pages.append(page)
-        n_clients = args.sessions - len(pages)
+        n_clients = args.sessions - len(pages)  # (they outlive the last sample, which would miss them)
         lines: list[list[float]] = []
         if n_clients:
             child = subprocess.Popen([sys.executable, __file__, "--clients", url, f"http://127.0.0.1:{port}",
-                                      str(n_clients), str(seconds), str(args.sample)], stdout=subprocess.PIPE, text=True)
+                                      str(n_clients), str(seconds + 2 * args.sample), str(args.sample)], stdout=subprocess.PIPE, text=True)
             threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in child.stdout], daemon=True).start()
         t0 = time.monotonic()
         print(f"{'minute':>7} {'server MB':>10} {'producer MB':>12} {'sessions':>9} {'updates':>8} {'p50 ms':>7}"
