@@ -11,6 +11,7 @@ import html
 
 import panel as pn
 
+from .plots import html_div
 from .selection import VIEWS, Selection
 
 __all__ = ["create_app", "SessionTicker"]
@@ -26,7 +27,8 @@ window.location.href = url.toString();
 class SessionTicker:
     """The per-session refresh: every ``poll_s`` redraw the visible view when new data arrived."""
 
-    def __init__(self, backend, selection: Selection, views: dict, header: pn.pane.HTML):
+    def __init__(self, backend, selection: Selection, views: dict, header):
+        """``header``: the Bokeh ``Div`` of the page header (its ``text`` is redrawn every tick)."""
         self.backend, self.selection, self.views, self.header = backend, selection, views, header
         self.last_update_ns = 0
         self.shown = (0, 0)  # (seq, wall_ns) of the live event on screen
@@ -68,7 +70,7 @@ class SessionTicker:
         if ev is not None:
             when = dt.datetime.fromtimestamp(int(ev.wall_ns[0]) / 1e9).strftime("%H:%M:%S")
         seq, wall = self.shown
-        self.header.object = (
+        self.header.text = (
             f"<div class='kd-head'>{badge}<span class='kd-run'>Run {run if run is not None else '&mdash;'}</span>"
             f"<span class='kd-time'>last event {when}</span>"
             f"<span class='kd-producer'>{html.escape(b.producer_state)}</span>"
@@ -125,12 +127,12 @@ def create_app(backend=None, selection: Selection | None = None):
     selection.param.watch(on_view, "view")
     ensure("live")
     ensure(selection.view).refresh()
-    header = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+    header_pane, header = html_div("", CSS, margin=(0, 10))
     ticker = SessionTicker(backend, selection, views, header)
     theme = pn.widgets.Button(name="light / dark", button_type="light", width=110, margin=(8, 10))
     theme.js_on_click(code=THEME_JS)
     template = pn.template.BootstrapTemplate(
-        title="KamDash · KamLAND-Zen shift monitor", header=[pn.Row(header, theme, sizing_mode="stretch_width")],
+        title="KamDash · KamLAND-Zen shift monitor", header=[pn.Row(header_pane, theme, sizing_mode="stretch_width")],
         main=[tabs], header_background="#0b3c5d", theme=pn.config.theme,
         # Panel's busy spinner follows a process-wide flag: every tick of any session would
         # redraw the spinner of every session (O(sessions^2) patches); the badge says LIVE instead

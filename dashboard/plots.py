@@ -12,7 +12,7 @@ from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMappe
 from bokeh.palettes import Cividis256, Viridis256
 from bokeh.plotting import figure
 
-__all__ = ["OKABE_ITO", "TOOLS", "sphere_figure", "slice_figure", "histogram_figure", "empty_hist"]
+__all__ = ["OKABE_ITO", "TOOLS", "sphere_figure", "slice_figure", "histogram_figure", "empty_hist", "html_div"]
 
 #: Okabe & Ito (2008) colour-blind-safe categorical palette
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -88,3 +88,16 @@ def histogram_figure(title: str, x_label: str, names: list[str], *, height: int 
 
 def empty_hist(names: list[str]) -> dict:
     return {"left": [], "right": [], **{n: [] for n in names}, **{n + "_bottom": [] for n in names}}
+
+
+def html_div(text: str = "", css: str = "", **kw):
+    """A Bokeh ``Div`` for HTML that changes every tick, and its Panel pane: ``(pane, div)``.
+
+    Setting ``div.text`` costs ~0.13 ms against ~0.9 ms for ``pn.pane.HTML.object`` (Panel's
+    pane machinery); ``css`` goes into the Div's own shadow root.
+    """
+    import panel as pn
+    from bokeh.models import Div
+
+    div = Div(text=text, sizing_mode="stretch_width", stylesheets=[css] if css else [], **kw)
+    return pn.pane.Bokeh(div, sizing_mode="stretch_width"), div

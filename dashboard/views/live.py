@@ -11,7 +11,7 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..plots import empty_hist, histogram_figure, slice_figure, sphere_figure
+from ..plots import empty_hist, histogram_figure, html_div, slice_figure, sphere_figure
 from ..selection import Selection
 from .common import EventDisplay, sphere_data
 
@@ -43,8 +43,7 @@ class LiveView(Viewer):
         self._run_row = pn.Row(sizing_mode="stretch_width", min_height=260)
         self._tau_src = self._score_src = self._rate_src = None
         self._last_ev = None
-        self._info = pn.pane.HTML("<i>waiting for the first event ...</i>", sizing_mode="stretch_width",
-                                  min_height=60)
+        self._info_pane, self._info = html_div("<i>waiting for the first event ...</i>", min_height=60)
         self._color = pn.widgets.RadioButtonGroup.from_param(self.selection.param.color_by, name="colour by")
         self._pause = pn.widgets.Toggle(name="Pause", button_type="warning", value=self.selection.paused,
                                         width=110)
@@ -81,7 +80,7 @@ class LiveView(Viewer):
         ev = self.backend.buffer.event(want or None)
         if ev is None:
             if want and want != self.shown_seq:
-                self._info.object = (f"<b>Event {want}</b> is no longer in the live buffer "
+                self._info.text = (f"<b>Event {want}</b> is no longer in the live buffer "
                                      f"(the server keeps the newest {self.backend.config.buffer_events}).")
             return False
         seq = int(ev.seq[0])
@@ -105,7 +104,7 @@ class LiveView(Viewer):
         r = float(np.linalg.norm(e.vertex_cm[0])) if np.isfinite(e.vertex_cm[0]).all() else float("nan")
         att = "" if ev.attention is None else (
             f" &middot; peak attention in slice {int(np.argmax(ev.attention[0]))}")
-        self._info.object = (
+        self._info.text = (
             f"<div style='font-size:1.05em'><b>Run {int(e.run[0])}</b>, event {int(e.event_id[0])} "
             f"(live #{int(ev.seq[0])}) &middot; <b>score {float(ev.score[0]):.3f}</b> "
             f"({'signal-like' if ev.score[0] >= 0.5 else 'background-like'}){att}<br>"
@@ -169,7 +168,7 @@ class LiveView(Viewer):
         controls = pn.Row(self._pause, self._latest, pn.pane.Markdown("**colour by**", margin=(12, 5, 0, 20)),
                           self._color, sizing_mode="stretch_width")
         return pn.Column(caption, 
-            controls, self._info,
+            controls, self._info_pane,
             pn.Row(pn.pane.Bokeh(self._sphere, sizing_mode="stretch_width"),
                    pn.Column(pn.pane.Bokeh(self._slice_fig, sizing_mode="stretch_width"), self._player,
                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
