@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import shlex
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io import file_sha256
 from .main import command
 from .params import add_param_options, check_output_file, config_from_args
 
@@ -87,13 +87,6 @@ def _device(name: str):
         raise ConfigError(f"--device {name!r}: CUDA is not available on this machine")
     return dev
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- train
@@ -367,7 +360,7 @@ def _generate(args) -> int:
     # command gives byte-identical files wherever they are written
     events.attrs.update({
         "generator_checkpoint": weights.with_suffix("").name,
-        "generator_checkpoint_sha256": _sha256(weights),
+        "generator_checkpoint_sha256": file_sha256(weights),
         "generator_preset": meta.get("preset"),
         "generator_training_sources": (meta.get("training") or {}).get("sources"),
         "generated_by": shlex.join(["kamcore", "generate", "--model", model_arg,

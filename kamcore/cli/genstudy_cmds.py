@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io import file_sha256
 from .gen_cmds import (_add_pmt_option, _arch, _build_generator, _finite, _load_generator, _pmts, _set_threads,
-                       _sha256, resolve_checkpoint)
+                       resolve_checkpoint)
 from .main import command
 from .params import add_param_options, config_from_args
 
@@ -90,7 +91,7 @@ def _model_info(path: str, meta: dict) -> dict:
 
     weights, _ = checkpoint_paths(resolve_checkpoint(path))
     tr = meta.get("training") or {}
-    return {"checkpoint": weights.with_suffix("").name, "sha256": _sha256(weights), "preset": meta.get("preset"),
+    return {"checkpoint": weights.with_suffix("").name, "sha256": file_sha256(weights), "preset": meta.get("preset"),
             "training_sources": tr.get("sources"), "training_events": tr.get("events"),
             "epochs": len(tr.get("history") or []), "best_epoch": (meta.get("metrics") or {}).get("best_epoch"),
             "command": tr.get("command")}

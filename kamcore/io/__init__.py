@@ -30,12 +30,13 @@ import os
 
 from ..errors import EventFileError
 from ..events import Events
-from ._common import PARQUET_MAGIC, ROOT_MAGIC, atomic_output, read_magic, split_object_path
+from ._common import PARQUET_MAGIC, ROOT_MAGIC, atomic_output, file_sha256, read_magic, split_object_path
 from .parquet import SCHEMA, SCHEMA_VERSION, iter_events, read_events, write_events
 from .root import KAMLAND_BRANCHES, read_root, write_root
 from .scores import read_scores, write_scores
 
 __all__ = [
+    "file_sha256",
     "open_events",
     "read_events",
     "write_events",

@@ -8,6 +8,7 @@ messages, the magic-byte sniffer, and the atomic-write context manager.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -127,3 +128,9 @@ def attrs_to_json(attrs: dict, path: str | os.PathLike) -> str:
         return json.dumps(attrs, default=_json_default)
     except (TypeError, ValueError) as exc:
         raise EventDataError(f"{path}: Events.attrs cannot be stored as JSON ({one_line(exc)})") from None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in blocks."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

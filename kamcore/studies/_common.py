@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io import file_sha256
 
 __all__ = ["STUDY_PRESETS", "build_model", "hitmap_config_for", "study_hitmap_config", "load_checkpoint",
            "score_sets", "write_results", "new_figure", "save_figure", "comparison_row", "Timer",
@@ -87,13 +87,6 @@ def hitmap_config_for(model):
     return HitMapConfig(n_time_bins=n_time, bandwidth=bandwidth, bin_width_ns=span / n_time)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def load_checkpoint(name: str):
     """``(model, info)`` of checkpoint ``name`` (a path, or a shipped name such as ``kamnet_cpu``).
@@ -108,7 +101,7 @@ def load_checkpoint(name: str):
     weights, _ = checkpoint_paths(path)
     tr = meta.get("training") or {}
     info = {"name": weights.with_suffix("").name, "kind": meta.get("model"), "preset": meta.get("preset"),
-            "sha256": _sha256(weights), "val_auc": (meta.get("metrics") or {}).get("val_auc"),
+            "sha256": file_sha256(weights), "val_auc": (meta.get("metrics") or {}).get("val_auc"),
             "training_sources": {"signal": tr.get("signal_sources"), "background": tr.get("background_sources")},
             "training_command": tr.get("command")}
     return model, info
