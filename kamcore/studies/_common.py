@@ -200,3 +200,21 @@ def save_figure(fig, out_dir, study: str, name: str) -> str:
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     return path.name
+
+
+def start_model_study(models, out_dir, threads: int):
+    """The common start of a study of trained models: ``(out_dir, timer, pmts, loaded checkpoints)``.
+
+    Checks that models were given and the output directory, sets torch's threads, and loads every
+    checkpoint, so a bad one fails before any simulation.
+    """
+    import torch
+
+    from ..geometry import default_pmt_table
+
+    if not models:
+        raise ConfigError("give at least one model checkpoint")
+    out_dir = check_output_dir(out_dir)
+    if threads:
+        torch.set_num_threads(threads)
+    return out_dir, Timer(), default_pmt_table(), [load_checkpoint(m) for m in models]

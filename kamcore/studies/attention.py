@@ -28,9 +28,8 @@ import numpy as np
 import param
 
 from ..config import JsonConfig
-from ..errors import ConfigError
-from ._common import (Timer, check_output_dir, comparison_row, hitmap_config_for, load_checkpoint, new_figure,
-                      save_figure, write_results)
+from ._common import (comparison_row, hitmap_config_for, new_figure, save_figure, start_model_study,
+                      write_results)
 
 __all__ = ["AttentionStudyConfig", "gamma_cascade_intensity", "pearson", "run_attention", "ATTENTION_SOURCES",
            "PAPER_ATTENTION"]
@@ -128,20 +127,10 @@ def _figures(att: dict, rows: dict, name: str, edges, out_dir) -> list[str]:
 def run_attention(models: list[str], cfg: AttentionStudyConfig, out_dir, *, command: str | None = None) -> dict:
     """Simulate every source, evaluate each checkpoint (:func:`~kamcore.train.evaluate.evaluate_by_source`),
     and write ``out_dir/attention.json`` with its figures; returns the document."""
-    import torch
-
-    from ..geometry import default_pmt_table
     from ..train import hitmap_set
     from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
 
-    if not models:
-        raise ConfigError("give at least one model checkpoint")
-    out_dir = check_output_dir(out_dir)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    timer = Timer()
-    pmts = default_pmt_table()
-    loaded = [load_checkpoint(m) for m in models]  # bad checkpoints fail before any simulation
+    out_dir, timer, pmts, loaded = start_model_study(models, out_dir, cfg.threads)  # bad checkpoints fail here
     events = simulate_heldout(list(ATTENTION_SOURCES), cfg.events, cfg.seed, pmts=pmts)
     sig_name = ATTENTION_SOURCES[0]
     gammas = {s: gamma_cascade_intensity(s) for s in ATTENTION_SOURCES}

@@ -33,8 +33,8 @@ import param
 from ..config import JsonConfig
 from ..errors import ConfigError
 from ..metrics import threshold_at_acceptance
-from ._common import (Timer, check_output_dir, comparison_row, hitmap_config_for, load_checkpoint, new_figure,
-                      save_figure, score_sets, write_results)
+from ._common import (comparison_row, hitmap_config_for, new_figure, save_figure, score_sets, start_model_study,
+                      write_results)
 
 __all__ = ["FiducialConfig", "exposure_gain", "sensitivity_gain", "combined_gain", "shell_density",
            "fit_log_density", "crossing_radius", "run_fiducial", "PAPER_FIDUCIAL"]
@@ -176,22 +176,12 @@ def run_fiducial(models: list[str], cfg: FiducialConfig, out_dir, *, command: st
     import json
     from pathlib import Path
 
-    import torch
-
-    from ..geometry import default_pmt_table
     from ..preprocess import event_vertices
     from ..train import hitmap_set
     from ..train.evaluate import simulate_heldout
 
-    if not models:
-        raise ConfigError("give at least one model checkpoint")
     _check_radii(cfg)
-    out_dir = check_output_dir(out_dir)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    timer = Timer()
-    pmts = default_pmt_table()
-    loaded = [load_checkpoint(m) for m in models]  # bad checkpoints fail before any simulation
+    out_dir, timer, pmts, loaded = start_model_study(models, out_dir, cfg.threads)  # bad checkpoints fail here
     ev = {**simulate_heldout(["Xe136_0vbb"], cfg.signal_events, cfg.seed, pmts=pmts),
           **simulate_heldout(["Bi214_film"], cfg.film_events, cfg.seed + 1, pmts=pmts)}
     film = ev["Bi214_film"]

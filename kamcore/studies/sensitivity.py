@@ -31,8 +31,8 @@ import param
 from ..config import JsonConfig
 from ..errors import ConfigError
 from ..metrics import mixed_sensitivity_factor, sensitivity_factor, threshold_at_acceptance
-from ._common import (Timer, check_output_dir, comparison_row, hitmap_config_for, load_checkpoint, new_figure,
-                      save_figure, score_sets, write_results)
+from ._common import (comparison_row, hitmap_config_for, new_figure, save_figure, score_sets, start_model_study,
+                      write_results)
 
 __all__ = ["SensitivityConfig", "counting_sensitivity", "sensitivity_curve", "run_sensitivity", "PAPER_SENSITIVITY",
            "LONG_LIVED"]
@@ -161,20 +161,10 @@ def _figure(curves: dict, cfg: SensitivityConfig, out_dir) -> str:
 def run_sensitivity(models: list[str], cfg: SensitivityConfig, out_dir, *, command: str | None = None) -> dict:
     """Simulate held-out 0vbb, I130/I124/Sb118 and 2vbb events, score them with each checkpoint in
     ``models`` and write ``out_dir/sensitivity.json`` and ``sensitivity_curve.png``; returns the document."""
-    import torch
-
-    from ..geometry import default_pmt_table
     from ..train import hitmap_set
     from ..train.evaluate import simulate_heldout
 
-    if not models:
-        raise ConfigError("give at least one model checkpoint")
-    out_dir = check_output_dir(out_dir)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    timer = Timer()
-    pmts = default_pmt_table()
-    loaded = [load_checkpoint(m) for m in models]
+    out_dir, timer, pmts, loaded = start_model_study(models, out_dir, cfg.threads)  # bad checkpoints fail here
     sources = ["Xe136_0vbb", *LONG_LIVED, "Xe136_2vbb"]
     sig = simulate_heldout(sources[:1], cfg.signal_events, cfg.seed, pmts=pmts)
     bkg = simulate_heldout(sources[1:], cfg.background_events, cfg.seed + 1, pmts=pmts)
