@@ -66,12 +66,13 @@ class RunsView(Viewer):
         f = _base("Fitted background fraction per run", height=300)
         r = f.scatter("run", "f", source=self._f_src, size=8, color="color", legend_field="state")
         f.add_layout(Whisker(source=self._f_src, base="run", upper="hi", lower="lo", line_color="#666666"))
+        f.segment("run", "lo", "run", "hi", source=self._f_src, line_alpha=0)  # the auto range holds the whiskers
         f.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@run"), ("f_bkg", "@f{0.000}"),
                                                        ("state", "@state"), ("p-value", "@p{0.000}"),
                                                        ("events", "@n")]))
         f.xaxis.axis_label = "run"
         f.yaxis.axis_label = "background fraction"
-        f.legend.location = "top_left"
+        f.add_layout(f.legend[0], "right")  # outside: a legend inside hides the points under it
         self._ref_span = Span(location=0, dimension="width", line_dash="dashed", line_color="#555555")
         f.add_layout(self._ref_span)
         self._sel_span = Span(location=0, dimension="height", line_color=OKABE_ITO[1], line_width=2)
@@ -85,6 +86,7 @@ class RunsView(Viewer):
         self._data_src = ColumnDataSource({"x": [], "n": [], "lo": [], "hi": []})
         self._h_fig.scatter("x", "n", source=self._data_src, size=7, color="#D55E00", legend_label="run data")
         self._h_fig.add_layout(Whisker(source=self._data_src, base="x", upper="hi", lower="lo", line_color="#D55E00"))
+        self._h_fig.segment("x", "lo", "x", "hi", source=self._data_src, line_alpha=0)
         self._ref_src = ColumnDataSource({"x": [], "y": []})
         self._h_fig.step("x", "y", source=self._ref_src, mode="after", line_width=2, line_dash="dashed",
                          color="#888888", legend_label="reference run (scaled)")
@@ -117,7 +119,7 @@ class RunsView(Viewer):
         self._note_msg = pn.pane.HTML("", sizing_mode="stretch_width")
         self._notes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._open_notes = pn.widgets.Select(name="Open note", options={}, width=300)
-        self._resolve = pn.widgets.Button(name="Resolve note", width=120)
+        self._resolve = pn.widgets.Button(name="Resolve note", width=120, align="end")
         self._resolve.on_click(self._resolve_note)
         self.selection.param.watch(lambda e: self._draw_selected(), "run")
         self.param.watch(lambda e: self._draw_selected(), "reference_run")
@@ -353,7 +355,7 @@ class RunsView(Viewer):
         nav = pn.Row(self._prev, self._select, self._next, self._last, self._ref_select,
                      sizing_mode="stretch_width")
         notes = pn.Column(self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
-                          pn.Row(self._add, self._ack, self._open_notes, self._resolve), self._note_msg,
+                          pn.Row(self._add, self._ack), pn.Row(self._open_notes, self._resolve), self._note_msg,
                           sizing_mode="stretch_width")
         return pn.Column(caption, 
             nav, self._result,
