@@ -50,7 +50,7 @@ from kamcore.cli.gen_cmds import resolve_checkpoint
 from kamcore.events import Events
 from kamcore.geometry import default_pmt_table
 from kamcore.io import write_events
-from kamcore.nn.pointnet import SAMPLE_CHUNK
+from kamcore.nn.pointnet import SAMPLE_CHUNK, TRIGGER_LEVELS, TriggerDraws, _readout
 from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig
 from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
@@ -112,7 +112,7 @@ def _worker_init(args) -> None:
     _STATE["contenders"] = _contenders(args, pmts)
 
 
-def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk: int = SAMPLE_CHUNK) -> dict:
+def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chunk: int = SAMPLE_CHUNK) -> dict:
     """CPU time per event (us) of every stage of ``generate_events`` for ``model``, one thread.
 
     Repeats the steps of :func:`kamcore.nn.pointnet.sample_hits` and
@@ -133,45 +133,47 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 1000, chunk
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     with torch.inference_mode():
-        w_logit, b_logit, w_tq, b_tq = dec.split_output()
+        w_logit, b_logit, w_t, b_t, w_q, b_q = dec.split_output()
         scale = (float(sc.t_std_ns), float(sc.logq_std))
         shift = (float(sc.t_mean_ns), float(sc.logq_mean))
+        w_t, b_t, read_t = _readout(cal, "t", w_t, b_t, scale[0], shift[0])
+        w_q, b_q, read_q = _readout(cal, "q", w_q, b_q, scale[1], shift[1], exp=True)
         parts = []
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
             z = timed("latents z ~ N(0, I)", lambda: torch.randn(b, model.config.latent_dim, generator=gen))
+            draws = TriggerDraws(gen, "cpu")
             ch = min(chunk, b)
-            u_buf, p_buf, tq_buf = z.new_empty(ch, n_pmts), z.new_empty(ch, n_pmts), z.new_empty(ch, 2 * n_pmts)
-            trig_buf = torch.empty(ch, n_pmts, dtype=torch.bool)
+            p_buf, t_buf, q_buf = (z.new_empty(ch, n_pmts) for _ in range(3))
+            bits_buf = np.empty((ch, n_pmts), bool)
             for c0 in range(0, b, chunk):
                 if c0 % (4 * chunk) == 0:
                     feats = timed("decoder hidden layers (+ low rank)", lambda: dec.features(z[c0:c0 + 4 * chunk]))
                 f = feats[c0 % (4 * chunk):c0 % (4 * chunk) + chunk]
                 c = f.shape[0]
-                u = timed("trigger uniforms (float32, per chunk)", lambda: u_buf[:c].uniform_(generator=gen))
-                p = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit, out=p_buf[:c]))
-                trig = timed("sigmoid + compare", lambda: torch.lt(u, p.sigmoid_(), out=trig_buf[:c]))
-                flat = timed("nonzero (one flat call)", lambda: np.flatnonzero(trig.cpu().numpy()))
-                tq = timed("t, q GEMM (2P)", lambda: torch.addmm(b_tq, f, w_tq, out=tq_buf[:c]).view(c * n_pmts, 2))
-                hit = timed("gather t, q of the hits", lambda: tq.index_select(0, torch.from_numpy(flat)))
-                if cal is not None:
-                    t, lq = timed("calibration + unscale (tables)",
-                                  lambda: cal.map_tq(hit[:, 0], hit[:, 1], scale, shift))
-                else:
-                    t, lq = timed("unscale", lambda: (hit[:, 0] * scale[0] + shift[0], hit[:, 1] * scale[1] + shift[1]))
-                t_ns = timed("exp(log q), numpy", lambda: t.numpy())
-                q_pe = timed("exp(log q), numpy", lambda: lq.exp_().numpy())
+                prob = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit, out=p_buf[:c]))
+                prob = timed("sigmoid", lambda: prob.sigmoid_())
+                k = timed("trigger draws (16-bit, SFC64)", lambda: draws.levels(c, n_pmts))
+                trig = timed("scale + compare", lambda: np.less(     # TriggerDraws.__call__ on the CPU
+                    k, prob.mul_(TRIGGER_LEVELS).sub_(0.5).numpy(), out=bits_buf[:c]))
+                flat = timed("nonzero (one flat call)", lambda: np.flatnonzero(trig))
+                at = torch.from_numpy(flat)
+                t_all = timed("t, q GEMM (2 x P)", lambda: torch.addmm(b_t, f, w_t, out=t_buf[:c]))
+                q_all = timed("t, q GEMM (2 x P)", lambda: torch.addmm(b_q, f, w_q, out=q_buf[:c]))
+                t_pos = timed("gather t, q of the hits", lambda: t_all.view(-1).index_select(0, at))
+                q_pos = timed("gather t, q of the hits", lambda: q_all.view(-1).index_select(0, at))
+                t = timed("calibration + unscale + exp (tables)", lambda: read_t(t_pos))
+                q = timed("calibration + unscale + exp (tables)", lambda: read_q(q_pos))
                 counts = timed("counts, PMT ids", lambda: np.diff(np.searchsorted(
                     flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts), prepend=0))
                 pmt = timed("counts, PMT ids", lambda: (flat.astype(np.int32) % n_pmts).astype(np.int16))
-                parts.append((counts, pmt, t_ns, q_pe))
+                parts.append((counts, pmt, t.numpy(), q.numpy()))
 
         def build():
+            cols = [np.concatenate([p[i] for p in parts]) for i in range(4)]
             offsets = np.zeros(n + 1, np.int64)
-            np.cumsum(np.concatenate([p[0] for p in parts]), out=offsets[1:])
-            return Events.from_columns(offsets=offsets, pmt=np.concatenate([p[1] for p in parts]),
-                                       t_ns=np.concatenate([p[2] for p in parts]),
-                                       q_pe=np.concatenate([p[3] for p in parts]))
+            np.cumsum(cols[0], out=offsets[1:])
+            return Events.from_columns(offsets=offsets, pmt=cols[1], t_ns=cols[2], q_pe=cols[3])
         ev = timed("Events (concatenate)", build)
     same = generate_events(model, n, seed=seed, batch_size=batch_size)
     assert np.array_equal(same.pmt, ev.pmt) and np.array_equal(same.offsets, ev.offsets), "profile is not faithful"
@@ -215,7 +217,8 @@ def main() -> None:
                     help="fast MC keeps only events with visible energy in [LO, HI) MeV (as for a selected "
                          "training set; rejected decays cost MC time)")
     ap.add_argument("--max-radius", type=float, metavar="CM", help="fast MC keeps only events with true R < CM")
-    ap.add_argument("--batch-size", type=int, default=1000, help="events per model.sample_hits call (default 1000)")
+    ap.add_argument("--batch-size", type=int, default=65536,
+                    help="events per model.sample_hits call (default 65536, generate_events' default)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--processes", type=int, default=0, metavar="K",
                     help="run every contender in K single-threaded worker processes (K x --events per round)")

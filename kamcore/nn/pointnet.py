@@ -59,6 +59,8 @@ __all__ = [
     "PMTDecoder",
     "HitSample",
     "SAMPLE_CHUNK",
+    "TRIGGER_LEVELS",
+    "TriggerDraws",
     "sample_hits",
     "OutputCalibration",
 ]
@@ -498,15 +500,15 @@ class PMTDecoder(nn.Module):
             isinstance(layers[i], nn.Linear) and getattr(layers[i + 1], "kind", None) == "none"
             and isinstance(layers[i + 2], nn.ReLU) for i in range(0, len(layers), 3))
 
-    def split_output(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The output layer split by quantity: ``(w_logit (K, P), b_logit (P,), w_tq (K, 2P), b_tq (2P,))``.
+    def split_output(self) -> tuple[torch.Tensor, ...]:
+        """The output layer split by quantity: ``(w_logit, b_logit, w_t, b_t, w_q, b_q)``, each ``w (K, P)``, ``b (P,)``.
 
-        ``K`` is the rank (or the last hidden width); the columns of ``w_tq`` alternate
-        ``t_hat, q_hat`` of PMT 0, 1, ..., so ``f @ w_tq + b_tq`` viewed as ``(B P, 2)``
-        holds ``[t_hat, q_hat]`` of PMT ``p`` of event ``b`` in row ``b P + p``.  Together
-        they equal :attr:`out` (same weights, regrouped and transposed: ``f @ w`` runs a
-        little faster than ``f @ W.T`` here); contiguous copies, detached, cached and
-        rebuilt whenever the weights change (optimizer step, ``load_state_dict``).
+        ``K`` is the rank (or the last hidden width), so ``f @ w_logit + b_logit`` are the
+        trigger logits of features ``f (B, K)``, and likewise ``t_hat`` and ``q_hat``.
+        Together they equal :attr:`out` (same weights, regrouped and transposed: ``f @ w``
+        runs a little faster than ``f @ W.T`` here, and one plane per quantity lets the
+        sampler gather the hits of each with flat indices).  Contiguous copies, detached,
+        cached and rebuilt whenever the weights change (optimizer step, ``load_state_dict``).
         """
         w, b = self.out.weight, self.out.bias
         key = (w._version, b._version, w.data_ptr(), b.data_ptr(), w.dtype, w.device)
@@ -515,8 +517,8 @@ class PMTDecoder(nn.Module):
             with torch.no_grad(), torch.inference_mode(False):   # ordinary tensors, usable in any mode
                 w3 = w.detach().view(self.n_pmts, 3, -1)              # (P, 3, K)
                 b3 = b.detach().view(self.n_pmts, 3)
-                cache = (key, w3[:, 0].t().contiguous(), b3[:, 0].contiguous(),
-                         w3[:, 1:].reshape(2 * self.n_pmts, -1).t().contiguous(), b3[:, 1:].reshape(-1).contiguous())
+                cache = (key,) + tuple(t for i in range(3)
+                                       for t in (w3[:, i].t().contiguous(), b3[:, i].contiguous()))
             self.__dict__["_split"] = cache
         return cache[1:]
 
@@ -538,6 +540,66 @@ class HitSample(NamedTuple):
 #: event for P = 1879, stay in the core's cache; measured best between 128 and 512)
 SAMPLE_CHUNK = 256
 
+#: the trigger draws resolve probabilities in steps of 1 / TRIGGER_LEVELS (see :class:`TriggerDraws`)
+TRIGGER_LEVELS = 1 << 16
+
+
+class TriggerDraws:
+    """Bernoulli trigger bits from 16-bit random integers.
+
+    For trigger probabilities ``p (c, P)`` and integers ``k`` drawn uniformly from
+    ``0 .. 2^16 - 1``,
+
+        trigger[b, p] = (k[b, p] + 1/2) / 2^16 < p[b, p],
+
+    a Bernoulli draw whose probability is ``p`` rounded to the nearest multiple of
+    ``2^-16`` (error at most ``2^-17 = 7.6e-6`` per PMT; over 1879 PMTs at most 0.014
+    hits per event, and as often up as down).  On the CPU the integers come from
+    numpy's SFC64 bit generator, seeded by one 62-bit draw of the torch ``generator``
+    when the object is made, four per 64-bit word (``ceil(P / 4)`` words per event,
+    so drawing in chunks of any size gives the same integers): ~0.5 ns per PMT, where
+    ``torch.rand`` (Mersenne twister, one 32-bit word per number) costs ~3.5 ns, a
+    quarter of the whole sampling time of a rank-64 decoder.  On other devices
+    ``torch.randint`` draws them there from ``generator``.
+
+    Parameters
+    ----------
+    generator : torch.Generator or None
+        ``None``: torch's default generator (seeded by ``torch.manual_seed``).
+    device : torch.device or str
+
+    Examples
+    --------
+    >>> draws = TriggerDraws(torch.Generator().manual_seed(0), "cpu")
+    >>> bits = draws(torch.full((2000, 3), 0.25))
+    >>> bits.shape, bits.dtype, bool(0.23 < bits.mean() < 0.27)
+    ((2000, 3), dtype('bool'), True)
+    """
+
+    def __init__(self, generator: torch.Generator | None, device: torch.device | str):
+        self.device = torch.device(device)
+        self.generator = generator
+        self._bits = None
+        if self.device.type == "cpu":
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            self._bits = np.random.SFC64(seed)
+
+    def levels(self, n: int, n_pmts: int) -> np.ndarray | torch.Tensor:
+        """The next ``k (n, P)``: a uint16 array (a view, row stride ``4 ceil(P / 4)``) on the CPU, else an int32 tensor."""
+        if self._bits is None:
+            return torch.randint(0, TRIGGER_LEVELS, (n, n_pmts), generator=self.generator, device=self.device,
+                                 dtype=torch.int32)
+        words = (n_pmts + 3) // 4
+        return self._bits.random_raw(n * words).view(np.uint16).reshape(n, 4 * words)[:, :n_pmts]
+
+    def __call__(self, prob: torch.Tensor, out: np.ndarray | None = None) -> np.ndarray:
+        """Trigger bits ``(c, P)`` bool on the host for probabilities ``prob (c, P)``, which is overwritten."""
+        k = self.levels(*prob.shape)
+        thresh = prob.mul_(TRIGGER_LEVELS).sub_(0.5)               # k + 1/2 < 2^16 p  <=>  k < 2^16 p - 1/2
+        if self._bits is None:
+            return torch.lt(k, thresh).cpu().numpy()
+        return np.less(k, thresh.numpy(), out=out)
+
 
 @torch.no_grad()
 def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "OutputCalibration | None",
@@ -545,22 +607,23 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
                 ) -> HitSample:
     """Decode latents into triggered hits, evaluating ``t`` and ``q`` of the hits only.
 
-    For every event ``b`` and PMT ``p`` (``raw = decoder(z)``, ``u = torch.rand(n, P)``
-    drawn from ``generator``):
+    For every event ``b`` and PMT ``p`` (``raw = decoder(z)``, ``k`` the integers of
+    :class:`TriggerDraws` made from ``generator``):
 
-        trigger[b, p] = u[b, p] < sigmoid(raw[b, p, 0])             (a Bernoulli draw)
+        trigger[b, p] = (k[b, p] + 1/2) / 2^16 < sigmoid(raw[b, p, 0])       (a Bernoulli draw)
         t_ns = unscale_t(cal_t(raw[b, p, 1])),  q_pe = unscale_q(cal_q(raw[b, p, 2]))   (triggered only)
 
-    which is :meth:`PMTDecoder.forward`, a Bernoulli draw with the uniforms ``u`` and
+    which is :meth:`PMTDecoder.forward`, a Bernoulli draw and
     :meth:`OutputCalibration.forward` / :meth:`PointCloudScaler.output_points` on the kept
     PMTs, computed in chunks of ``chunk`` events whose working arrays stay in the core's
-    cache: the uniforms of the chunk (drawn in order, so on the CPU they are the numbers
-    of one ``torch.rand(n, P)`` call), the trigger logits as one contiguous ``(chunk, P)``
-    product (:meth:`PMTDecoder.split_output`), one ``nonzero`` over the trigger bits
-    (numpy on the host, the bits are copied there from any device), ``t`` and ``q`` as one
-    ``(chunk, 2P)`` product gathered at the hits (the hidden layers run on blocks of
-    ``4 chunk`` events), then the calibration and the inverse scaling on the ``H`` hits
-    in one table look-up per quantity (:meth:`OutputCalibration.map_tq`).
+    cache: the trigger probabilities as one contiguous ``(chunk, P)`` product
+    (:meth:`PMTDecoder.split_output`), the draw and one ``nonzero`` over the bits (numpy on
+    the host, the bits are copied there from any device), ``t_hat`` and ``q_hat`` as one
+    ``(chunk, P)`` product each, gathered at the hits (the hidden layers run on blocks of
+    ``4 chunk`` events), then the calibration, the inverse scaling and ``exp`` of
+    ``log q`` in one table look-up per quantity (:meth:`OutputCalibration.table`; the
+    products give table positions directly, :func:`_readout`), which reads the
+    calibrated value at most half a table spacing away.
 
     Parameters
     ----------
@@ -572,7 +635,7 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
     z : (n, L) tensor
         Latent vectors (model dtype and device).
     generator : torch.Generator, optional
-        Source of the trigger uniforms (on ``z``'s device).
+        Source of the trigger draws (on ``z``'s device).
     chunk : int
         Events decoded together (does not change the result beyond float rounding).
 
@@ -581,42 +644,60 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
     HitSample
     """
     n, n_pmts = z.shape[0], decoder.n_pmts
-    w_logit, b_logit, w_tq, b_tq = decoder.split_output()
+    w_logit, b_logit, w_t, b_t, w_q, b_q = decoder.split_output()
     # the scaler's inverse, t_ns = sigma_t t_hat + mu_t and log q_pe = sigma_lq q_hat + mu_lq
     scale = (float(scaler.t_std_ns), float(scaler.logq_std))
     shift = (float(scaler.t_mean_ns), float(scaler.logq_mean))
+    w_t, b_t, read_t = _readout(calibration, "t", w_t, b_t, scale[0], shift[0])
+    w_q, b_q, read_q = _readout(calibration, "q", w_q, b_q, scale[1], shift[1], exp=True)
+    draws = TriggerDraws(generator, z.device)
     chunk = max(1, min(int(chunk), n))
     block = 4 * chunk   # the hidden layers run faster on larger batches than the wide output products
     # working arrays, reused by every chunk (no page faults from fresh allocations)
-    u_buf = z.new_empty(chunk, n_pmts)
-    p_buf = z.new_empty(chunk, n_pmts)
-    trig_buf = torch.empty(chunk, n_pmts, dtype=torch.bool, device=z.device)
-    tq_buf = z.new_empty(chunk, 2 * n_pmts)
+    p_buf, t_buf, q_buf = (z.new_empty(chunk, n_pmts) for _ in range(3))
+    bits_buf = np.empty((chunk, n_pmts), bool)
     parts: list[tuple[np.ndarray, ...]] = []
     for a in range(0, n, chunk):
         if a % block == 0:
             features = decoder.features(z[a:a + block])                            # (<= block, K)
         f = features[a % block:a % block + chunk]                                    # (c, K)
         c = f.shape[0]
-        u = u_buf[:c].uniform_(generator=generator)                                # (c, P)
-        p = torch.addmm(b_logit, f, w_logit, out=p_buf[:c]).sigmoid_()          # (c, P) trigger probability
-        trigger = torch.lt(u, p, out=trig_buf[:c])                                 # (c, P) bool
-        flat = np.flatnonzero(trigger.cpu().numpy())                               # (H,) b P + p, sorted
-        tq = torch.addmm(b_tq, f, w_tq, out=tq_buf[:c]).view(c * n_pmts, 2)       # (c P, 2)
-        hit = tq.index_select(0, torch.from_numpy(flat).to(tq.device))             # (H, 2)
-        if calibration is not None:                                               # t_ns, log q_pe
-            t, log_q = calibration.map_tq(hit[:, 0], hit[:, 1], scale, shift)
-        else:
-            t, log_q = hit[:, 0] * scale[0] + shift[0], hit[:, 1] * scale[1] + shift[1]
-        t_ns = t.float().cpu().numpy()
-        q_pe = log_q.exp_().float().cpu().numpy()
-        ends = np.searchsorted(flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts)
+        prob = torch.addmm(b_logit, f, w_logit, out=p_buf[:c]).sigmoid_()       # (c, P) trigger probability
+        trigger = draws(prob, out=bits_buf[:c])                                    # (c, P) bool, host
+        flat = np.flatnonzero(trigger)                                             # (H,) b P + p, sorted
+        at = torch.from_numpy(flat).to(z.device)
+        t_ns = read_t(torch.addmm(b_t, f, w_t, out=t_buf[:c]).view(-1).index_select(0, at))   # (H,)
+        q_pe = read_q(torch.addmm(b_q, f, w_q, out=q_buf[:c]).view(-1).index_select(0, at))
+        ends = np.searchsorted(flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts)  # hits before event b + 1
         small = flat.astype(np.int32) if c * n_pmts < 2**31 else flat             # int32 division is ~3x faster
-        parts.append((np.diff(ends, prepend=0), (small % n_pmts).astype(np.int16), t_ns, q_pe))
+        parts.append((np.diff(ends, prepend=0), (small % n_pmts).astype(np.int16),
+                      t_ns.float().cpu().numpy(), q_pe.float().cpu().numpy()))
     if not parts:
         return HitSample(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.float32),
                          np.zeros(0, np.float32))
+    if len(parts) == 1:
+        return HitSample(*parts[0])
     return HitSample(*(np.concatenate(col) for col in zip(*parts)))
+
+
+def _readout(calibration: "OutputCalibration | None", name: str, w: torch.Tensor, b: torch.Tensor,
+             scale: float, shift: float, exp: bool = False):
+    """Output weights folded with the map to hits, and the read-out: ``(w', b', read)``.
+
+    For features ``f``, ``read(f @ w' + b')`` is ``g(scale * cal(f @ w + b) + shift)``
+    (``g = exp`` when ``exp``, ``cal`` the calibration map ``name``): with a fitted
+    calibration, ``f @ w' + b'`` is the position in its table
+    (:meth:`OutputCalibration.table`, ``a + s x`` folded into ``w`` and ``b``) and ``read``
+    the look-up; without, the affine map is folded in and ``read`` is ``exp`` or nothing.
+    One pass less over the hits per map than evaluating them after the product.
+    """
+    if calibration is not None and bool(calibration.fitted):
+        values, a, s, top = calibration.table(name, w, scale, shift, exp)
+
+        def read(pos: torch.Tensor) -> torch.Tensor:
+            return values.index_select(0, pos.clamp_(0.0, top).to(torch.int32))   # floor = nearest point
+        return w * s, b * s + a, read
+    return w * scale, b * scale + shift, (torch.exp_ if exp else (lambda x: x))
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -688,25 +769,26 @@ class OutputCalibration(nn.Module):
         self.fitted.fill_(True)
         return self
 
-    #: points of the uniform look-up tables the maps are evaluated with (see :meth:`_lut`)
-    table_size = 8192
+    #: intervals of the look-up tables the maps are evaluated with (see :meth:`table`)
+    table_size = 65536
 
-    def _lut(self, name: str, like: torch.Tensor, scale: float = 1.0, shift: float = 0.0
-             ) -> tuple[torch.Tensor, torch.Tensor, float, float, float]:
-        """The map of ``name`` ("t" or "q") tabulated on ``G`` uniform points, for :meth:`_eval`.
+    def table(self, name: str, like: torch.Tensor, scale: float = 1.0, shift: float = 0.0,
+              exp: bool = False) -> tuple[torch.Tensor, float, float, float]:
+        """The map of ``name`` ("t" or "q") tabulated on ``G + 1`` equally spaced points, for :meth:`_eval`.
 
-        Returns ``(values (G,), slopes (G,), a, b, top)``: ``values[k] = scale * map(x_k) +
-        shift`` on ``G`` uniform points ``x_k`` of ``[x0, x1]`` (the range of the knots),
-        ``slopes[k] = values[k+1] - values[k]`` (0 at the end); a value ``x`` sits at table
-        position ``clamp(a + b x, 0, top)``.  Evaluating a uniform table costs a
-        multiply-add and two gathers per value, where a search among the quantile knots
-        costs a binary search.  With 8192 points over the generated range the tabulated map
-        differs from the exact one by far less than one histogram bin.  Cached, and rebuilt
-        whenever the knots change (fit, ``load_state_dict``).
+        Returns ``(values (G + 1,), a, b, top)``: ``values[k] = g(scale * map(x_k) + shift)``
+        at ``x_k = x0 + k (x1 - x0) / G`` (``[x0, x1]`` the range of the knots), with
+        ``g = exp`` when ``exp`` else the identity; a value ``x`` reads the nearest point,
+        index ``clamp(floor(a + b x), 0, top)``.  A look-up costs a multiply-add and one
+        gather per value, where a search among the quantile knots costs a binary search.
+        The value read is the map at most half a spacing (``(x1 - x0) / 2G``) away from
+        ``x``, with ``G = 65536`` far less than one histogram bin, and exactly the end
+        values beyond the ends.  Cached, and rebuilt whenever the knots change (fit,
+        ``load_state_dict``).
         """
         xp, fp = getattr(self, f"{name}_from"), getattr(self, f"{name}_to")
         key = (name, xp._version, fp._version, xp.data_ptr(), fp.data_ptr(), like.dtype, like.device,
-               float(scale), float(shift))
+               float(scale), float(shift), bool(exp))
         cache = self.__dict__.setdefault("_luts", {})
         if key not in cache:
             if len(cache) > 16:
@@ -714,22 +796,20 @@ class OutputCalibration(nn.Module):
             g = self.table_size
             with torch.no_grad(), torch.inference_mode(False):   # ordinary tensors, usable in any mode
                 x0, x1 = float(xp[0]), float(xp[-1])
-                grid = torch.linspace(x0, x1, g, dtype=torch.float64, device=xp.device)
+                step = max(x1 - x0, 1e-12) / g
+                grid = torch.linspace(x0, x1, g + 1, dtype=torch.float64, device=xp.device)
                 vals = _interp(grid, xp.to(torch.float64), fp.to(torch.float64)) * float(scale) + float(shift)
-                slopes = torch.cat([vals[1:] - vals[:-1], vals.new_zeros(1)])
-                step = (g - 1) / max(x1 - x0, 1e-12)
-                cache[key] = (vals.to(device=like.device, dtype=like.dtype),
-                              slopes.to(device=like.device, dtype=like.dtype), -x0 * step, step, g - 1.0)
+                if exp:
+                    vals = vals.exp()
+                cache[key] = (vals.to(device=like.device, dtype=like.dtype), 0.5 - x0 / step, 1.0 / step, float(g))
         return cache[key]
 
-    def _eval(self, name: str, x: torch.Tensor, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
-        """``scale * map(x) + shift`` for the map of ``name``, through the table of :meth:`_lut`; any shape."""
-        values, slopes, a, b, top = self._lut(name, x, scale, shift)
-        pos = (x * b).add_(a).clamp_(0.0, top)                  # position in table units
-        i = pos.to(torch.int32).reshape(-1)                      # floor (pos >= 0); int32 converts and gathers fast
-        w = pos.frac_().reshape(-1)                              # in [0, 1)
-        out = values.index_select(0, i).addcmul_(w, slopes.index_select(0, i))
-        return out.view(x.shape)
+    def _eval(self, name: str, x: torch.Tensor, scale: float = 1.0, shift: float = 0.0,
+              exp: bool = False) -> torch.Tensor:
+        """``g(scale * map(x) + shift)`` for the map of ``name``, through the table of :meth:`table`; any shape."""
+        values, a, b, top = self.table(name, x, scale, shift, exp)
+        pos = (x * b).add_(a).clamp_(0.0, top)                  # nearest point + 1/2
+        return values.index_select(0, pos.to(torch.int32).reshape(-1)).view(x.shape)   # floor (pos >= 0)
 
     def t(self, t_hat: torch.Tensor) -> torch.Tensor:
         """Calibrated ``t_hat`` (scaled units), any shape."""
@@ -739,16 +819,18 @@ class OutputCalibration(nn.Module):
         """Calibrated ``q_hat`` (scaled units), any shape."""
         return self._eval("q", q_hat) if bool(self.fitted) else q_hat
 
-    def map_tq(self, t_hat: torch.Tensor, q_hat: torch.Tensor, scale: tuple[float, float] = (1.0, 1.0),
-               shift: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(scale[0] t(t_hat) + shift[0], scale[1] q(q_hat) + shift[1])``, new contiguous tensors.
+    def to_hits(self, t_hat: torch.Tensor, q_hat: torch.Tensor, scale: tuple[float, float] = (1.0, 1.0),
+                shift: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale[0] t(t_hat) + shift[0], exp(scale[1] q(q_hat) + shift[1]))``, new tensors.
 
-        The affine maps (e.g. the scaler's inverse ``t_ns = sigma_t t_hat + mu_t``) are folded
-        into the tables, so they cost nothing per value.
+        With the scaler's inverse as the affine maps (``t_ns = sigma_t t_hat + mu_t``,
+        ``log q_pe = sigma_lq q_hat + mu_lq``) these are the hit times in ns and charges in
+        p.e.; the affine maps and the ``exp`` are folded into the tables, so they cost
+        nothing per value.
         """
         if not bool(self.fitted):
-            return t_hat * scale[0] + shift[0], q_hat * scale[1] + shift[1]
-        return self._eval("t", t_hat, scale[0], shift[0]), self._eval("q", q_hat, scale[1], shift[1])
+            return t_hat * scale[0] + shift[0], (q_hat * scale[1] + shift[1]).exp()
+        return self._eval("t", t_hat, scale[0], shift[0]), self._eval("q", q_hat, scale[1], shift[1], exp=True)
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         """``raw (..., 3) = [logit, t_hat, q_hat]`` with ``t_hat`` and ``q_hat`` calibrated."""

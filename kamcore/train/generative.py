@@ -449,7 +449,7 @@ def calibrate_generator(model: nn.Module, points, trigger, *, knots: int = 256, 
 
 # ------------------------------------------------------------------ generation
 def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | None = None,
-                    source_name: str | None = None, *, batch_size: int = 1000, run: int = 0) -> Events:
+                    source_name: str | None = None, *, batch_size: int = 65536, run: int = 0) -> Events:
     """Sample ``n`` events from a trained generator as an ordinary :class:`~kamcore.events.Events` batch.
 
     Parameters
@@ -467,8 +467,9 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     source_name : str, optional
         Default ``"generated:<kind>"``.
     batch_size : int
-        Events sampled per call of ``model.sample_hits`` (its latents and trigger uniforms are
-        drawn together, so it is part of what the seed determines).
+        Events sampled per call of ``model.sample_hits`` (its latents and trigger draws are
+        drawn together, so it is part of what the seed determines; the default keeps the
+        latents of a call at 8 MB and, for ``n`` up to it, copies the hits only once).
     run : int
         Run number written to every event.
 
@@ -501,12 +502,17 @@ def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | No
     try:
         with torch.inference_mode():
             for a in range(0, n, batch_size):
-                # z, then the trigger uniforms of the batch, then t and q of the triggered PMTs only
+                # z, then the trigger draws of the batch, then t and q of the triggered PMTs only
                 parts.append(model.sample_hits(min(batch_size, n - a), generator=gen))
     finally:
         model.train(was_training)
-    cat = (lambda k, dt: np.concatenate([p[k] for p in parts]).astype(dt, copy=False)  # noqa: E731
-           if parts else np.zeros(0, dt))
+
+    def cat(k: int, dt) -> np.ndarray:   # one batch (the usual case): its arrays as they are
+        if not parts:
+            return np.zeros(0, dt)
+        col = np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
+        return col.astype(dt, copy=False)
+
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(cat(0, np.int64), out=offsets[1:])
     attrs = {"time_reference": "proper", "generator": kind, "generator_seed": int(seed),

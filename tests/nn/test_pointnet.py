@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from kamcore.errors import ConfigError
-from kamcore.nn.pointnet import (N_FEATURES, PMTDecoder, PointCloudScaler, PointNetEncoder, TransformNet,
-                                 orthogonality_loss)
+from kamcore.nn.pointnet import (N_FEATURES, TRIGGER_LEVELS, PMTDecoder, PointCloudScaler, PointNetEncoder,
+                                 TransformNet, TriggerDraws, orthogonality_loss)
 from synthetic import random_cloud
 
 
@@ -188,20 +188,22 @@ def test_split_output_regroups_the_output_layer(dtype, rank):
     dec, _, _ = _decoder_setup(dtype, rank=rank)
     z = torch.randn(5, 4, dtype=dtype)
     raw = dec(z)
-    w_logit, b_logit, w_tq, b_tq = dec.split_output()
+    w_logit, b_logit, w_t, b_t, w_q, b_q = dec.split_output()
     f = dec.features(z)
     with torch.no_grad():                                          # sampling: fused Linear + ReLU in place
         torch.testing.assert_close(dec.features(z), f.detach())
     assert dec._plain_hidden() and not PMTDecoder(4, [16], 40, norm="layer")._plain_hidden()
     torch.testing.assert_close(f @ w_logit + b_logit, raw[..., 0])
-    torch.testing.assert_close((f @ w_tq + b_tq).view(5, 40, 2), raw[..., 1:])
+    torch.testing.assert_close(f @ w_t + b_t, raw[..., 1])
+    torch.testing.assert_close(f @ w_q + b_q, raw[..., 2])
     assert dec.split_output()[0] is w_logit                        # cached
     with torch.no_grad():                                          # an optimizer step: rebuilt
         dec.out.weight.mul_(2.0)
     torch.testing.assert_close(dec.split_output()[0], 2 * w_logit)
     other = PMTDecoder(4, [16], 40, rank=rank).to(dtype)
     dec.load_state_dict(other.state_dict())
-    torch.testing.assert_close(dec.split_output()[2], other.split_output()[2])
+    for mine, theirs in zip(dec.split_output(), other.split_output()):
+        torch.testing.assert_close(mine, theirs)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -216,10 +218,12 @@ def test_output_calibration_tables_follow_the_exact_map(dtype):
         assert float((fn(x).double() - exact).abs().max()) < 1e-3 * float(fp[-1] - fp[0])
         assert fn(x.view(1, -1, 1)).shape == (1, 2001, 1)
     assert (torch.diff(cal.t(x)) >= 0).all() and (torch.diff(cal.q(x)) >= 0).all()
-    # both maps at once with an affine map on top (the scaler's inverse), folded into the tables
-    t, q = cal.map_tq(x, x.flip(0), (2.0, 0.5), (1.0, -3.0))
+    # beyond the ends: exactly the end values
+    assert float(cal.t(x[:1] - 100)) == float(cal.t_to[0]) and float(cal.q(x[-1:] + 100)) == float(cal.q_to[-1])
+    # both maps at once with an affine map (the scaler's inverse) and exp of log q folded into the tables
+    t, q = cal.to_hits(x, x.flip(0), (2.0, 0.5), (1.0, -3.0))
     torch.testing.assert_close(t, 2.0 * cal.t(x) + 1.0, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(q, 0.5 * cal.q(x.flip(0)) - 3.0, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(q, (0.5 * cal.q(x.flip(0)) - 3.0).exp(), atol=1e-5, rtol=1e-5)
     # load_state_dict rebuilds the tables
     other = type(cal)(cal.knots).to(dtype).fit(x * 3, x, x, x)
     cal.load_state_dict(other.state_dict())
@@ -237,18 +241,36 @@ def test_sample_hits_matches_dense_decoding(dtype, knots, rank):
     g = torch.Generator().manual_seed(3)
     z = torch.randn(11, 4, generator=g, dtype=dtype)
     state = g.get_state()
-    u = torch.rand(11, 40, generator=g, dtype=dtype)                 # the uniforms sample_hits draws next
+    k = TriggerDraws(g, "cpu").levels(11, 40)                      # the draws sample_hits makes next
+    u = torch.from_numpy((k + 0.5) / TRIGGER_LEVELS).to(dtype)
     counts, pmt, t_ns, q_pe = _dense_hits(dec, sc, cal, z, u)
     for chunk in (2, 3, 11, 256):                                   # chunking does not change the events
         hits = sample_hits(dec, sc, cal, z, g.set_state(state), chunk=chunk)
         np.testing.assert_array_equal(hits.counts, counts.numpy())
         np.testing.assert_array_equal(hits.pmt, pmt.numpy())
         assert hits.pmt.dtype == np.int16 and hits.t_ns.dtype == hits.q_pe.dtype == np.float32
-        np.testing.assert_allclose(hits.t_ns, t_ns.float().numpy(), rtol=1e-5, atol=1e-4)
-        np.testing.assert_allclose(hits.q_pe, q_pe.float().numpy(), rtol=1e-5)
+        # the fast path computes table positions in one product (rounded differently): the calibrated
+        # value may come from the neighbouring one of the 65537 table points
+        np.testing.assert_allclose(hits.t_ns, t_ns.float().numpy(), rtol=1e-5, atol=5e-3)
+        np.testing.assert_allclose(hits.q_pe, q_pe.float().numpy(), rtol=5e-4)
     assert counts.sum() > 20
     empty = sample_hits(dec, sc, cal, z[:0], g)
     assert len(empty.counts) == len(empty.pmt) == 0
+
+
+def test_trigger_draws_are_16_bit_uniforms_in_any_chunking():
+    g = torch.Generator().manual_seed(5)
+    k = TriggerDraws(g, "cpu").levels(3000, 7)                     # P = 7: 2 words per event, one level unused
+    assert k.shape == (3000, 7) and k.dtype == np.uint16
+    again = TriggerDraws(g.manual_seed(5), "cpu")
+    np.testing.assert_array_equal(np.concatenate([again.levels(1000, 7), again.levels(2000, 7)]), k)
+    assert abs(k.mean() - 32767.5) < 5 * 18918 / np.sqrt(k.size)   # uniform on 0..65535: sd 18918
+    counts = np.bincount(k.reshape(-1) >> 12, minlength=16)        # 16 equal bins
+    assert ((counts - k.size / 16) ** 2 / (k.size / 16)).sum() < 45  # chi2, 15 dof
+    # the draw: k + 1/2 < 2^16 p; p = 0 never, p = 1 always, p = 2^-16 (level 0 only) half of level 0
+    bits = TriggerDraws(g.manual_seed(6), "cpu")(torch.tensor([[0.0, 1.0, 0.5]]).repeat(20000, 1))
+    assert not bits[:, 0].any() and bits[:, 1].all() and abs(bits[:, 2].mean() - 0.5) < 0.015
+    assert not TriggerDraws(g, "cpu")(torch.full((20000, 1), 0.4 / TRIGGER_LEVELS)).any()
 
 
 def test_sample_hits_trigger_rates_are_bernoulli():

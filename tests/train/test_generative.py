@@ -10,6 +10,7 @@ from kamcore.errors import ConfigError
 from kamcore.geometry import fibonacci_pmt_table
 from kamcore.io import read_events, write_events
 from kamcore.metrics.generative import compare_events
+from kamcore.nn.pointnet import TRIGGER_LEVELS, TriggerDraws
 from kamcore.nn.vae import PointNetVAE, VAEConfig
 from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
@@ -222,8 +223,8 @@ def _dense_generate(model, n, seed, batch_size):
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
             raw = model.sample_raw(b, gen)                                         # (b, P, 3), calibrated
-            u = torch.rand(b, model.scaler.n_pmts, generator=gen, dtype=raw.dtype)
-            trigger = u < torch.sigmoid(raw[..., 0])
+            k = TriggerDraws(gen, "cpu").levels(b, model.scaler.n_pmts)       # the 16-bit trigger draws
+            trigger = torch.from_numpy((k + 0.5) / TRIGGER_LEVELS).to(raw.dtype) < torch.sigmoid(raw[..., 0])
             pts = model.scaler.output_points(raw, trigger)
             counts.append(trigger.sum(1).numpy())
             pmt.append(trigger.nonzero()[:, 1].numpy())
@@ -242,8 +243,9 @@ def test_generate_events_equals_dense_sampling(which, trained_vae, trained_gan, 
         counts, pmt, t_ns, q_pe = _dense_generate(m, 25, 4, 10)
         np.testing.assert_array_equal(np.diff(ev.offsets), counts)
         np.testing.assert_array_equal(ev.pmt, pmt)
-        np.testing.assert_allclose(ev.t_ns, t_ns, rtol=1e-5, atol=1e-4)
-        np.testing.assert_allclose(ev.q_pe, q_pe, rtol=1e-5)
+        # within one spacing of the calibration tables (the fast path rounds table positions differently)
+        np.testing.assert_allclose(ev.t_ns, t_ns, rtol=1e-5, atol=5e-3)
+        np.testing.assert_allclose(ev.q_pe, q_pe, rtol=5e-4)
         assert ev.n_hits > 100
 
 
