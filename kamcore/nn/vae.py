@@ -347,8 +347,9 @@ class PointNetVAE(nn.Module):
         """Draw ``n`` events from the prior as triggered hits (the fast path of :meth:`sample`).
 
         Draws ``z ~ N(0, I)`` ``(n, L)``, then (in :func:`~kamcore.nn.pointnet.sample_hits`)
-        the trigger uniforms ``(n, P)``, from ``generator``, and decodes them
-        (calibrated ``t`` and ``q`` of the triggered PMTs only).  Call it in eval mode.
+        the trigger draws ``(n, P)`` (:class:`~kamcore.nn.pointnet.TriggerDraws`), from
+        ``generator``, and decodes them (calibrated ``t`` and ``q`` of the triggered PMTs
+        only).  Call it in eval mode.
         """
         like = self._like()
         z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)

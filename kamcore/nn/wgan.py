@@ -269,7 +269,8 @@ class PointCloudWGAN(nn.Module):
         """Draw ``n`` events as triggered hits (the fast path of :meth:`sample`).
 
         Draws the noise ``(n, L)``, then (in :func:`~kamcore.nn.pointnet.sample_hits`) the
-        trigger uniforms ``(n, P)``, from ``generator``, and decodes them.  Call it in eval mode.
+        trigger draws ``(n, P)`` (:class:`~kamcore.nn.pointnet.TriggerDraws`), from
+        ``generator``, and decodes them.  Call it in eval mode.
         """
         z = self.noise(n, generator)
         return sample_hits(self.generator, self.scaler, self.calibration, z, generator, chunk=chunk)
