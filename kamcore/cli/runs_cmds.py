@@ -204,6 +204,24 @@ def _run_number_from_name(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _incomplete(path: Path) -> str | None:
+    """The one-line reason when run file ``path`` is still being written (no Parquet footer yet), else None.
+
+    The rule of the live monitor (:func:`kamcore.monitor.feeds.parquet_footer_missing`): such a run is
+    stored ``incomplete``, not ``bad_file``, and fitted by a later ``kamcore runs fit`` once it is complete.
+    """
+    from ..monitor.feeds import parquet_footer_missing
+
+    try:
+        if path.suffix != ".parquet" or not parquet_footer_missing(path):
+            return None
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return (f"{path}: incomplete, no Parquet footer yet ({size} bytes; still being written?); not fitted, "
+            "run 'kamcore runs fit' again once it is complete")
+
+
 def _fit(args) -> int:
     from ..fit import FlagConfig, Templates, model_identity
     from ..monitor import close_run, flag_stored_sequence, mark_bad_file
@@ -241,6 +259,7 @@ def _fit(args) -> int:
     command_text = _cmd(args)
     n_fit = n_scored = 0
     bad: list[str] = []
+    incomplete: list[str] = []
     for path in files:
         try:
             # an up-to-date score file (this model, this run file's bytes) is reused as it is
@@ -254,6 +273,12 @@ def _fit(args) -> int:
                 sc = load_run_scores(path, ident["digest"])
             info = sc["meta"]["run_info"]
         except KamcoreError as exc:
+            reason = _incomplete(path)
+            if reason is not None:
+                incomplete.append(path.name)
+                _warn(reason)
+                mark_bad_file(cat, path, _run_number_from_name(path), reason, status="incomplete")
+                continue
             bad.append(path.name)
             _warn(f"{exc}; run skipped")
             mark_bad_file(cat, path, _run_number_from_name(path), str(exc))
@@ -264,9 +289,11 @@ def _fit(args) -> int:
     result = flag_stored_sequence(cat, model_digest=ident["digest"], template_digest=templates.digest,
                                   flag_config=flag_cfg)
     if result is None:
-        raise ConfigError(f"{args.dir}: no run could be fitted ({len(bad)} bad file(s))")
+        raise ConfigError(f"{args.dir}: no run could be fitted ({len(bad)} bad file(s), {len(incomplete)} "
+                          "incomplete)")
     hb = sorted(result.flagged_runs("high_background"))
-    print(f"{cat.url}: {n_fit} run(s) fitted ({n_scored} scored), {len(bad)} bad file(s) skipped; "
+    print(f"{cat.url}: {n_fit} run(s) fitted ({n_scored} scored), {len(bad)} bad file(s) skipped, "
+          f"{len(incomplete)} incomplete; "
           f"reference f = {result.f_ref:.3f} +- {result.sigma_ref:.3f} ({result.reference}); "
           f"{len(hb)} high-background run(s), {len(result.periods)} period(s)")
     for p in result.periods:

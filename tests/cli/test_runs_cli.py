@@ -59,19 +59,46 @@ def test_corrupt_run_file_is_reported_and_skipped(setup, tmp_path, capsys):
     d = tmp_path / "runs"
     shutil.copytree(setup / "runs", d)  # score files included: run 2's no longer matches its run file
     raw = (d / "run_000002.parquet").read_bytes()
-    (d / "run_000002.parquet").write_bytes(raw[: len(raw) // 2])  # half-written by the DAQ
+    (d / "run_000002.parquet").write_bytes(raw[:100] + b"garbage" + raw[-50:])  # corrupt, footer in place
     cat = tmp_path / "c.sqlite"
     code = main(["runs", "fit", str(d), "--model", str(setup / "m"), "--templates", str(setup / "t.json"),
                  "--catalog", str(cat), "--min-events", "5"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "2 run(s) fitted" in out and "1 bad file(s) skipped" in out
+    assert "2 run(s) fitted" in out and "1 bad file(s) skipped, 0 incomplete" in out
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "run_000002.parquet" in lines[0] and "run skipped" in lines[0]
     assert main(["runs", "report", "--catalog", str(cat), "--json"]) == 0
     runs = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
     assert runs[2]["status"] == "bad_file" and runs[2]["fit"] is None and "run_000002" in runs[2]["error"]
     assert runs[1]["fit"] is not None and runs[3]["fit"] is not None
+
+
+def test_half_written_run_file_is_incomplete_and_fitted_once_complete(setup, tmp_path, capsys):
+    d = tmp_path / "runs"
+    shutil.copytree(setup / "runs", d)
+    full = (d / "run_000002.parquet").read_bytes()
+    (d / "run_000002.parquet").write_bytes(full[: len(full) // 2])  # the DAQ is still writing it: no footer
+    cat = tmp_path / "c.sqlite"
+    argv = ["runs", "fit", str(d), "--model", str(setup / "m"), "--templates", str(setup / "t.json"),
+            "--catalog", str(cat), "--min-events", "5"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "2 run(s) fitted" in out and "0 bad file(s) skipped, 1 incomplete" in out
+    assert err.strip() == (f"kamcore: warning: {d / 'run_000002.parquet'}: incomplete, no Parquet footer yet "
+                           f"({len(full) // 2} bytes; still being written?); not fitted, run 'kamcore runs fit' "
+                           "again once it is complete")
+    assert main(["runs", "report", "--catalog", str(cat), "--json"]) == 0
+    runs = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert runs[2]["status"] == "incomplete" and runs[2]["fit"] is None and "no Parquet footer" in runs[2]["error"]
+    # the DAQ finishes the file: the next invocation fits it
+    (d / "run_000002.parquet").write_bytes(full)
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "3 run(s) fitted (" in out and "0 bad file(s) skipped, 0 incomplete" in out and err == ""
+    assert main(["runs", "report", "--catalog", str(cat), "--json"]) == 0
+    runs = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert runs[2]["status"] == "ok" and runs[2]["error"] is None and runs[2]["fit"] is not None
 
 
 def test_notes_marks_and_one_line_errors(setup, tmp_path, capsys):
