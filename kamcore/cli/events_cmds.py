@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .main import command
-from .params import add_param_options, check_output_file, config_from_args, finite_float
+from .params import add_param_options, check_memory, check_output_file, config_from_args, finite_float
 
 #: events per chunk when maps are built from a file (bounds memory: ~160 kB per dense map)
 _CHUNK = 512
@@ -45,11 +45,25 @@ command("sources", "list the sources the fast Monte Carlo can simulate")(_source
 
 
 # -------------------------------------------------------------------------- simulate
+def sim_bytes_per_event(n_pmts: int) -> int:
+    """Peak memory one event takes while ``kamcore simulate`` runs, bytes: an upper bound.
+
+    A PMT is hit at most once per event, so an event holds at most ``n_pmts`` hits of 10 bytes (``pmt`` int16,
+    ``t_ns`` and ``q_pe`` float32), plus 2 kiB for its deposits (60-90 of 20 bytes at 2-4 MeV) and per-event
+    columns; it is held three times at the peak (the simulated batches, their concatenation, the Parquet table).
+    With the 1879 KamLAND PMTs: 61 kiB.  Measured: 14 kB per C10 event (365 hits on average).
+    """
+    return 3 * (10 * int(n_pmts) + 2048)
+
+
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     from ..sim import SimConfig
 
     p.add_argument("--source", required=True, help="source name (see 'kamcore sources')")
-    p.add_argument("--events", type=int, required=True, metavar="N", help="number of events")
+    p.add_argument("--events", type=int, required=True, metavar="N", help=(
+        "number of events, at most what fits in memory: N x 3 x (10 B x PMTs + 2 kiB) must not exceed the physical "
+        "memory (an upper bound: a PMT is hit at most once per event; 61 kiB per event with 1879 PMTs, "
+        "about 17,000 events per GiB); simulate more as several runs (--run, --seed)"))
     p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (same seed, same events)")
     p.add_argument("--run", type=int, default=0, metavar="R", help="run number stored with the events")
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output run file (written atomically)")
@@ -76,9 +90,12 @@ def _simulate(args) -> int:
     if args.max_radius is not None:
         kw["max_radius_cm"] = args.max_radius
     out = check_output_file(args.out)
+    pmts = _pmts(args)
+    check_memory(f"{args.source} events (--events)", args.events, sim_bytes_per_event(len(pmts)),
+                 "simulate them as several runs (--run, --seed)")
     with tqdm(total=args.events, unit="ev", desc=args.source, disable=args.no_progress or None,
               file=sys.stderr) as bar:
-        events = simulate(args.source, args.events, seed=args.seed, config=config, pmts=_pmts(args),
+        events = simulate(args.source, args.events, seed=args.seed, config=config, pmts=pmts,
                           run=args.run, progress=bar.update, **kw)
     write_events(events, out)
     print(f"{out}: {len(events)} {args.source} events, {events.n_hits} hits")
@@ -161,12 +178,19 @@ def _hitmaps_args(p: argparse.ArgumentParser) -> None:
     add_param_options(p, HitMapConfig, title="preprocessing")
 
 
-def _memory_bytes() -> int:
-    """Physical memory of this machine, bytes (a bound on what one command may allocate)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no bound
-        return 2**63
+def _check_vertices(path, events, config) -> None:
+    """One-line :class:`ConfigError` when ``--vertex file`` or ``truth`` picks a non-finite vertex (NaN: unknown,
+    or inf) for an event with hits: its times of flight, and so its map, would be garbage."""
+    if config.vertex not in ("file", "truth"):
+        return  # 'auto' takes the charge centroid where the file's vertex is not finite
+    col = "vertex_cm" if config.vertex == "file" else "true_vertex_cm"
+    v = getattr(events, col)
+    bad = ~np.isfinite(v).all(axis=1) & (events.hits_per_event > 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(f"{path}: --vertex {config.vertex} needs a finite {col} (cm), but {int(bad.sum())} of "
+                          f"{len(events)} events have none (event_id {int(events.event_id[i])}: "
+                          f"{[float(x) for x in v[i]]}); use --vertex auto or centroid")
 
 
 def save_npz_atomic(path: Path, **arrays) -> Path:
@@ -186,12 +210,10 @@ def _hitmaps(args) -> int:
     check_output_file(args.out)
     pmts = _pmts(args)
     events = open_events(args.file)
+    _check_vertices(args.file, events, config)
     shape = (config.n_time_bins, 2 * config.bandwidth, 2 * config.bandwidth)
-    need = len(events) * int(np.prod(shape)) * 4
-    if need > _memory_bytes():
-        raise ConfigError(f"{args.file}: {len(events)} maps of {shape[0]}x{shape[1]}x{shape[2]} need "
-                          f"{need / 2**30:.1f} GiB, more than the {_memory_bytes() / 2**30:.1f} GiB of memory; "
-                          "split the file or use a smaller --n-time-bins/--bandwidth")
+    check_memory(f"maps of {shape[0]}x{shape[1]}x{shape[2]}", len(events), int(np.prod(shape)) * 4,
+                 "split the file or use a smaller --n-time-bins/--bandwidth", where=args.file)
     maps = np.zeros((len(events), *shape), np.float32)
     for a in range(0, len(events), _CHUNK):
         hitmaps(events.take(slice(a, a + _CHUNK)), pmts, config, out=maps[a:a + _CHUNK])

@@ -18,7 +18,8 @@ import param
 
 from ..errors import ConfigError
 
-__all__ = ["add_param_options", "config_from_args", "finite_float", "check_output_file"]
+__all__ = ["add_param_options", "config_from_args", "finite_float", "check_output_file", "memory_bytes",
+           "check_memory"]
 
 
 def finite_float(text: str) -> float:
@@ -51,6 +52,39 @@ def check_output_file(path: str | os.PathLike) -> Path:
     if len(os.fsencode(out.name)) + 24 > name_max:  # + the temporary file's prefix and suffix
         raise ConfigError(f"{out}: cannot write, file name longer than {name_max - 24} bytes")
     return out
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine, bytes (a bound on what one command may allocate); 2**63 when unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no bound
+        return 2**63
+
+
+def check_memory(what: str, n: int, bytes_each: int, hint: str, *, where: str | os.PathLike | None = None) -> None:
+    """One-line :class:`ConfigError` when ``n`` items of ``bytes_each`` bytes (peak, copies included) need more
+    than :func:`memory_bytes` -- checked before a command starts, instead of a ``MemoryError`` or swapping later.
+
+    ``what`` names the items (``"C10 events"``), ``hint`` says what to do instead, ``where`` (a file) opens
+    the message.
+
+    >>> check_memory("maps", 10, 1000, "use fewer")
+    >>> check_memory("maps", 10**12, 160_000, "use fewer")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    kamcore.errors.ConfigError: 1000000000000 maps need 145519.2 TiB at 156 kiB each, ... fit; use fewer
+    """
+    mem = memory_bytes()
+    need = int(n) * int(bytes_each)
+    if need <= mem:
+        return
+    prefix = f"{where}: " if where is not None else ""
+    raise ConfigError(f"{prefix}{n} {what} need {_size(need)} at {bytes_each / 1024:.0f} kiB each, more than the "
+                      f"{_size(mem)} of memory: at most {mem // bytes_each} fit; {hint}")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**40:.1f} TiB" if nbytes >= 2**40 else f"{nbytes / 2**30:.1f} GiB"
 
 
 def add_param_options(parser: argparse.ArgumentParser, cls: type[param.Parameterized], *,

@@ -124,7 +124,27 @@ def test_bad_input_one_line_exit_2(case, cmd, tmp_path, capsys):
     assert "Traceback" not in err and not (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.parametrize("vertex, column", [("file", "vertex_cm"), ("truth", "true_vertex_cm")])
+def test_hitmaps_refuses_a_non_finite_vertex(vertex, column, tmp_path, capsys):
+    ev = random_events(6, seed=4)
+    getattr(ev, column)[2] = [np.inf, 0.0, 0.0]
+    getattr(ev, column)[4] = np.nan  # unknown
+    path = tmp_path / "vtx.parquet"
+    write_events(ev, path)
+    out = tmp_path / "o.npz"
+    code, _, err = run(["hitmaps", str(path), "--out", str(out), "--vertex", vertex], capsys)
+    assert code == 2 and not out.exists() and "Warning" not in err
+    assert err.strip() == (f"kamcore: error: {path}: --vertex {vertex} needs a finite {column} (cm), but 2 of 6 "
+                           "events have none (event_id 102: [inf, 0.0, 0.0]); use --vertex auto or centroid")
+    code, _, err = run(["hitmaps", str(path), "--out", str(out), "--vertex", "auto"], capsys)  # centroid there
+    assert code == 0 and err == ""
+    with np.load(out) as z:
+        assert np.isfinite(z["maps"]).all() and z["nhit"][2] > 0
+
+
 @pytest.mark.parametrize("argv, needle", [
+    (["simulate", "--source", "C10", "--events", str(10**12), "--seed", "1", "--out", "x.parquet"],
+     "1000000000000 C10 events (--events) need 56856.2 TiB at 61 kiB each, more than the"),
     (["simulate", "--source", "Nope", "--events", "5", "--seed", "1", "--out", "x.parquet"], "Nope"),
     (["simulate", "--source", "C10", "--events", "5", "--seed", "1", "--qe", "7", "--out", "x.parquet"], "qe"),
     (["simulate", "--source", "C10", "--events", "5"], "required"),
@@ -134,6 +154,23 @@ def test_bad_arguments_one_line_exit_2(argv, needle, tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     code, _, err = run(argv, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_simulate_events_limit_scales_with_memory(tmp_path, capsys, monkeypatch):
+    """The bound is N x sim_bytes_per_event(PMTs) <= physical memory, checked before anything is simulated."""
+    from kamcore.cli import events_cmds, params
+
+    per_event = events_cmds.sim_bytes_per_event(1879)
+    assert per_event == 3 * (10 * 1879 + 2048)
+    monkeypatch.setattr(params, "memory_bytes", lambda: 100 * per_event)
+    argv = ["simulate", "--source", "C10", "--seed", "1", "--out", str(tmp_path / "x.parquet"), "--no-progress"]
+    with monkeypatch.context() as m:
+        m.setattr("kamcore.sim.simulate", lambda *a, **k: pytest.fail("simulated before the check"))
+        code, _, err = run(argv + ["--events", "101"], capsys)
+    assert code == 2 and "at most 100 fit; simulate them as several runs (--run, --seed)" in err
+    code, out, _ = run(argv + ["--events", "100"], capsys)
+    assert code == 0 and "100 C10 events" in out
 
 
 def test_console_script_end_to_end(sim_file):
