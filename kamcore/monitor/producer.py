@@ -6,7 +6,8 @@ For every :class:`~kamcore.monitor.feeds.FeedBatch`:
    (:func:`kamcore.train.predict`: score ``(N,)``, attention ``(N, T)`` for
    KamNet);
 2. the events, proper times, scores and attention are appended to the
-   :class:`~kamcore.monitor.store.LiveStore`;
+   :class:`~kamcore.monitor.store.LiveStore`; the first batch of a run
+   replaces whatever events of that run the store holds (``replace_runs``);
 3. when the batch closes its run, the run file (simulated feed only) and its
    score file are written, the run is fitted with the templates and stored in
    the catalog, and the whole stored sequence of (model, templates) is flagged
@@ -21,8 +22,9 @@ are one catalog transaction, and flags are replaced as a set in another.  On
 start the producer deletes the temporary files that dead writers left behind
 and flags the stored sequence again (a kill between the fit and the flags),
 and the feed resumes after what the catalog holds: nothing committed is redone
-or lost; the run that was being closed is closed again (its events are stored
-in the live store a second time).
+or lost; the run that was being closed (or was open) is closed again, and its
+events replace those the killed producer had put in the live store, so the store
+holds each ``(run, event_id)`` once.
 
 The producer is the one writer of the store and (for these runs) the catalog.
 It stops after ``max_runs`` closed runs, after ``duration_s``, or when
@@ -220,7 +222,7 @@ class Producer:
                 stats.bad_files += 1
             return
         scores, att = self.score(batch.events)
-        self.store.append(batch.events, score=scores, attention=att)
+        self.store.append(batch.events, score=scores, attention=att, replace_runs=not self._open)
         stats.events += len(batch.events)
         self._open.append((batch.events, scores, att))
         if not batch.closes_run:

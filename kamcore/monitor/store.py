@@ -3,7 +3,8 @@
 Layout of the directory (one writer, any number of readers, no locks needed to read):
 
 * ``chunk_<first seq>.npz`` -- one appended batch of ``n`` events, written
-  atomically (temporary name + rename).  Arrays (``N`` events, ``H`` hits):
+  atomically (temporary name + rename); ``chunk_<first seq>_<seq>.npz`` is a
+  chunk rewritten without a replaced run (below).  Arrays (``N`` events, ``H`` hits):
   ``seq`` (N,) int64, ``run`` (N,) int32, ``event_id`` (N,) int64,
   ``timestamp_ns`` (N,) int64 (detector time), ``wall_ns`` (N,) int64 (when the
   producer stored it), ``source`` (N,) str, ``energy_mev`` (N,) float32,
@@ -18,6 +19,13 @@ Layout of the directory (one writer, any number of readers, no locks needed to r
   stored event; it only increases (event ``k`` ever stored has ``seq = k``,
   starting at 1), also across restarts of the producer.
 * ``.writer.lock`` -- held (``fcntl.flock``) by the one producer.
+
+A run stored again replaces itself: ``append(..., replace_runs=True)`` removes
+the held events of the batch's runs in the same index write that adds the batch
+(chunks left with other events are rewritten under a new name, emptied ones are
+dropped).  The producer does this with the first batch of every run, so a run
+closed again after a ``kill -9`` (or re-simulated after a restart) is held once:
+no ``(run, event_id)`` is in the store twice.
 
 Bounds: after an append the oldest chunks are dropped while the rest still hold
 ``max_events`` events, so the directory holds fewer than ``max_events +
@@ -141,6 +149,7 @@ class LiveStore:
         self.writable = bool(writable)
         self._lock_fd: int | None = None
         self._retired: list[str] = []
+        self._chunk_runs: dict[str, np.ndarray] = {}  # writer: chunk file -> the runs it holds
         if writable:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -190,13 +199,15 @@ class LiveStore:
                 with contextlib.suppress(OSError):
                     p.unlink()
 
-    def append(self, events: Events, *, score, attention=None, tau_ns=None, wall_ns: int | None = None) -> int:
+    def append(self, events: Events, *, score, attention=None, tau_ns=None, wall_ns: int | None = None,
+               replace_runs: bool = False) -> int:
         """Store a batch of ``N`` events with their scores ``(N,)`` (and attention ``(N, T)``); returns the last seq.
 
-        ``tau_ns`` ``(H,)`` are the proper hit times (computed here when None).
+        ``tau_ns`` ``(H,)`` are the proper hit times (computed here when None).  With ``replace_runs`` the
+        events of the batch's runs that the store already holds are removed in the same index write (a run
+        stored again; see module docstring).
         """
         from ..geometry import default_pmt_table
-        from ..io import atomic_output
         from ..preprocess import proper_times
 
         if not self.writable:
@@ -225,11 +236,10 @@ class LiveStore:
                   "q_pe": events.q_pe.astype(np.float32)}
         if attention is not None:
             arrays["attention"] = attention
-        name = f"chunk_{first:012d}.npz"
-        with atomic_output(self.path / name) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-        chunks = self._index["chunks"] + [{"file": name, "first_seq": int(first), "last_seq": int(seq[-1]), "n": n}]
+        chunks, replaced = self._index["chunks"], []
+        if replace_runs:
+            chunks, replaced = self._without_runs(np.unique(arrays["run"]), tag=int(seq[-1]))
+        chunks = chunks + [self._write_chunk(f"chunk_{first:012d}.npz", arrays)]
         total = sum(c["n"] for c in chunks)
         dropped = []
         while len(chunks) > 1 and total - chunks[0]["n"] >= self._index["max_events"]:
@@ -240,8 +250,47 @@ class LiveStore:
         for old in self._retired:  # retired one append ago: no reader of the current index needs them
             with contextlib.suppress(OSError):
                 (self.path / old).unlink()
-        self._retired = dropped
+        self._retired = dropped + replaced
+        for old in self._retired:
+            self._chunk_runs.pop(old, None)
         return int(seq[-1])
+
+    def _write_chunk(self, name: str, arrays: dict) -> dict:
+        """Write one chunk file atomically; returns its index entry."""
+        from ..io import atomic_output
+
+        with atomic_output(self.path / name) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        self._chunk_runs[name] = np.unique(arrays["run"])
+        return {"file": name, "first_seq": int(arrays["seq"][0]), "last_seq": int(arrays["seq"][-1]),
+                "n": len(arrays["seq"])}
+
+    def _without_runs(self, runs: np.ndarray, *, tag: int) -> tuple[list[dict], list[str]]:
+        """The index chunks without the events of ``runs``, and the files they replace (not yet deleted).
+
+        A chunk holding other events too is written again as ``chunk_<first seq>_<tag>.npz``.
+        """
+        chunks, replaced, removed = [], [], 0
+        for c in self._index["chunks"]:
+            name = c["file"]
+            if name not in self._chunk_runs:
+                with np.load(self.path / name, allow_pickle=False) as z:
+                    self._chunk_runs[name] = np.unique(z["run"])
+            if not np.isin(self._chunk_runs[name], runs).any():
+                chunks.append(c)
+                continue
+            arrays = self._read_chunk(name)
+            keep = ~np.isin(arrays["run"], runs)
+            removed += int((~keep).sum())
+            replaced.append(name)
+            if keep.any():
+                kept = _keep_events(arrays, keep)
+                chunks.append(self._write_chunk(f"chunk_{int(kept['seq'][0]):012d}_{tag:012d}.npz", kept))
+        if removed:
+            log.info("%s: run(s) %s stored again: %d held event(s) of them replaced", self.path,
+                     ", ".join(map(str, runs.tolist())), removed)
+        return chunks, replaced
 
     def _write_index(self) -> None:
         from ..io import atomic_output
@@ -320,6 +369,18 @@ class LiveStore:
             raise
         except (OSError, ValueError) as exc:
             raise EventFileError(f"{p}: cannot read live-store chunk ({exc})") from None
+
+
+_HIT_ARRAYS = ("pmt", "t_ns", "tau_ns", "q_pe")
+
+
+def _keep_events(arrays: dict, keep: np.ndarray) -> dict:
+    """Chunk ``arrays`` reduced to the events where ``keep`` ``(N,) bool`` is True (their hits, new offsets)."""
+    counts = np.diff(arrays["offsets"])
+    hits = np.repeat(keep, counts)
+    out = {k: v[hits] if k in _HIT_ARRAYS else v[keep] for k, v in arrays.items() if k != "offsets"}
+    out["offsets"] = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+    return out
 
 
 def _select(parts: list[dict], idx: np.ndarray) -> LiveEvents:

@@ -291,3 +291,41 @@ def test_kill9_on_postgres(postgres_url, model_and_templates, base_runs, server,
     with psycopg.connect(conninfo) as con:
         assert con.execute("SELECT count(*) FROM fits").fetchone() == (len(written),)
     print(f"\n{PG_ITERATIONS} kill -9 on PostgreSQL: {len(committed)} of {len(written)} runs closed between kills")
+
+
+# ``kamcore monitor`` killed with SIGKILL by itself the moment it starts closing a run: after the run's
+# events went to the live store and its score file was written, before the catalog transaction.
+_KILLED_WHILE_CLOSING = """
+import os, signal, sys
+import kamcore.monitor.producer as producer
+producer.close_run = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+from kamcore.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kill9_while_closing_a_run_stores_its_events_once(model_and_templates, base_runs, tmp_path, capsys):
+    """The restart closes the run again; the live store then holds each (run, event_id) once."""
+    from kamcore.catalog import Catalog
+    from kamcore.cli import main
+
+    model, tpath = model_and_templates
+    daq, store, db = tmp_path / "daq", tmp_path / "live", tmp_path / "catalog.sqlite"
+    daq.mkdir()
+    _daq_runs(base_runs, 1, 2, daq)
+    argv = ["monitor", "--feed", str(daq), "--model", str(model), "--templates", str(tpath), "--catalog", str(db),
+            "--store", str(store), "--settle-s", "0", "--poll-interval-s", "0.05", "--min-events", "3",
+            "--max-runs", "2", "--duration", "120"]
+    res = subprocess.run([sys.executable, "-c", _KILLED_WHILE_CLOSING, *argv], capture_output=True, text=True,
+                         env=_ENV, timeout=300)
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
+    assert _check(db) == {}
+    killed = LiveStore(store).latest(1000)
+    assert killed.events.run.tolist() == [1] * len(killed) and len(killed) > 0  # run 1 stored, not closed
+    assert main(argv) == 0
+    assert "2 run(s) closed [1, 2]" in capsys.readouterr().out
+    closed = {r["run"]: r["n_events"] for r in Catalog(db).list_runs()}
+    held = LiveStore(store).latest(1000)
+    keys = list(zip(held.events.run.tolist(), held.events.event_id.tolist()))
+    assert len(keys) == len(set(keys)), "an event is twice in the live store"
+    assert {r: sum(k[0] == r for k in keys) for r in closed} == closed == {1: len(killed), 2: closed[2]}

@@ -98,3 +98,25 @@ def test_live_events_take_find_and_concat_keep_hits_aligned(tmp_path):
     both = LiveEvents.concat([a.take(slice(0, 3)), b])
     assert both.seq.tolist() == [1, 2, 3, 4] and both.tau_ns.tolist() == [0, 1, 2, 3, 4, 5, 7, 8]
     assert both.attention.shape == (4, 4) and both.score.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.9])
+
+
+def test_a_run_stored_again_replaces_its_held_events(tmp_path):
+    with LiveStore(tmp_path, max_events=100, writable=True) as w:
+        w.append(_batch(3, run=1), score=np.zeros(3))
+        mixed = Events.concat([_batch(2, run=1, start=3), _batch(2, run=2)])
+        w.append(mixed, score=np.zeros(4))  # one chunk with runs 1 and 2
+        w.append(_batch(5, run=1), score=np.ones(5), replace_runs=True)  # run 1 closed again
+        assert w.append(_batch(2, run=3), score=np.zeros(2), replace_runs=True) == 14  # no run 3 held: no-op
+    got = LiveStore(tmp_path).latest(100)
+    keys = list(zip(got.events.run.tolist(), got.events.event_id.tolist()))
+    assert keys == [(2, 0), (2, 1), *((1, i) for i in range(5)), (3, 0), (3, 1)]
+    assert got.seq.tolist() == [6, 7, 8, 9, 10, 11, 12, 13, 14]
+    assert got.events.n_hits == len(got.tau_ns)
+    np.testing.assert_array_equal(got.take(0).events.pmt, mixed.take([2]).pmt)  # hits follow their event
+    assert got.score[got.events.run == 1].tolist() == [1.0] * 5
+    listed = {c["file"] for c in LiveStore(tmp_path).index()["chunks"]}
+    assert listed == {"chunk_000000000006_000000000012.npz", "chunk_000000000008.npz", "chunk_000000000013.npz"}
+    # the replaced files go one append later, as dropped ones do; a restarted writer sweeps leftovers
+    with LiveStore(tmp_path, writable=True):
+        pass
+    assert {p.name for p in tmp_path.glob("chunk_*.npz")} == listed
