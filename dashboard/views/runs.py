@@ -159,6 +159,8 @@ class RunsView(Viewer):
         return changed
 
     def _draw_sequence(self) -> None:
+        from kamcore.fit import run_range
+
         runs = self._runs
         rows = []
         for r in runs:
@@ -198,8 +200,8 @@ class RunsView(Viewer):
             box.left, box.right, box.visible = p["first_run"] - 0.5, p["last_run"] + 0.5, True
             if p.get("reference_fraction") is not None:
                 self._ref_span.location = p["reference_fraction"]
-            lines.append(f"<li>runs {p['first_run']}&ndash;{p['last_run']} ({p['method']}): mean f = "
-                         f"{p['mean_fraction']:.3f}, {p['significance']:.1f}&sigma; above the reference</li>")
+            lines.append(f"<li>{run_range(p['first_run'], p['last_run'], dash='&ndash;')} ({p['method']}): "
+                         f"mean f = {p['mean_fraction']:.3f}, {p['significance']:.1f}&sigma; above the reference</li>")
         self._periods.object = (("<b>High-background periods</b> (shaded above)<ul>" + "".join(lines) + "</ul>")
                                 if lines else "<b>No high-background period</b> in the catalog.")
         opts = {f"run {r['run']} ({run_state(r)})": r["run"] for r in reversed(runs)}

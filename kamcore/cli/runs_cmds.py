@@ -223,7 +223,7 @@ def _incomplete(path: Path) -> str | None:
 
 
 def _fit(args) -> int:
-    from ..fit import FlagConfig, Templates, model_identity
+    from ..fit import FlagConfig, Templates, model_identity, run_range
     from ..monitor import close_run, flag_stored_sequence, mark_bad_file
     from ..runs import find_run_files, load_run_scores, score_run_file
 
@@ -297,7 +297,7 @@ def _fit(args) -> int:
           f"reference f = {result.f_ref:.3f} +- {result.sigma_ref:.3f} ({result.reference}); "
           f"{len(hb)} high-background run(s), {len(result.periods)} period(s)")
     for p in result.periods:
-        print(f"  period {p.method}: runs {p.first_run}-{p.last_run} ({p.n_runs}), "
+        print(f"  period {p.method}: {run_range(p.first_run, p.last_run)} ({p.n_runs}), "
               f"f = {p.mean_fraction:.3f}, {p.significance:.1f} sigma")
     return 0
 
@@ -315,6 +315,8 @@ def _fmt(x, spec=".3f"):
 
 
 def _report(args) -> int:
+    from ..fit import run_range
+
     cat = _catalog(args)
     rep = cat.report(model_digest=args.model_digest, template_digest=args.template_digest)
     rep["command"] = _cmd(args)
@@ -337,7 +339,8 @@ def _report(args) -> int:
         print(f"{r['run']:>8} {f['n_events']:>7} {frac:>16} {_fmt(f['pvalue'], '.3g'):>8}  {f['status']:<14} "
               f"{flags}{good}")
     for p in rep["periods"]:
-        print(f"period #{p['id']} {p['method']}: runs {p['first_run']}-{p['last_run']} ({p['n_runs']} runs), "
+        print(f"period #{p['id']} {p['method']}: {run_range(p['first_run'], p['last_run'])} ({p['n_runs']} "
+              f"run{'s' if p['n_runs'] != 1 else ''}), "
               f"f = {p['mean_fraction']:.3f} vs {_fmt(p['reference_fraction'])}, {p['significance']:.1f} sigma")
     for n in rep["notes"]:
         about = f"run {n['run']}" if n["run"] is not None else (f"period #{n['period_id']}" if n["period_id"]

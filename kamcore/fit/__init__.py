@@ -13,7 +13,7 @@
 """
 
 from .config import DEFAULT_BACKGROUND, DEFAULT_COMPONENTS, FitConfig, FlagConfig
-from .flags import FlagResult, Period, RunFlag, flag_fits, flag_sequence, reference_fraction
+from .flags import FlagResult, Period, RunFlag, flag_fits, flag_sequence, reference_fraction, run_range
 from .runfit import RunFit, fit_histogram, fit_run, fitted_counts, score_histogram
 from .templates import Templates, model_identity, score_edges
 from .toy import ToyScoreModel
@@ -22,6 +22,6 @@ __all__ = [
     "FitConfig", "FlagConfig", "DEFAULT_COMPONENTS", "DEFAULT_BACKGROUND",
     "Templates", "model_identity", "score_edges",
     "RunFit", "fit_run", "fit_histogram", "score_histogram", "fitted_counts",
-    "RunFlag", "Period", "FlagResult", "flag_fits", "flag_sequence", "reference_fraction",
+    "RunFlag", "Period", "FlagResult", "flag_fits", "flag_sequence", "reference_fraction", "run_range",
     "ToyScoreModel",
 ]

@@ -83,6 +83,17 @@ class Period:
     significance: float
 
 
+def run_range(first_run: int, last_run: int, dash: str = "-") -> str:
+    """The runs ``first_run..last_run`` (inclusive) as text: ``"run 7"`` for one run, else ``"runs 7-9"``.
+
+    ``dash`` joins the two numbers (``"&ndash;"`` in HTML).
+
+    >>> run_range(7, 7), run_range(7, 9), run_range(7, 9, dash="&ndash;")
+    ('run 7', 'runs 7-9', 'runs 7&ndash;9')
+    """
+    return f"run {first_run}" if first_run == last_run else f"runs {first_run}{dash}{last_run}"
+
+
 @dataclasses.dataclass
 class FlagResult:
     """Reference, per-run significances, flags and periods of a run sequence."""

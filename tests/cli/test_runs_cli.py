@@ -101,6 +101,22 @@ def test_half_written_run_file_is_incomplete_and_fitted_once_complete(setup, tmp
     assert runs[2]["status"] == "ok" and runs[2]["error"] is None and runs[2]["fit"] is not None
 
 
+def test_report_names_a_one_run_period_run_n(tmp_path, capsys):
+    import numpy as np
+
+    from kamcore.catalog import Catalog
+    from kamcore.fit import FlagConfig, FlagResult, Period
+
+    cat = tmp_path / "p.sqlite"
+    periods = [Period("consecutive", 2, 2, 1, None, None, 0.3, 4.0), Period("cusum", 1, 3, 3, None, None, 0.2, 3.0)]
+    Catalog(cat).store_flags(FlagResult(np.zeros(0), np.zeros(0), 0.1, 0.01, "median", [], periods),
+                             model_digest="m", template_digest="t", config=FlagConfig())
+    assert main(["runs", "report", "--catalog", str(cat)]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("period #")]
+    assert sorted(x.split(", f = ")[0] for x in lines) == ["period #1 consecutive: run 2 (1 run)",
+                                                           "period #2 cusum: runs 1-3 (3 runs)"]
+
+
 def test_notes_marks_and_one_line_errors(setup, tmp_path, capsys):
     cat = str(tmp_path / "n.sqlite")
     assert main(["runs", "note", "--catalog", cat, "--author", "shifter", "--run", "2", "convection?"]) == 0

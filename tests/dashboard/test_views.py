@@ -98,6 +98,19 @@ def test_runs_view_stacks_the_fit_and_stores_notes(world):
     assert sel.run == 2
 
 
+def test_runs_view_names_a_one_run_period_run_n(world, monkeypatch):
+    from dashboard.views import RunsView
+
+    period = {"method": "consecutive", "n_runs": 1, "mean_fraction": 0.3, "significance": 4.0,
+              "reference_fraction": 0.1}
+    monkeypatch.setattr(world, "periods", lambda: [{**period, "first_run": 2, "last_run": 2},
+                                                   {**period, "first_run": 1, "last_run": 3, "n_runs": 3}])
+    v = RunsView(backend=world, selection=Selection(run=2))
+    v.refresh()
+    assert "<li>run 2 (consecutive)" in v._periods.object
+    assert "<li>runs 1&ndash;3 (consecutive)" in v._periods.object and "2&ndash;2" not in v._periods.object
+
+
 def test_runs_view_shows_bad_and_incomplete_run_files_with_the_reason(world, tmp_path):
     import shutil
 
