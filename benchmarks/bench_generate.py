@@ -138,6 +138,7 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
         shift = (float(sc.t_mean_ns), float(sc.logq_mean))
         w_t, b_t, read_t = _readout(cal, "t", w_t, b_t, scale[0], shift[0])
         w_q, b_q, read_q = _readout(cal, "q", w_q, b_q, scale[1], shift[1], exp=True)
+        half = torch.tensor(-0.5)
         parts = []
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
@@ -155,7 +156,7 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
                 prob = timed("sigmoid", lambda: prob.sigmoid_())
                 k = timed("trigger draws (16-bit, SFC64)", lambda: draws.levels(c, n_pmts))
                 trig = timed("scale + compare", lambda: np.less(     # TriggerDraws.__call__ on the CPU
-                    k, prob.mul_(TRIGGER_LEVELS).sub_(0.5).numpy(), out=bits_buf[:c]))
+                    k, torch.add(half, prob, alpha=TRIGGER_LEVELS, out=prob).numpy(), out=bits_buf[:c]))
                 flat = timed("nonzero (one flat call)", lambda: np.flatnonzero(trig))
                 at = torch.from_numpy(flat)
                 t_all = timed("t, q GEMM (2 x P)", lambda: torch.addmm(b_t, f, w_t, out=t_buf[:c]))
@@ -166,7 +167,8 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
                 q = timed("calibration + unscale + exp (tables)", lambda: read_q(q_pos))
                 counts = timed("counts, PMT ids", lambda: np.diff(np.searchsorted(
                     flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts), prepend=0))
-                pmt = timed("counts, PMT ids", lambda: (flat.astype(np.int32) % n_pmts).astype(np.int16))
+                pmt32 = timed("counts, PMT ids", lambda: flat.astype(np.int32))
+                pmt = timed("counts, PMT ids", lambda: np.remainder(pmt32, n_pmts, out=pmt32).astype(np.int16))
                 parts.append((counts, pmt, t.numpy(), q.numpy()))
 
         def build():

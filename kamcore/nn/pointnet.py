@@ -595,7 +595,8 @@ class TriggerDraws:
     def __call__(self, prob: torch.Tensor, out: np.ndarray | None = None) -> np.ndarray:
         """Trigger bits ``(c, P)`` bool on the host for probabilities ``prob (c, P)``, which is overwritten."""
         k = self.levels(*prob.shape)
-        thresh = prob.mul_(TRIGGER_LEVELS).sub_(0.5)               # k + 1/2 < 2^16 p  <=>  k < 2^16 p - 1/2
+        # k + 1/2 < 2^16 p  <=>  k < 2^16 p - 1/2, in one pass: -1/2 + 2^16 p
+        thresh = torch.add(prob.new_full((), -0.5), prob, alpha=TRIGGER_LEVELS, out=prob)
         if self._bits is None:
             return torch.lt(k, thresh).cpu().numpy()
         return np.less(k, thresh.numpy(), out=out)
@@ -669,8 +670,8 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
         t_ns = read_t(torch.addmm(b_t, f, w_t, out=t_buf[:c]).view(-1).index_select(0, at))   # (H,)
         q_pe = read_q(torch.addmm(b_q, f, w_q, out=q_buf[:c]).view(-1).index_select(0, at))
         ends = np.searchsorted(flat, np.arange(1, c + 1, dtype=np.int64) * n_pmts)  # hits before event b + 1
-        small = flat.astype(np.int32) if c * n_pmts < 2**31 else flat             # int32 division is ~3x faster
-        parts.append((np.diff(ends, prepend=0), (small % n_pmts).astype(np.int16),
+        pmt = flat.astype(np.int32) if c * n_pmts < 2**31 else flat.copy()        # int32 division is ~3x faster
+        parts.append((np.diff(ends, prepend=0), np.remainder(pmt, n_pmts, out=pmt).astype(np.int16),
                       t_ns.float().cpu().numpy(), q_pe.float().cpu().numpy()))
     if not parts:
         return HitSample(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.float32),
