@@ -139,6 +139,8 @@ class SimulatedFeed:
         The next run is simulated in a background thread while the current one is
         released, so a run boundary does not stall the stream (the order of the
         convection draws, and so every run, is the same as without prefetching).
+        The thread is joined when the generator ends, ``stop`` is set or it is closed
+        (``close()``; a simulation in progress is finished first, one not yet begun is dropped).
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -153,7 +155,8 @@ class SimulatedFeed:
             return simulate_run(run, seed=c.seed, config=self.run_config(run), strength=strength, pmts=pmts)
 
         run = c.first_run
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kamcore-feed") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kamcore-feed")
+        try:
             strength = self._strength()
             pending = pool.submit(make, run, strength)
             t_next = self._clock()
@@ -174,6 +177,8 @@ class SimulatedFeed:
                     yield FeedBatch(part, run, closes_run=last, truth=truth if last else None)
                 t_next = max(t_next, self._clock() - 1.0)  # after slow simulation, do not burst to catch up
                 run += 1
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parquet_footer_missing(path: str | os.PathLike) -> bool:

@@ -285,8 +285,9 @@ class Producer:
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old[sig] = signal.signal(sig, lambda s, f: self.stop(signal.Signals(s).name))
+        batches = self.feed.batches(self._stop)
         try:
-            for batch in self.feed.batches(self._stop):
+            for batch in batches:
                 self.handle(batch, stats)
                 if max_runs is not None and stats.runs_closed + stats.bad_files >= max_runs:
                     self.stop("max_runs")
@@ -295,10 +296,23 @@ class Producer:
             else:
                 self.stopped_by = self.stopped_by or "feed ended"
         finally:
+            # No thread of this run may outlive it, on errors and Ctrl-C too.  The timer holds the producer
+            # (``self.stop``): a timer thread still ending when the command returns could drop the last
+            # reference and free the model's tensors while the interpreter finalises; torch releases the GIL
+            # there, and a thread taking it back during finalisation is ended with pthread_exit, whose
+            # unwinding through torch's C++ frames calls std::terminate ("terminate called without an
+            # active exception", SIGABRT).  So: join the timer, and close the feed's generator here (the
+            # simulated feed joins its prefetch thread) rather than whenever it is garbage-collected.
             if timer is not None:
                 timer.cancel()
-            for sig, h in old.items():
-                signal.signal(sig, h)
+            try:
+                if hasattr(batches, "close"):
+                    batches.close()
+            finally:
+                if timer is not None:
+                    timer.join()
+                for sig, h in old.items():
+                    signal.signal(sig, h)
         if self._open:
             log.info("stopped with run %s open (%d events stored, run not closed)", self._open[0][0].run[:1],
                      sum(len(p[0]) for p in self._open))

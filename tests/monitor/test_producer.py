@@ -152,3 +152,42 @@ def test_temporary_files_of_killed_writers_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(v for k, v in names.items() if k != "score")
     assert remove_stale_temp_files(tmp_path) == 1 and not (tmp_path / names["daq"]).exists()
     assert remove_stale_temp_files(tmp_path / "missing") == 0
+
+
+def test_run_leaves_no_thread_and_no_reference_behind(model_and_templates, run_dir, tmp_path):
+    """:meth:`Producer.run` joins its threads (the ``duration_s`` timer, the simulated feed's prefetch) before it
+    returns, so the caller drops the last reference to the producer.  A timer thread still ending when ``kamcore
+    monitor`` returned freed the model's tensors during interpreter finalisation, and the command aborted
+    ('terminate called without an active exception', SIGABRT) in about one exit of 20.
+
+    With a 10 s GIL switch interval another thread runs only when this one blocks, so a thread that ``run``
+    did not join is still there when it returns: deterministic, not a race.
+    """
+    import sys
+    import threading
+    import weakref
+
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    d = tmp_path / "daq"
+    d.mkdir()
+    shutil.copy(run_dir / "run_000001.parquet", d)
+    feeds = {"directory": DirectoryFeed(d, MonitorConfig(feed=str(d), settle_s=0.0, poll_interval_s=0.01)),
+             "sim": SimulatedFeed(MonitorConfig(rate_hz=500.0, run_length=8, batch_events=4))}
+    before = set(threading.enumerate())
+    interval = sys.getswitchinterval()
+    for name, feed in feeds.items():
+        with LiveStore(tmp_path / name, writable=True) as store:
+            prod = Producer(feed, store, Catalog("sqlite://"), model, t, runs_dir=tmp_path / (name + ".runs"),
+                            fit_config=t.fit_config(min_events=3))
+            sys.setswitchinterval(10.0)
+            try:
+                stats = prod.run(max_runs=1, duration_s=60)
+                left = set(threading.enumerate()) - before
+            finally:
+                sys.setswitchinterval(interval)
+        assert stats.stopped_by == "max_runs" and stats.runs_closed == 1, name
+        assert left == set(), f"{name} feed: threads left running"
+        ref = weakref.ref(prod)
+        del prod
+        assert ref() is None, f"{name} feed: something still holds the producer (and its model)"
