@@ -99,6 +99,7 @@ class AttentionView(Viewer):
         if drawn:
             self._class_fig.legend.label_text_font_size = "8pt"
             self._class_fig.legend.click_policy = "hide"
+            self._class_fig.add_layout(self._class_fig.legend[0], "right")  # inside, it hid the last time slices
             self._class_note.object = (f"<small>From <code>{(res or {}).get('command', '')}</code>: held-out "
                                        "simulated events the model never saw.</small>")
         else:
