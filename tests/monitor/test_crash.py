@@ -152,13 +152,8 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def base_runs(tmp_path_factory):
-    from kamcore.cli import main
-
-    d = tmp_path_factory.mktemp("base_runs")
-    assert main(["runs", "simulate", "--runs", "3", "--events-per-run", "12", "--seed", "8", "--out", str(d),
-                 "--no-progress"]) == 0
-    return d
+def base_runs(simulated_run_files):
+    return simulated_run_files(runs=3, events_per_run=12, seed=8)
 
 
 def test_kill9_during_catalog_and_file_writes(model_and_templates, base_runs, server, tmp_path):

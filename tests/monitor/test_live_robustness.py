@@ -23,13 +23,8 @@ pytest.importorskip("panel")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    from kamcore.cli import main
-
-    d = tmp_path_factory.mktemp("daq_runs")
-    assert main(["runs", "simulate", "--runs", "6", "--events-per-run", "10", "--seed", "6", "--out", str(d),
-                 "--no-progress"]) == 0
-    return d
+def runs(simulated_run_files):
+    return simulated_run_files(runs=6, events_per_run=10, seed=6)
 
 
 def _wait(what, timeout_s: float = 30.0):

@@ -27,13 +27,8 @@ _ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
-def pg_runs(tmp_path_factory):
-    from kamcore.cli import main
-
-    d = tmp_path_factory.mktemp("pg_runs")
-    assert main(["runs", "simulate", "--runs", "4", "--events-per-run", "10", "--seed", "12", "--out", str(d),
-                 "--no-progress"]) == 0
-    return d
+def pg_runs(simulated_run_files):
+    return simulated_run_files(runs=4, events_per_run=10, seed=12)
 
 
 def test_two_dashboards_and_a_monitor_share_postgres(postgres_url, model_and_templates, pg_runs, tmp_path):
