@@ -820,19 +820,6 @@ class OutputCalibration(nn.Module):
         """Calibrated ``q_hat`` (scaled units), any shape."""
         return self._eval("q", q_hat) if bool(self.fitted) else q_hat
 
-    def to_hits(self, t_hat: torch.Tensor, q_hat: torch.Tensor, scale: tuple[float, float] = (1.0, 1.0),
-                shift: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(scale[0] t(t_hat) + shift[0], exp(scale[1] q(q_hat) + shift[1]))``, new tensors.
-
-        With the scaler's inverse as the affine maps (``t_ns = sigma_t t_hat + mu_t``,
-        ``log q_pe = sigma_lq q_hat + mu_lq``) these are the hit times in ns and charges in
-        p.e.; the affine maps and the ``exp`` are folded into the tables, so they cost
-        nothing per value.
-        """
-        if not bool(self.fitted):
-            return t_hat * scale[0] + shift[0], (q_hat * scale[1] + shift[1]).exp()
-        return self._eval("t", t_hat, scale[0], shift[0]), self._eval("q", q_hat, scale[1], shift[1], exp=True)
-
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         """``raw (..., 3) = [logit, t_hat, q_hat]`` with ``t_hat`` and ``q_hat`` calibrated."""
         return torch.stack([raw[..., 0], self.t(raw[..., 1]), self.q(raw[..., 2])], -1)

@@ -220,8 +220,8 @@ def test_output_calibration_tables_follow_the_exact_map(dtype):
     assert (torch.diff(cal.t(x)) >= 0).all() and (torch.diff(cal.q(x)) >= 0).all()
     # beyond the ends: exactly the end values
     assert float(cal.t(x[:1] - 100)) == float(cal.t_to[0]) and float(cal.q(x[-1:] + 100)) == float(cal.q_to[-1])
-    # both maps at once with an affine map (the scaler's inverse) and exp of log q folded into the tables
-    t, q = cal.to_hits(x, x.flip(0), (2.0, 0.5), (1.0, -3.0))
+    # an affine map (the scaler's inverse) and exp of log q folded into the tables (what sample_hits reads)
+    t, q = cal._eval("t", x, 2.0, 1.0), cal._eval("q", x.flip(0), 0.5, -3.0, exp=True)
     torch.testing.assert_close(t, 2.0 * cal.t(x) + 1.0, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(q, (0.5 * cal.q(x.flip(0)) - 3.0).exp(), atol=1e-5, rtol=1e-5)
     # load_state_dict rebuilds the tables
