@@ -16,7 +16,7 @@ import torch
 from kamcore._assets import asset_path
 from kamcore.metrics import auc
 from kamcore.preprocess import match_nhit
-from kamcore.train import hitmap_set, load_model, predict
+from kamcore.train import load_model, score_events
 from kamcore.train.evaluate import simulate_heldout
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     for name in args.models:
         path = name if "/" in name else asset_path(name)
         model, _ = load_model(path)
-        s = {k: predict(model, hitmap_set(v, 0.0))[0] for k, v in ev.items()}
+        s = {k: score_events(model, v)[0] for k, v in ev.items()}
         print(f"{name}: AUC 0vbb vs 2vbb {auc(s['Xe136_0vbb'], s['Xe136_2vbb']):.3f} on all events, "
               f"{auc(s['Xe136_0vbb'][i], s['Xe136_2vbb'][j]):.3f} Nhit-matched")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -79,6 +80,7 @@ def _simulate(args) -> int:
     from tqdm import tqdm
 
     from ..io import write_events
+    from ..preprocess import with_vertex
     from ..sim import SimConfig, simulate
 
     if args.events < 1:
@@ -97,6 +99,7 @@ def _simulate(args) -> int:
               file=sys.stderr) as bar:
         events = simulate(args.source, args.events, seed=args.seed, config=config, pmts=pmts,
                           run=args.run, progress=bar.update, **kw)
+    events = with_vertex(events, pmts)  # the reconstruction of the default chain (time-likelihood fit)
     write_events(events, out)
     print(f"{out}: {len(events)} {args.source} events, {events.n_hits} hits")
     return 0
@@ -173,7 +176,9 @@ def _hitmaps_args(p: argparse.ArgumentParser) -> None:
     from ..preprocess import HitMapConfig
 
     p.add_argument("file", help="event file (Parquet run or KamLAND-style ROOT)")
-    p.add_argument("--out", required=True, metavar="FILE.npz", help="output: arrays 'maps' and 'nhit'")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help=(
+        "output: arrays 'maps' (N, T, 2b, 2b), 'nhit' (N,), 'vertex_cm' (N, 3, the vertex of the time of flight), "
+        "'event_id', 'run', 'config'"))
     _add_pmt_option(p)
     add_param_options(p, HitMapConfig, title="preprocessing")
 
@@ -182,7 +187,7 @@ def _check_vertices(path, events, config) -> None:
     """One-line :class:`ConfigError` when ``--vertex file`` or ``truth`` picks a non-finite vertex (NaN: unknown,
     or inf) for an event with hits: its times of flight, and so its map, would be garbage."""
     if config.vertex not in ("file", "truth"):
-        return  # 'auto' takes the charge centroid where the file's vertex is not finite
+        return  # 'fit' and 'centroid' reconstruct the vertex from the hits
     col = "vertex_cm" if config.vertex == "file" else "true_vertex_cm"
     v = getattr(events, col)
     bad = ~np.isfinite(v).all(axis=1) & (events.hits_per_event > 0)
@@ -190,7 +195,7 @@ def _check_vertices(path, events, config) -> None:
         i = int(np.argmax(bad))
         raise ConfigError(f"{path}: --vertex {config.vertex} needs a finite {col} (cm), but {int(bad.sum())} of "
                           f"{len(events)} events have none (event_id {int(events.event_id[i])}: "
-                          f"{[float(x) for x in v[i]]}); use --vertex auto or centroid")
+                          f"{[float(x) for x in v[i]]}); use --vertex fit or centroid")
 
 
 def save_npz_atomic(path: Path, **arrays) -> Path:
@@ -204,7 +209,7 @@ def save_npz_atomic(path: Path, **arrays) -> Path:
 
 def _hitmaps(args) -> int:
     from ..io import open_events
-    from ..preprocess import HitMapConfig, hitmaps, nhit
+    from ..preprocess import HitMapConfig, event_vertices, hitmaps, nhit, vertex_method
 
     config = config_from_args(HitMapConfig, args)
     check_output_file(args.out)
@@ -215,10 +220,16 @@ def _hitmaps(args) -> int:
     check_memory(f"maps of {shape[0]}x{shape[1]}x{shape[2]}", len(events), int(np.prod(shape)) * 4,
                  "split the file or use a smaller --n-time-bins/--bandwidth", where=args.file)
     maps = np.zeros((len(events), *shape), np.float32)
+    vertex = np.zeros((len(events), 3), np.float32)
     for a in range(0, len(events), _CHUNK):
-        hitmaps(events.take(slice(a, a + _CHUNK)), pmts, config, out=maps[a:a + _CHUNK])
+        chunk = events.take(slice(a, a + _CHUNK))
+        vertex[a:a + _CHUNK] = event_vertices(chunk, pmts, config)
+        if config.vertex in ("fit", "centroid"):  # the maps read the vertex just reconstructed
+            chunk = dataclasses.replace(chunk, vertex_cm=vertex[a:a + _CHUNK],
+                                        attrs={**chunk.attrs, "vertex_method": vertex_method(config)})
+        hitmaps(chunk, pmts, config, out=maps[a:a + _CHUNK])
     nh = nhit(maps) if len(events) else np.zeros(0, np.int64)  # a file without events gives empty arrays
-    save_npz_atomic(Path(args.out), maps=maps, nhit=nh, event_id=events.event_id, run=events.run,
+    save_npz_atomic(Path(args.out), maps=maps, nhit=nh, vertex_cm=vertex, event_id=events.event_id, run=events.run,
                     config=np.array(config.to_json()))
     print(f"{args.out}: maps {tuple(maps.shape)} float32, mean Nhit {nh.mean() if len(nh) else 0:.1f}")
     return 0

@@ -75,6 +75,7 @@ def _train(args) -> int:
     from ..geometry import default_pmt_table
     from ..metrics import auc, rejection_at_acceptance
     from ..train import TrainConfig, fit_classifier, hitmap_set, labelled_set, predict, save_model
+    from ..train.inputs import grid_config_for
 
     cfg = config_from_args(TrainConfig, args)
     pmts = default_pmt_table()
@@ -83,12 +84,13 @@ def _train(args) -> int:
     if args.max_events:
         sig_ev = sig_ev.take(slice(0, args.max_events))
         bkg_ev = bkg_ev.take(slice(0, args.max_events))
-    data = labelled_set(hitmap_set(sig_ev, 1.0, pmts), hitmap_set(bkg_ev, 0.0, pmts), rng,
-                        nhit_matching=cfg.nhit_matching)
+    model = build_classifier(args.model, args.preset)
+    maps_config = grid_config_for(model)  # the default chain (fitted vertex) on the network's grid
+    data = labelled_set(hitmap_set(sig_ev, 1.0, pmts, maps_config), hitmap_set(bkg_ev, 0.0, pmts, maps_config),
+                        rng, nhit_matching=cfg.nhit_matching)
     if len(data) < 4:
         raise ConfigError(f"only {len(data)} events after Nhit matching; need more signal and background")
     train, val = data.split(cfg.train_fraction, rng)
-    model = build_classifier(args.model, args.preset)
     steps = max(len(train) // cfg.batch_size, 1) * cfg.epochs
     with tqdm(total=steps, unit="step", desc=f"train {args.model}", disable=args.no_progress or None,
               file=sys.stderr) as bar:
@@ -101,6 +103,7 @@ def _train(args) -> int:
     metrics = {"val_auc": auc(s, b), "val_rejection_at_90": rejection_at_acceptance(s, b, 0.9),
                "val_events": int(len(val)), "train_events": int(len(train))}
     save_model(args.out, model, args.model, preset=args.preset, metrics=metrics,
+               hitmap_config=maps_config.to_dict(),
                training={"signal_files": [Path(p).name for p in args.signal],
                          "background_files": [Path(p).name for p in args.background],
                          "signal_sources": sorted(set(sig_ev.source.astype(str))),
@@ -135,7 +138,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 def _evaluate(args) -> int:
     from ..geometry import default_pmt_table
     from ..io import atomic_output
-    from ..train import hitmap_set, load_model
+    from ..train import hitmap_set, input_config, load_model
     from ..train.checkpoint import CLASSIFIER_KINDS
     from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
 
@@ -145,27 +148,32 @@ def _evaluate(args) -> int:
     if args.simulate:
         evs = simulate_heldout(args.sources, args.simulate, args.seed, pmts=pmts)
         signal_name = args.sources[0]
-        signal = hitmap_set(evs.pop(signal_name), 1.0, pmts)
+        sig_ev = evs.pop(signal_name)
     elif args.signal and args.background:
         sig_ev, bkg_ev = _read_all(args.signal), _read_all(args.background)
         for files, ev in ((args.signal, sig_ev), (args.background, bkg_ev)):
             if len(ev) == 0:
                 raise ConfigError(f"{', '.join(files)}: no events to evaluate on")
         signal_name = ",".join(sorted(set(sig_ev.source.astype(str))))
-        signal = hitmap_set(sig_ev, 1.0, pmts)
         names = bkg_ev.source.astype(str)
         evs = {n: bkg_ev.take(names == n) for n in sorted(set(names))}
     else:
         raise ConfigError("give --signal and --background files, or --simulate N")
-    backgrounds = hitmap_sets(evs, pmts)
     results = {"command": "kamcore " + shlex.join(args.argv),
                "signal": signal_name, "heldout": {"simulated": bool(args.simulate), "seed": args.seed,
                                                    "events_per_source": args.simulate}, "models": {}}
+    sets: dict[str, tuple] = {}  # one set of maps per preprocessing (models may read different ones)
     for path in args.models:
         model, meta = load_model(resolve_checkpoint(path), kinds=CLASSIFIER_KINDS)
+        config = input_config(model)
+        key = config.to_json()
+        if key not in sets:
+            sets[key] = (hitmap_set(sig_ev, 1.0, pmts, config), hitmap_sets(evs, pmts, config))
+        signal, backgrounds = sets[key]
         rep = evaluate_by_source(model, signal, backgrounds)
-        rep.update({"model": meta["model"], "preset": meta.get("preset"), "training": {
-            k: meta.get("training", {}).get(k) for k in ("signal_sources", "background_sources", "command")}})
+        rep.update({"model": meta["model"], "preset": meta.get("preset"), "hitmap_config": config.to_dict(),
+                    "training": {k: meta.get("training", {}).get(k)
+                                 for k in ("signal_sources", "background_sources", "command")}})
         results["models"][Path(path).name.removesuffix(".json").removesuffix(".safetensors")] = rep
     if args.out:
         with atomic_output(args.out) as tmp:
@@ -211,16 +219,17 @@ def _score_args(p: argparse.ArgumentParser) -> None:
 def _score(args) -> int:
     from ..geometry import default_pmt_table
     from ..io import open_events, write_scores
-    from ..train import hitmap_set, load_model, predict
+    from ..train import input_config, load_model, score_events
     from ..train.checkpoint import CLASSIFIER_KINDS
 
     check_output_file(args.out)
     model, meta = load_model(resolve_checkpoint(args.model), kinds=CLASSIFIER_KINDS)
     events = open_events(args.file)
-    scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()))
+    scores, att = score_events(model, events, default_pmt_table())
     write_scores(args.out, run=events.run, event_id=events.event_id, score=scores, source=events.source,
                  energy_mev=events.energy_mev, attention=att,
-                 meta={"model": str(args.model), "kind": meta["model"], "preset": meta.get("preset")})
+                 meta={"model": str(args.model), "kind": meta["model"], "preset": meta.get("preset"),
+                       "vertex": input_config(model).vertex})
     print(f"{args.out}: {len(scores)} events scored by {meta['model']}, mean score {scores.mean() if len(scores) else 0:.3f}")
     return 0
 

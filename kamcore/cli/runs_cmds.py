@@ -95,7 +95,7 @@ def _templates(args) -> int:
     from ..fit import FitConfig, Templates, model_identity, score_edges
     from ..geometry import default_pmt_table
     from ..runs import RunSimConfig, simulate_selected
-    from ..train import hitmap_set, load_model, predict
+    from ..train import load_model, score_events
     from ..train.checkpoint import CLASSIFIER_KINDS
 
     if args.events < 1:
@@ -111,7 +111,7 @@ def _templates(args) -> int:
     scores = {}
     for k, comp in enumerate(comps):
         ev = simulate_selected(comp, args.events, (args.seed, k), sel, pmts=pmts)
-        scores[comp], _ = predict(model, hitmap_set(ev, 0.0, pmts))
+        scores[comp], _ = score_events(model, ev, pmts)
         log.info("%s: %d events scored, mean %.3f", comp, len(ev), scores[comp].mean())
     t = Templates.from_scores(scores, edges, model=ident, meta={
         "events_per_component": args.events, "seed": args.seed, "command": _cmd(args),

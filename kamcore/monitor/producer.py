@@ -2,7 +2,7 @@
 
 For every :class:`~kamcore.monitor.feeds.FeedBatch`:
 
-1. hit maps (:func:`kamcore.train.hitmap_set`) are scored by the classifier
+1. hit maps, made as the model's checkpoint records (:func:`kamcore.train.score_events`), are scored by the classifier
    (:func:`kamcore.train.predict`: score ``(N,)``, attention ``(N, T)`` for
    KamNet);
 2. the events, proper times, scores and attention are appended to the
@@ -204,11 +204,11 @@ class Producer:
     # ------------------------------------------------------------ one batch
     def score(self, events):
         """Scores ``(N,) float32`` and attention ``(N, T) float32`` or None of ``events``."""
-        from ..train import hitmap_set, predict
+        from ..train import score_events
 
         if len(events) == 0:
             return np.zeros(0, np.float32), None
-        return predict(self.model, hitmap_set(events, 0.0, self.pmts), device=self.device)
+        return score_events(self.model, events, self.pmts, device=self.device)
 
     def handle(self, batch: FeedBatch, stats: ProducerStats) -> None:
         """Score, store and (when it closes a run) close one batch."""

@@ -12,6 +12,8 @@ or events).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..events import Events, segment_sum
@@ -19,23 +21,66 @@ from ..geometry import PMTTable
 from .config import HitMapConfig
 from .vertex import reconstruct_vertex
 
-__all__ = ["event_vertices", "proper_times", "time_slice", "time_slice_edges"]
+__all__ = ["event_vertices", "reconstruct_vertices", "vertex_method", "proper_times", "time_slice", "with_vertex",
+           "time_slice_edges"]
+
+
+def vertex_method(config: HitMapConfig | None = None) -> str:
+    """The identity of ``config.vertex`` stored beside a vertex it made (``Events.attrs["vertex_method"]``).
+
+    ``"fit:<digest>"`` names the fit's configuration (:func:`~kamcore.preprocess.vertexfit.vertex_fit_digest`).
+
+    >>> vertex_method(HitMapConfig(vertex="centroid"))
+    'centroid'
+    """
+    from .vertexfit import vertex_fit_digest
+
+    mode = (config or HitMapConfig()).vertex
+    return f"fit:{vertex_fit_digest()}" if mode == "fit" else mode
+
+
+def reconstruct_vertices(events: Events, pmts: PMTTable, method: str = "fit",
+                         attenuation_cm: float = 1200.0) -> np.ndarray:
+    """``(N, 3) float64`` vertices from the hits alone: ``method`` ``"fit"`` (time likelihood) or ``"centroid"``."""
+    centroid = reconstruct_vertex(events, pmts, attenuation_cm)
+    if method == "centroid":
+        return centroid
+    if method != "fit":
+        raise ValueError(f"method must be 'fit' or 'centroid', got {method!r}")
+    from .vertexfit import fit_vertex
+
+    return fit_vertex(events, pmts, start_cm=centroid).vertex_cm
 
 
 def event_vertices(events: Events, pmts: PMTTable, config: HitMapConfig | None = None) -> np.ndarray:
-    """``(N, 3) float64`` the vertex used for the time of flight, cm (``config.vertex``)."""
+    """``(N, 3) float64`` the vertex used for the time of flight, cm (``config.vertex``).
+
+    ``fit`` and ``centroid`` reuse the stored ``vertex_cm`` only when
+    ``events.attrs["vertex_method"]`` says this same method (and fit configuration)
+    made it and every stored vertex is finite; otherwise they recompute it from the
+    hits, so a file reconstructed another way is never mixed in.
+    """
     config = config or HitMapConfig()
     mode = config.vertex
     if mode == "truth":
         return events.true_vertex_cm.astype(np.float64)
     if mode == "file":
         return events.vertex_cm.astype(np.float64)
-    centroid = reconstruct_vertex(events, pmts, config.attenuation_cm)
-    if mode == "centroid":
-        return centroid
     stored = events.vertex_cm.astype(np.float64)
-    have = np.isfinite(stored).all(1)
-    return np.where(have[:, None], stored, centroid)
+    if events.attrs.get("vertex_method") == vertex_method(config) and np.isfinite(stored).all():
+        return stored
+    return reconstruct_vertices(events, pmts, mode, config.attenuation_cm)
+
+
+def with_vertex(events: Events, pmts: PMTTable, config: HitMapConfig | None = None) -> Events:
+    """``events`` with ``vertex_cm`` (float32, cm) from ``config.vertex`` and ``attrs["vertex_method"]`` set.
+
+    What :func:`kamcore.cli` ``simulate`` and :mod:`kamcore.runs` store in run files, so
+    that later hit maps of the same method reuse the vertex instead of fitting again.
+    """
+    config = config or HitMapConfig()
+    v = event_vertices(events, pmts, config).astype(np.float32)
+    return dataclasses.replace(events, vertex_cm=v, attrs={**events.attrs, "vertex_method": vertex_method(config)})
 
 
 def proper_times(events: Events, pmts: PMTTable, config: HitMapConfig | None = None,

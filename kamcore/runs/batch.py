@@ -187,11 +187,11 @@ def _warm_up(model, run_file: Path, n_events: int = 64) -> None:
     """Score the first ``n_events`` of ``run_file`` without writing (imports, caches, first calls); errors ignored."""
     from ..geometry import default_pmt_table
     from ..io import open_events
-    from ..train import hitmap_set, predict
+    from ..train import score_events
 
     try:
         events = open_events(run_file)
-        predict(model, hitmap_set(events.take(slice(0, n_events)), 0.0, default_pmt_table()), device="cpu")
+        score_events(model, events.take(slice(0, n_events)), default_pmt_table(), device="cpu")
     except KamcoreError:
         pass  # the run reports its own error when it is scored
 

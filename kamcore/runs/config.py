@@ -82,6 +82,8 @@ class RunSimConfig(param.Parameterized):
     energy_max_mev = param.Number(default=3.0, bounds=(0.0, None), doc="Selection: visible energy < this, MeV.")
     max_radius_cm = param.Number(default=157.0, bounds=(0.0, None), doc=(
         "Selection: reconstructed vertex radius < this, cm (fiducial cut)."))
+    vertex = param.Selector(default="fit", objects=["fit", "centroid"], doc=(
+        "Reconstruction stored as vertex_cm and cut on: 'fit' (time likelihood) or 'centroid' (the old chain)."))
 
     def validate(self) -> "RunSimConfig":
         """Check the relations between parameters; raise ConfigError naming the parameter."""

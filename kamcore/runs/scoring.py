@@ -1,7 +1,7 @@
 """Scoring run files with a classifier: one score file next to each run.
 
 :func:`score_run_file` reads a run, builds its hit maps, scores every event
-with :func:`kamcore.train.predict` and writes ``<stem>.scores.parquet``
+with :func:`kamcore.train.score_events` (maps made the model's way) and writes ``<stem>.scores.parquet``
 (:func:`write_run_scores`, :func:`kamcore.io.write_scores`) whose metadata
 records the model identity (:func:`kamcore.fit.model_identity`), the digest of
 the run file's bytes (:func:`kamcore.runs.run_file_digest`) and the run's number
@@ -58,7 +58,7 @@ def _score_run(run_file, model_path, *, model=None, meta: dict | None = None, id
     from ..fit import model_identity
     from ..geometry import default_pmt_table
     from ..io import open_events
-    from ..train import hitmap_set, load_model, predict
+    from ..train import load_model, score_events
     from ..train.checkpoint import CLASSIFIER_KINDS
 
     if model is None:
@@ -66,7 +66,7 @@ def _score_run(run_file, model_path, *, model=None, meta: dict | None = None, id
     ident = ident or model_identity(model_path, meta)
     events = open_events(run_file)
     run_info(events, str(run_file))  # a run file must hold one run: fail before scoring
-    scores, att = predict(model, hitmap_set(events, 0.0, default_pmt_table()), device=device)
+    scores, att = score_events(model, events, default_pmt_table(), device=device)
     return write_run_scores(run_file, events, scores, att, ident), len(events)
 
 

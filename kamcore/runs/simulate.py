@@ -5,14 +5,12 @@ For run ``r`` (numbers ``first_run, first_run + 1, ...``):
 1. yields ``n_k ~ Poisson(mu_k)`` (:class:`~kamcore.runs.config.RunSimConfig`);
 2. for each source, events are simulated with :func:`kamcore.sim.simulate`
    inside the energy window (visible energy, the only energy the fast Monte
-   Carlo knows), their vertex is reconstructed with
-   :func:`kamcore.preprocess.reconstruct_vertex` (the bias-corrected charge
-   centroid, ~30 cm resolution at 2.5 MeV) and the fiducial cut ``R_rec <
-   max_radius_cm`` is applied to the *reconstructed* vertex, as a real analysis
-   does.  This is what lets film events (true ``R = 190 cm``) leak into the
-   ``R < 157 cm`` volume: their light centroid follows the energy deposits, and
-   gammas of the 214Bi cascade deposit inward (measured: ~14% of film events in
-   the window pass, against ~50% of events uniform in the XeLS);
+   Carlo knows), their vertex is reconstructed (``RunSimConfig.vertex``, default the
+   time-likelihood fit of :mod:`kamcore.preprocess.vertexfit`, ~9 cm median 3-D
+   error at 2.5 MeV) and the fiducial cut ``R_rec < max_radius_cm`` is applied to
+   the *reconstructed* vertex, as a real analysis does.  This is what lets film
+   events (true ``R = 190 cm``) leak into the ``R < 157 cm`` volume: gammas of the
+   214Bi cascade deposit inward and the fit follows the light;
 3. the events of all sources are given times uniform in ``[start, stop)`` of
    the run, ordered by time, renumbered ``0..N-1``, and written with
    :func:`kamcore.io.write_events` as ``run_{r:06d}.parquet`` (schema v1;
@@ -84,7 +82,7 @@ def simulate_selected(source: str, n: int, seed_key: Sequence[int], config: RunS
     seeds the chunks of Monte Carlo (``SeedSequence([*seed_key, chunk])``).
     Templates are made from events selected this way, so that they match the runs.
     """
-    from ..preprocess import reconstruct_vertex
+    from ..preprocess import HitMapConfig, with_vertex
 
     config = (config or RunSimConfig()).validate()
     sim_config = sim_config or SimConfig()
@@ -95,9 +93,8 @@ def simulate_selected(source: str, n: int, seed_key: Sequence[int], config: RunS
         want = max(_CHUNK_MIN, math.ceil((n - have) / eff * 1.2))
         ev = simulate(source, want, seed=_seed(*seed_key, chunk), config=sim_config, pmts=pmts,
                       energy_window_mev=(config.energy_min_mev, config.energy_max_mev))
-        vtx = reconstruct_vertex(ev, pmts).astype(np.float32)
-        keep = np.linalg.norm(vtx, axis=1) < config.max_radius_cm
-        ev = dataclasses.replace(ev, vertex_cm=vtx)
+        ev = with_vertex(ev, pmts, HitMapConfig(vertex=config.vertex))
+        keep = np.linalg.norm(ev.vertex_cm, axis=1) < config.max_radius_cm
         sel = ev.take(np.flatnonzero(keep)[: n - have])
         parts.append(sel)
         have += len(sel)

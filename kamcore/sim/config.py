@@ -67,6 +67,9 @@ class SimConfig(JsonConfig):
                                  doc="Photocoverage of the 20-inch PMTs, fraction of the PMT sphere.")
     light_yield_per_mev = param.Number(default=4325.0, bounds=(0.0, 1e6), doc=(
         "Scintillation photons per MeV of visible energy (tuned: 2.5 MeV at the centre gives ~350 Nhit)."))
+    light_model = param.Selector(default="deposits", objects=["deposits", "centroid"], doc=(
+        "Where the light is emitted: 'deposits' (every deposit at its own position, exact), 'centroid' "
+        "(all light from the energy-weighted centroid; the point-source approximation, for comparisons)."))
     attenuation_cm = param.Number(default=1200.0, bounds=(1.0, None),
                                   doc="Effective light attenuation length from deposit to PMT, cm.")
     # ------------------------------------------------------- scintillation

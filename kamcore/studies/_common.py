@@ -73,19 +73,11 @@ def build_model(kind: str, preset: str):
 
 
 def hitmap_config_for(model):
-    """The hit-map geometry a model reads: the default 28 x 38 x 38 maps, or ``T`` slices spanning the
-    same -20 .. 22 ns on the ``2b x 2b`` grid of its configuration."""
-    from ..preprocess import HitMapConfig
+    """The hit-map configuration a model reads: its checkpoint's record (vertex method, grid), or for a
+    fresh network the default chain on its grid (:func:`kamcore.train.input_config`)."""
+    from ..train import input_config
 
-    cfg = model.config
-    n_time = int(cfg.n_time)
-    bandwidth = int(getattr(cfg, "bandwidth", 0) or cfg.size // 2)
-    default = HitMapConfig()
-    if (n_time, bandwidth) == (default.n_time_bins, default.bandwidth):
-        return default
-    span = default.n_time_bins * default.bin_width_ns
-    return HitMapConfig(n_time_bins=n_time, bandwidth=bandwidth, bin_width_ns=span / n_time)
-
+    return input_config(model)
 
 
 def load_checkpoint(name: str):

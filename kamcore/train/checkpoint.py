@@ -257,6 +257,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
                                  "non-finite value(s)")
     try:
         model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"{weights}: cannot load the weights ({_one_line(exc)})") from None
+    if kind in CLASSIFIER_KINDS:  # its input contract: the preprocessing it was trained with
+        from .inputs import checkpoint_input_config
+
+        model.hitmap_config = checkpoint_input_config(model, meta, str(meta_path))
+    try:
         return model.to(device).eval(), meta
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: cannot load the weights ({_one_line(exc)})") from None

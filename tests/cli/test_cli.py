@@ -135,11 +135,13 @@ def test_hitmaps_refuses_a_non_finite_vertex(vertex, column, tmp_path, capsys):
     code, _, err = run(["hitmaps", str(path), "--out", str(out), "--vertex", vertex], capsys)
     assert code == 2 and not out.exists() and "Warning" not in err
     assert err.strip() == (f"kamcore: error: {path}: --vertex {vertex} needs a finite {column} (cm), but 2 of 6 "
-                           "events have none (event_id 102: [inf, 0.0, 0.0]); use --vertex auto or centroid")
-    code, _, err = run(["hitmaps", str(path), "--out", str(out), "--vertex", "auto"], capsys)  # centroid there
+                           "events have none (event_id 102: [inf, 0.0, 0.0]); use --vertex fit or centroid")
+    code, _, err = run(["hitmaps", str(path), "--out", str(out), "--vertex", "centroid"], capsys)
     assert code == 0 and err == ""
     with np.load(out) as z:
         assert np.isfinite(z["maps"]).all() and z["nhit"][2] > 0
+        has_hits = ev.hits_per_event > 0  # an event without hits has no vertex (NaN)
+        assert z["vertex_cm"].shape == (6, 3) and np.isfinite(z["vertex_cm"][has_hits]).all()
 
 
 @pytest.mark.parametrize("argv, needle", [

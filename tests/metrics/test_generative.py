@@ -111,7 +111,8 @@ def test_compare_detects_a_shifted_sample(mc, pmts):
     shifted = Events.from_columns(offsets=mc.offsets, pmt=mc.pmt, t_ns=mc.t_ns, q_pe=mc.q_pe * 3.0)
     res = compare_events(mc, shifted, pmts, seed=0)
     assert res["charge"]["iou"] < 0.5 and res["total_charge"]["iou"] < 0.1
-    assert res["time"]["iou"] == 1.0  # a common charge scale leaves T0 and the centroid alone
+    # a common charge scale leaves T0 alone; the fitted vertex moves a little (its first-of-n PDF reads round(q))
+    assert res["time"]["iou"] > 0.97
     assert res["classifier_auc"] > 0.9
 
 

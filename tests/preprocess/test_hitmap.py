@@ -19,10 +19,10 @@ def test_time_binning_matches_design(pmts):
     t = np.array([-30.0, -20.0, -18.51, 0.0, 50.0]) + 1000.0
     q = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
     ev = _one_event(pmts, ids, t, q)
-    tau, t0 = proper_times(ev, pmts)
+    tau, t0 = proper_times(ev, pmts, HitMapConfig(vertex="file"))
     assert t0[0] == pytest.approx(1000.0 - 900.0 / 16.95 + np.mean([-30, -20, -18.51, 0, 50]), abs=1e-4)
     # shift so tau equals the given offsets exactly: add the T0 back
-    maps = hitmaps(ev, pmts, HitMapConfig(t_min_ns=-20.0 - (np.mean([-30, -20, -18.51, 0, 50]))))
+    maps = hitmaps(ev, pmts, HitMapConfig(vertex="file", t_min_ns=-20.0 - (np.mean([-30, -20, -18.51, 0, 50]))))
     tbin = np.nonzero(maps[0])[0]
     assert sorted(tbin.tolist()) == [0, 0, 0, 13, 27]
 
@@ -61,7 +61,7 @@ def test_tof_moves_vertex_to_centre(pmts):
     ids = np.arange(0, 1879, 7)
     t = np.linalg.norm(pmts.xyz_cm[ids] - v, axis=1) / 16.95
     ev = _one_event(pmts, ids, t, np.ones(len(ids)), vertex=v)
-    tau, t0 = proper_times(ev, pmts)
+    tau, t0 = proper_times(ev, pmts, HitMapConfig(vertex="file"))
     np.testing.assert_allclose(tau, 0.0, atol=1e-4)
     assert t0[0] == pytest.approx(0.0, abs=1e-6)
 

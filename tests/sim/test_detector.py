@@ -94,3 +94,46 @@ def test_photoelectrons_are_attributed_to_the_nearer_deposit(pmts):
     expected = (p_first_a.sum()) / (1 - np.exp(-(fa + fb))).sum()
     assert from_a.mean() == pytest.approx(expected, abs=0.02)
     assert from_a.mean() > 0.55  # and clearly more than the 50% of an energy-only split
+
+
+def _two_deposit_events(n, sep_cm=300.0):
+    """``n`` decays, each with 1 MeV at (+sep, 0, 0) and 1 MeV at (-sep, 0, 0), at t = 0."""
+    ev = np.repeat(np.arange(n), 2)
+    xyz = np.tile([[sep_cm, 0.0, 0.0], [-sep_cm, 0.0, 0.0]], (n, 1))
+    return Deposits(event=ev, xyz_cm=xyz, t_ns=np.zeros(2 * n), e_mev=np.ones(2 * n), escaped_mev=np.zeros(n))
+
+
+@pytest.mark.parametrize("light_model", ["deposits", "centroid"])
+def test_light_comes_from_every_deposit(pmts, light_model):
+    """Photo-electrons per PMT follow sum_d E_d Y qe f_p(r_d) (the thinning is exact); the point-source
+    model puts them where a source at the centroid would, which this comparison tells apart."""
+    config = SimConfig(light_model=light_model, **QUIET)
+    n = 4 * BLOCK_SIZE
+    hits = detect(_two_deposit_events(n), np.arange(n), BlockStreams(11, 0, 4), config, pmts)
+    pe = np.bincount(hits.pmt.astype(np.int64), hits.q_pe, minlength=len(pmts))  # spe_sigma = 0: q counts p.e.
+    exact = n * expected_pe(np.array([[300.0, 0, 0], [-300.0, 0, 0]]), np.ones(2), pmts, config).sum(0)
+    point = n * expected_pe(np.zeros((1, 3)), np.array([2.0]), pmts, config)[0]
+    bins = np.digitize(pmts.unit[:, 0], np.linspace(-1, 1, 11)[1:-1])  # 10 slices along the deposits' axis
+    obs = np.bincount(bins, pe, minlength=10)
+    chi2 = {name: float((((obs - np.bincount(bins, mu, minlength=10)) ** 2) / np.bincount(bins, mu, minlength=10)
+                         ).sum()) for name, mu in (("exact", exact), ("point", point))}
+    # 10 bins: chi2 above 35 has probability < 1e-4 for the right model
+    if light_model == "deposits":
+        assert chi2["exact"] < 35 < chi2["point"], chi2
+    else:
+        assert chi2["point"] < 35 < chi2["exact"], chi2
+
+
+def test_thinning_bound_holds(pmts):
+    from kamcore.geometry import acceptance as acc
+    from kamcore.sim.detector import thinning_bound
+
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(200, 3)) * 150
+    r = c + rng.normal(size=(200, 3)) * 120
+    r *= np.minimum(1.0, 640 / np.linalg.norm(r, axis=1))[:, None]
+    area = pmts.photocathode_area_cm2(0.22, 0.12)
+    ratio = acc(r, pmts, area, 1200.0) / acc(c, pmts, area, 1200.0)
+    m = thinning_bound(r, c, float(pmts.r_cm.min()), 1200.0)
+    assert (ratio.max(1) <= m * (1 + 1e-12)).all()
+    assert np.median(ratio.max(1) / m) > 0.3  # and it is not absurdly loose
