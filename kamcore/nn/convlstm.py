@@ -8,16 +8,29 @@ convolutions, so every pixel of the ``H x W`` map carries its own state:
     h_t = sigmoid(o) tanh(c_t)
 
 Two cells are stacked (DESIGN 5: 12 and 22 hidden channels, 5x5 and 3x3 kernels).
-With ``h_t`` the outputs of the last layer and ``h_T`` its final state, the
-attention of KamNet (DESIGN 5, the public KamNet code) is
+With ``h_t`` the outputs of the last layer (the paper's ``I_hidden``) and ``h_T`` its
+final state (``I_output``), the attention of the KamNet paper (eqs. 3-4) is one score
+per time slice,
 
-    e_t(c, theta, phi) = h_t * W_t * h_T            (W: learnable (T, C, H, W), U(-0.1, 0.1))
-    a_t(c, theta, phi) = softmax_t(e_t)
-    context(c, theta, phi) = sum_t a_t h_t
+    e_t = sum_{c, theta, phi} h_t(c, theta, phi) W(t, c, theta) h_T(c, theta, phi)
+    S(t) = softmax_t(e_t)                                  (sum_t S(t) = 1)
+    context(c, theta, phi) = sum_t S(t) h_t(c, theta, phi)
 
-and the attention per time slice is ``A_t = sum_{c, theta, phi} a_t`` (so
-``sum_t A_t = C H W``).  The module returns both the context and ``A_t``; callers
-never reach into it.
+(``attention="slice"``, the default).  ``W`` does not depend on ``phi``: the map wraps
+in azimuth and everything after the ConvLSTM is rotation-equivariant, so a weight per
+``phi`` would only teach the network the detector's azimuth; with ``W(t, c, theta)``
+the scores are invariant, and the context equivariant, under rotations about z by grid
+steps.  ``W`` starts at the constant ``attention_init`` (no noise), so at
+initialisation ``e_t = attention_init <h_t, h_T>`` depends on the event alone: a slice
+whose hidden state resembles the final one weighs more.  With the recurrence started
+as an integrator (``forget_bias`` below), ``<h_t, h_T>`` grows with the hits
+accumulated by slice ``t``.
+
+``attention="cellwise"`` keeps the mechanism of the first shipped checkpoints (public
+KamNet code): a separate softmax over ``t`` of ``h_t W_t h_T`` at every
+``(c, theta, phi)`` with ``W (T, C, H, W)`` drawn ``U(-attention_init, attention_init)``,
+context ``sum_t a_t h_t``; its reported attention is ``sum_{c,theta,phi} a_t / (C H W)``.
+Checkpoints saved before the choice existed load as ``cellwise``.
 
 Initialisation matters on sparse maps (~350 hits in 28 x 38 x 38 cells): with the
 default gate biases a hit is forgotten within a few slices (``sigmoid(0) = 1/2``
@@ -25,18 +38,23 @@ per step), ``h_T`` is ~0 at most hit pixels, every energy ``e_t`` ~0 and the
 attention uniform, so the context hardly depends on *when* a pixel was hit and
 training does not start (measured: validation AUC 0.47-0.52 after an epoch).
 ``forget_bias`` (e.g. 3: ``sigmoid(3) = 0.95``) makes each cell an integrator that
-keeps its hits to ``h_T``, and a wider ``attention_init`` lets the per-slice
-weights ``W_t`` weigh time slices differently from the start (the KamNet issue
-notes have the probe figures).
+keeps its hits to ``h_T``.
+
+Speed (``kamcore.nn`` trains on CPUs): the input half of every gate convolution is one
+batched call over all slices; the recurrent half pads ``phi`` circularly with a single
+``F.pad`` (no ``cat`` of three pieces), the three sigmoid gates are one call, and the
+reference formulation (``fast=False``: separate gates, ``cat`` padding) is kept to test
+that both give the same numbers.
 
 Shapes: input ``(B, T, H, W)`` (hits per cell, T = 28 time slices, H = W = 38), context
-``(B, C, H, W)``, attention ``(B, T)``.  Convolutions are zero-padded in theta and
+``(B, C, H, W)``, attention ``(B, T)`` (fractions: each row sums to 1).  Convolutions are zero-padded in theta and
 circularly padded in phi (the map wraps around in azimuth).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ConvLSTMCell", "AttentionConvLSTM"]
@@ -48,6 +66,15 @@ def _pad_sphere(x: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
     if not pw:
         return x
     return torch.cat([x[..., -pw:], x, x[..., :pw]], dim=-1)
+
+
+def _pad_phi(x: torch.Tensor, pw: int) -> torch.Tensor:
+    """As :func:`_pad_sphere` with one circular ``F.pad`` (one copy instead of three pieces and a cat)."""
+    if not pw:
+        return x
+    if x.dim() == 4:
+        return F.pad(x, (pw, pw, 0, 0), mode="circular")
+    return F.pad(x.flatten(0, -4), (pw, pw, 0, 0), mode="circular").unflatten(0, x.shape[:-3])
 
 
 class ConvLSTMCell(nn.Module):
@@ -63,8 +90,10 @@ class ConvLSTMCell(nn.Module):
     kernel_size : int, odd
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, forget_bias: float = 0.0):
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, forget_bias: float = 0.0,
+                 fast: bool = True):
         super().__init__()
+        self.fast = fast
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.in_channels, self.hidden_channels, self.kernel_size = in_channels, hidden_channels, kernel_size
@@ -79,13 +108,21 @@ class ConvLSTMCell(nn.Module):
     def input_gates(self, x: torch.Tensor) -> torch.Tensor:
         """Input part of the gates for a whole sequence: ``(B, T, C_in, H, W) -> (B, T, 4 C_h, H, W)``."""
         b, t = x.shape[:2]
-        z = self.conv_x(_pad_sphere(x.flatten(0, 1), self.kernel_size, self.kernel_size))
+        flat = x.flatten(0, 1)
+        pad = _pad_phi(flat, self.kernel_size // 2) if self.fast else _pad_sphere(flat, self.kernel_size, self.kernel_size)
+        z = self.conv_x(pad)
         return z.unflatten(0, (b, t))
 
     def step(self, gates_x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step from precomputed input gates ``(B, 4 C_h, H, W)`` and ``(h, c)``."""
         h, c = state
+        if self.fast:
+            z = gates_x + self.conv_h(_pad_phi(h, self.kernel_size // 2))
+            n = self.hidden_channels
+            i, f, o = torch.sigmoid(z[:, :3 * n]).split(n, dim=1)
+            c = f * c + i * torch.tanh(z[:, 3 * n:])
+            return o * torch.tanh(c), c
         z = gates_x + self.conv_h(_pad_sphere(h, self.kernel_size, self.kernel_size))
         i, f, o, g = torch.split(z, self.hidden_channels, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
@@ -116,24 +153,36 @@ class AttentionConvLSTM(nn.Module):
     in_channels : int
         Channels per time slice of the input (1: hit counts).
     attention_init : float
-        Attention weights start uniform in ``(-attention_init, attention_init)`` (0.1).
+        ``"slice"``: the constant the weights ``W (T, C, H, 1)`` start at; ``"cellwise"``:
+        weights ``W (T, C, H, W)`` start uniform in ``(-attention_init, attention_init)``.
     forget_bias : float
         Initial bias of the forget gates (0: PyTorch's default initialisation).
+    attention : {"slice", "cellwise"}
+        The paper's eqs. 3-4 (one score per slice) or the first checkpoints' mechanism.
+    fast : bool
+        The fast formulation of the recurrence (module docstring); ``False``: the reference.
     """
 
     def __init__(self, hidden_channels=(12, 22), kernel_sizes=(5, 3), n_time: int = 28, height: int = 38,
-                 width: int = 38, in_channels: int = 1, attention_init: float = 0.1, forget_bias: float = 0.0):
+                 width: int = 38, in_channels: int = 1, attention_init: float = 0.1, forget_bias: float = 0.0,
+                 attention: str = "slice", fast: bool = True):
         super().__init__()
+        if attention not in ("slice", "cellwise"):
+            raise ValueError(f"attention must be 'slice' or 'cellwise', got {attention!r}")
+        self.attention, self.fast = attention, fast
         hidden_channels, kernel_sizes = list(hidden_channels), list(kernel_sizes)
         if len(hidden_channels) != len(kernel_sizes) or not hidden_channels:
             raise ValueError(f"need one kernel size per layer, got {hidden_channels} and {kernel_sizes}")
         ins = [in_channels] + hidden_channels[:-1]
-        self.cells = nn.ModuleList(ConvLSTMCell(i, h, k, forget_bias)
+        self.cells = nn.ModuleList(ConvLSTMCell(i, h, k, forget_bias, fast=fast)
                                    for i, h, k in zip(ins, hidden_channels, kernel_sizes))
         self.n_time, self.height, self.width = n_time, height, width
         self.out_channels = hidden_channels[-1]
-        self.attention_weight = nn.Parameter(
-            torch.empty(n_time, self.out_channels, height, width).uniform_(-attention_init, attention_init))
+        if attention == "slice":
+            self.attention_weight = nn.Parameter(torch.full((n_time, self.out_channels, height, 1), float(attention_init)))
+        else:
+            self.attention_weight = nn.Parameter(
+                torch.empty(n_time, self.out_channels, height, width).uniform_(-attention_init, attention_init))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Context ``(B, C, H, W)`` and attention per time slice ``(B, T)`` of maps ``x (B, T, H, W)``.
@@ -156,8 +205,14 @@ class AttentionConvLSTM(nn.Module):
                 outs.append(h)
             seq = torch.stack(outs, dim=1)  # (B, T, C, H, W)
         h_last = outs[-1].unsqueeze(1)  # (B, 1, C, H, W)
+        if self.attention == "slice":  # eqs. 3-4: one score per slice
+            overlap = (seq * h_last).sum(dim=-1)  # (B, T, C, H): sum over phi (W has no phi)
+            energy = (overlap * self.attention_weight[..., 0]).sum(dim=(2, 3))  # (B, T)
+            score = torch.softmax(energy, dim=1)
+            context = torch.einsum("bt,btchw->bchw", score, seq)
+            return context, score
         energy = seq * self.attention_weight.unsqueeze(0) * h_last  # (B, T, C, H, W)
         score = torch.softmax(energy, dim=1)
         context = (score * seq).sum(dim=1)  # (B, C, H, W)
-        attention = score.sum(dim=(2, 3, 4))  # (B, T)
+        attention = score.mean(dim=(2, 3, 4))  # (B, T), sums to 1
         return context, attention

@@ -48,7 +48,11 @@ class KamNetConfig(param.Parameterized):
     bandwidth = param.Integer(default=19, bounds=(2, None), doc="Input bandwidth b (map 2b x 2b).")
     lstm_channels = param.List(default=[12, 22], item_type=int, doc="Hidden channels of the ConvLSTM layers.")
     lstm_kernels = param.List(default=[5, 3], item_type=int, doc="Kernel sizes of the ConvLSTM layers.")
-    attention_init = param.Number(default=0.1, bounds=(0.0, None), doc="Attention weights start U(-a, a).")
+    attention = param.Selector(default="slice", objects=["slice", "cellwise"], doc=(
+        "'slice': the paper's eqs. 3-4, one score per time slice; 'cellwise': the first checkpoints' "
+        "softmax per (c, theta, phi) (kamcore.nn.convlstm)."))
+    attention_init = param.Number(default=0.1, bounds=(0.0, None), doc=(
+        "'slice': the constant the attention weights start at; 'cellwise': they start U(-a, a)."))
     forget_bias = param.Number(default=0.0, doc=(
         "Initial forget-gate bias of the ConvLSTM cells (0: PyTorch default; see kamcore.nn.convlstm)."))
     context_norm = param.Boolean(default=False, doc="Batch norm on the ConvLSTM context before the S2 convolution.")
@@ -76,7 +80,7 @@ class KamNetConfig(param.Parameterized):
 KAMNET_PRESETS: dict[str, dict] = {
     "paper": {},
     "cpu": {
-        "lstm_channels": [4, 8], "lstm_kernels": [3, 3], "forget_bias": 3.0, "attention_init": 2.0,
+        "lstm_channels": [4, 8], "lstm_kernels": [3, 3], "forget_bias": 3.0, "attention_init": 0.01,
         "context_norm": True,
         "s2_channels": 12, "so3_channels": [16, 24, 32], "bandwidths": [10, 6, 4, 2],
         "fc": [64, 32], "spherical_dropout": 0.2, "fc_dropout": 0.1,
@@ -101,7 +105,8 @@ class KamNet(nn.Module):
             raise ValueError(f"need {len(cfg.so3_channels) + 1} bandwidths (S2 + each SO(3) conv), got {cfg.bandwidths}")
         size = 2 * cfg.bandwidth
         self.lstm = AttentionConvLSTM(cfg.lstm_channels, cfg.lstm_kernels, n_time=cfg.n_time, height=size,
-                                      width=size, attention_init=cfg.attention_init, forget_bias=cfg.forget_bias)
+                                      width=size, attention_init=cfg.attention_init, forget_bias=cfg.forget_bias,
+                                      attention=cfg.attention)
         self.context_norm = nn.BatchNorm2d(self.lstm.out_channels) if cfg.context_norm else nn.Identity()
         chans = [cfg.s2_channels, *cfg.so3_channels]
         bws = [cfg.bandwidth, *cfg.bandwidths]

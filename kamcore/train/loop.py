@@ -6,7 +6,8 @@ momentum 0.78), Adam as an option, with the reference's learning-rate schedule
 scaled to the run length: a linear ramp-up over the first ``warmup_fraction`` of the
 steps (lets the attention settle), flat, a linear ramp-down to 10% over the
 ``cooldown_fraction`` before the last one, and 10% at the end.
-The model with the best validation loss is kept.  Randomness (initial weights,
+The weights of the epoch with the best validation AUC are kept (the loss can keep
+falling while the ranking, which is what a rejection cut uses, gets worse).  Randomness (initial weights,
 shuffling, dropout) comes from ``seed``.
 """
 
@@ -116,7 +117,7 @@ def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: T
         opt, lambda s: _lr_factor(s, total, config.warmup_fraction, config.cooldown_fraction))
     loss_fn = nn.BCEWithLogitsLoss()
     history: list[dict] = []
-    best = (math.inf, None)
+    best = (-math.inf, None, None)  # (val AUC, weights, epoch)
     step = 0
     for epoch in range(config.epochs):
         model.train()
@@ -144,8 +145,8 @@ def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: T
                "seconds": time.perf_counter() - t0, "lr": sched.get_last_lr()[0]}
         history.append(rec)
         log.info("epoch %(epoch)d: train %(train_loss).4f val %(val_loss).4f AUC %(val_auc).3f (%(seconds).0f s)", rec)
-        if val_loss < best[0]:
-            best = (val_loss, {k: v.detach().clone() for k, v in model.state_dict().items()})
-    if best[1] is not None:
-        model.load_state_dict(best[1])
-    return {"epochs": history, "best_val_loss": best[0]}
+        if math.isfinite(rec["val_auc"]) and rec["val_auc"] > best[0] or best[1] is None:
+            best = (rec["val_auc"], {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
+    model.load_state_dict(best[1])
+    kept = history[best[2] - 1]
+    return {"epochs": history, "best_epoch": best[2], "best_val_auc": kept["val_auc"], "best_val_loss": kept["val_loss"]}

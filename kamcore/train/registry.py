@@ -21,7 +21,8 @@ register_model("cnn", _build_cnn, lambda m: json.loads(json.dumps(_config_dict(m
 
 
 def _build_kamnet(config: dict) -> KamNet:
-    return KamNet(KamNetConfig(**config))
+    # checkpoints saved before the attention choice existed used the cellwise mechanism
+    return KamNet(KamNetConfig(**{"attention": "cellwise", **config}))
 
 
 register_model("kamnet", _build_kamnet, lambda m: m.config.to_dict())

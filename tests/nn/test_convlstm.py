@@ -5,48 +5,113 @@ from kamcore.nn.cnn import CNNConfig, ConventionalCNN
 from kamcore.nn.convlstm import AttentionConvLSTM, ConvLSTMCell
 
 
+@pytest.mark.parametrize("attention", ["slice", "cellwise"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_shapes_and_attention_normalisation(dtype):
+def test_shapes_and_attention_normalisation(dtype, attention):
     torch.manual_seed(0)
-    m = AttentionConvLSTM((3, 5), (3, 3), n_time=6, height=8, width=8).to(dtype)
+    m = AttentionConvLSTM((3, 5), (3, 3), n_time=6, height=8, width=8, attention=attention).to(dtype)
     x = torch.rand(4, 6, 8, 8, dtype=dtype)
-    context, attention = m(x)
-    assert context.shape == (4, 5, 8, 8) and attention.shape == (4, 6)
-    assert context.dtype == dtype and attention.dtype == dtype
-    # softmax over t at every (c, theta, phi): the per-slice sums add up to C*H*W
-    torch.testing.assert_close(attention.sum(1), torch.full((4,), 5 * 8 * 8.0, dtype=dtype))
-    assert (attention > 0).all()
+    context, att = m(x)
+    assert context.shape == (4, 5, 8, 8) and att.shape == (4, 6)
+    assert context.dtype == dtype and att.dtype == dtype
+    torch.testing.assert_close(att.sum(1), torch.ones(4, dtype=dtype))  # fractions per event
+    assert (att > 0).all()
+    shape = (6, 5, 8, 1) if attention == "slice" else (6, 5, 8, 8)
+    assert m.attention_weight.shape == shape
 
 
-def test_context_is_a_convex_combination_of_hidden_states():
+def _hidden_states(m, x):
+    """The last layer's h_t, step by step through the cells' public forward (the reference)."""
+    seq = x.unsqueeze(2)
+    for cell in m.cells:
+        h = torch.zeros(x.shape[0], cell.hidden_channels, *x.shape[-2:], dtype=x.dtype)
+        c = torch.zeros_like(h)
+        hs = []
+        for t in range(x.shape[1]):
+            h, c = cell(seq[:, t], (h, c))
+            hs.append(h)
+        seq = torch.stack(hs, 1)
+    return seq
+
+
+def test_slice_attention_is_eqs_3_and_4():
+    """S(t) = softmax_t sum_{c,theta,phi} h_t W h_T and context = sum_t S(t) h_t, written out."""
     torch.manual_seed(1)
-    m = AttentionConvLSTM((2,), (3,), n_time=4, height=6, width=6)
+    m = AttentionConvLSTM((2, 3), (3, 3), n_time=5, height=6, width=7).double()
+    with torch.no_grad():
+        m.attention_weight.normal_()
+    x = torch.rand(3, 5, 6, 7, dtype=torch.float64)
+    context, att = m(x)
+    hs = _hidden_states(m, x)
+    energy = torch.stack([(hs[:, t] * m.attention_weight[t] * hs[:, -1]).sum(dim=(1, 2, 3)) for t in range(5)], 1)
+    s = torch.exp(energy) / torch.exp(energy).sum(1, keepdim=True)
+    torch.testing.assert_close(att, s)
+    torch.testing.assert_close(context, (s[:, :, None, None, None] * hs).sum(1))
+
+
+def test_slice_attention_starts_event_dependent():
+    """At initialisation two different events get different attention and an empty map a
+    uniform one (the first checkpoints' attention was a fixed ramp whatever the event)."""
+    torch.manual_seed(2)
+    m = AttentionConvLSTM((3, 4), (3, 3), n_time=8, height=8, width=8, attention_init=0.5, forget_bias=3.0)
+    with torch.no_grad():
+        for cell in m.cells:  # no drive without hits: an empty map keeps h = 0
+            cell.conv_x.bias[:cell.hidden_channels].zero_()
+            cell.conv_x.bias[2 * cell.hidden_channels:].zero_()
+    early, late = torch.zeros(1, 8, 8, 8), torch.zeros(1, 8, 8, 8)
+    early[0, 1, 2:6, 2:6] = 3.0
+    late[0, 6, 2:6, 2:6] = 3.0
+    _, a = m(torch.cat([early, late, torch.zeros(1, 8, 8, 8)]))
+    assert (a[0] - a[1]).abs().max() > 0.01
+    torch.testing.assert_close(a[2], torch.full((8,), 1 / 8))
+
+
+def test_cellwise_attention_with_zero_weights_is_the_mean_of_hidden_states():
+    torch.manual_seed(1)
+    m = AttentionConvLSTM((2,), (3,), n_time=4, height=6, width=6, attention="cellwise")
     with torch.no_grad():
         m.attention_weight.zero_()  # uniform attention: context = mean of h_t
     x = torch.rand(2, 4, 6, 6)
-    context, attention = m(x)
-    cell = m.cells[0]
-    h = torch.zeros(2, 2, 6, 6)
-    c = torch.zeros_like(h)
-    hs = []
-    for t in range(4):
-        h, c = cell(x[:, t, None], (h, c))
-        hs.append(h)
-    torch.testing.assert_close(context, torch.stack(hs, 1).mean(1))
-    torch.testing.assert_close(attention, torch.full((2, 4), 2 * 36 / 4.0))
+    context, att = m(x)
+    torch.testing.assert_close(context, _hidden_states(m, x).mean(1))
+    torch.testing.assert_close(att, torch.full((2, 4), 1 / 4))
 
 
-def test_azimuthal_wrap_without_attention_weights():
-    """With constant attention weights the stack commutes with a roll in phi (circular padding)."""
+@pytest.mark.parametrize("shift", [1, 3, 9])
+def test_rotation_about_z_by_grid_steps(shift):
+    """A roll in phi (a rotation about z by grid steps) rolls the context and leaves the slice
+    attention unchanged, with trained-looking (random) weights: W has no phi dependence."""
     torch.manual_seed(2)
-    m = AttentionConvLSTM((3, 4), (3, 3), n_time=5, height=8, width=10)
+    m = AttentionConvLSTM((3, 4), (3, 3), n_time=5, height=8, width=10).double()
     with torch.no_grad():
-        m.attention_weight.fill_(0.05)
-    x = torch.rand(2, 5, 8, 10)
-    c1, a1 = m(torch.roll(x, 3, dims=-1))
+        m.attention_weight.normal_()
+    x = torch.rand(2, 5, 8, 10, dtype=torch.float64)
+    c1, a1 = m(torch.roll(x, shift, dims=-1))
     c2, a2 = m(x)
-    torch.testing.assert_close(c1, torch.roll(c2, 3, dims=-1))
+    torch.testing.assert_close(c1, torch.roll(c2, shift, dims=-1))
     torch.testing.assert_close(a1, a2)
+
+
+@pytest.mark.parametrize("attention", ["slice", "cellwise"])
+def test_fast_recurrence_equals_the_reference(attention):
+    """The fast path (one circular F.pad, fused sigmoid gates) gives the reference's outputs and
+    gradients on the same weights and batch."""
+    torch.manual_seed(4)
+    ref = AttentionConvLSTM((3, 4), (5, 3), n_time=6, height=8, width=10, attention=attention, fast=False)
+    fast = AttentionConvLSTM((3, 4), (5, 3), n_time=6, height=8, width=10, attention=attention, fast=True)
+    fast.load_state_dict(ref.state_dict())
+    x = torch.rand(3, 6, 8, 10)
+    out = []
+    for m in (ref, fast):
+        c, a = m(x)
+        loss = c.square().mean() + a.std()
+        loss.backward()
+        out.append((c, a, loss, [p.grad for p in m.parameters()]))
+    torch.testing.assert_close(out[0][0], out[1][0])
+    torch.testing.assert_close(out[0][1], out[1][1])
+    torch.testing.assert_close(out[0][2], out[1][2])
+    for g0, g1 in zip(out[0][3], out[1][3]):
+        torch.testing.assert_close(g0, g1)
 
 
 def test_gradients_reach_every_parameter():
@@ -63,6 +128,8 @@ def test_input_checks():
         m(torch.rand(1, 5, 6, 6))
     with pytest.raises(ValueError, match="odd"):
         ConvLSTMCell(1, 2, 4)
+    with pytest.raises(ValueError, match="'slice' or 'cellwise'"):
+        AttentionConvLSTM((2,), (3,), attention="pixel")
 
 
 def test_cnn_baseline_shapes_and_training_step():
