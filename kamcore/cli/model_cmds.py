@@ -49,6 +49,9 @@ def _classifier_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="cpu", help="model preset: paper, cpu (shipped), tiny (default: cpu)")
     p.add_argument("--max-events", type=int, metavar="N", help="use at most N events of each class")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--resume", metavar="PREFIX", help=(
+        "resumable training state PREFIX.state.json (+ tensors): continue from it when it exists, "
+        "else start and write it; written every --checkpoint-minutes and when the run stops"))
     add_param_options(p, TrainConfig, title="training")
 
 
@@ -97,7 +100,7 @@ def _train(args) -> int:
         def tick(info):
             bar.update(1)
             bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}")
-        history = fit_classifier(model, train, val, cfg, progress=tick)
+        history = fit_classifier(model, train, val, cfg, progress=tick, state=args.resume)
     scores, _ = predict(model, val, device=cfg.device)
     s, b = scores[val.label == 1], scores[val.label == 0]
     metrics = {"val_auc": auc(s, b), "val_rejection_at_90": rejection_at_acceptance(s, b, 0.9),
@@ -111,7 +114,12 @@ def _train(args) -> int:
                          "selection": sig_ev.attrs.get("sim_request"),
                          "train_config": json.loads(json.dumps({k: v for k, v in cfg.param.values().items()
                                                                 if k != "name"})),
-                         "history": history["epochs"], "command": "kamcore " + shlex.join(args.argv)})
+                         "history": history["epochs"], "best_epoch": history["best_epoch"],
+                         "complete": history["complete"], "command": "kamcore " + shlex.join(args.argv)})
+    if not history["complete"]:
+        done = len(history["epochs"])
+        print(f"{args.out}: stopped by the budget after {done} of {cfg.epochs} epochs; wrote the best epoch so far"
+              + (f"; rerun the same command to continue from {args.resume}" if args.resume else ""))
     print(f"{args.out}: {args.model}/{args.preset} val AUC {metrics['val_auc']:.3f}, "
           f"rejection at 90% acceptance {metrics['val_rejection_at_90']:.1%} ({len(val)} held-out events)")
     return 0

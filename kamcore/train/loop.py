@@ -13,6 +13,7 @@ shuffling, dropout) comes from ``seed``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -54,6 +55,12 @@ class TrainConfig(param.Parameterized):
     seed = param.Integer(default=0, doc="Seed of weights, split, shuffling and dropout.")
     device = param.String(default="auto", doc="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...")
     threads = param.Integer(default=0, bounds=(0, None), doc="CPU threads for torch (0: torch's default).")
+    max_minutes = param.Number(default=0.0, bounds=(0.0, None), doc=(
+        "Stop after this many minutes of this run, keeping a resumable state (0: no limit)."))
+    max_steps = param.Integer(default=0, bounds=(0, None), doc=(
+        "Stop after this many optimiser steps of this run, keeping a resumable state (0: no limit)."))
+    checkpoint_minutes = param.Number(default=5.0, bounds=(0.01, None), doc=(
+        "Write the resumable training state every this many minutes (with a state prefix)."))
 
 
 def _lr_factor(step: int, total: int, warm: float, cool: float) -> float:
@@ -91,13 +98,32 @@ def predict(model: nn.Module, data: HitMapSet, *, batch_size: int = 64, device: 
     return s, a
 
 
+def _train_identity(config: TrainConfig) -> dict:
+    """The settings a resumed run must share with the run it continues (not threads, device, budget)."""
+    skip = {"name", "threads", "device", "max_minutes", "max_steps", "checkpoint_minutes"}
+    return {k: v for k, v in config.param.values().items() if k not in skip}
+
+
 def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: TrainConfig | None = None, *,
-                   progress: Callable[[dict], None] | None = None) -> dict:
-    """Train ``model`` in place; returns the history (per epoch: losses, val AUC, seconds).
+                   progress: Callable[[dict], None] | None = None, state: str | None = None) -> dict:
+    """Train ``model`` in place; returns the history (per epoch: losses, val AUC, seconds, events seen).
 
     ``progress`` is called after every step with ``{"epoch", "step", "loss"}``.
+
+    ``state`` -- a training-state prefix (:mod:`kamcore.train.resume`).  When it exists the
+    run continues from it (same data and settings, else :class:`ConfigError`), as if it had
+    never stopped: the result equals an uninterrupted run's.  The state is written every
+    ``config.checkpoint_minutes`` and whenever the run stops, by its budget
+    (``max_minutes``, ``max_steps``) or at the end.  Without ``state`` nothing is written
+    and a budget just ends the run early.
+
+    The returned dict has ``complete`` (all epochs done), ``best_epoch``,
+    ``best_val_auc``, ``best_val_loss`` and ``epochs``; the model holds the weights of
+    the best epoch so far.
     """
+    from ..errors import ConfigError
     from ..metrics import auc
+    from . import resume
 
     config = config or TrainConfig()
     if config.threads:
@@ -116,37 +142,102 @@ def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: T
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _lr_factor(s, total, config.warmup_fraction, config.cooldown_fraction))
     loss_fn = nn.BCEWithLogitsLoss()
+    identity = json.loads(json.dumps(_train_identity(config)))
+    digest = resume.data_digest(train.label, train.nhit, val.label, val.nhit)
     history: list[dict] = []
-    best = (-math.inf, None, None)  # (val AUC, weights, epoch)
-    step = 0
-    for epoch in range(config.epochs):
+    best_auc, best_weights, best_epoch = -math.inf, None, None
+    step, start_epoch, skip_batches, epoch_losses, events_seen = 0, 0, 0, [], 0
+    epoch_rng_state = rng.bit_generator.state
+    saved = resume.load_state(state) if state else None
+    if saved is not None:
+        where = resume.state_paths(state)
+        if saved.get("train_config") != identity:
+            raise ConfigError(f"{where}: saved with other training settings; start a new state or use the same ones")
+        if saved.get("data_digest") != digest:
+            raise ConfigError(f"{where}: saved on other training data (files, --max-events or seed differ)")
+        model.load_state_dict({k: v.to(dev) for k, v in saved.group("model").items()})
+        resume.restore_optimizer(opt, saved)
+        sched.load_state_dict(saved["scheduler"])
+        best = saved.group("best")
+        best_weights = {k: v.to(dev) for k, v in best.items()} if best else None
+        best_auc = saved["best_val_auc"] if saved["best_val_auc"] is not None else -math.inf
+        best_epoch, history = saved["best_epoch"], saved["history"]
+        step, start_epoch, skip_batches = saved["step"], saved["epoch"], saved["batches_done"]
+        epoch_losses, events_seen = saved["epoch_losses"], saved["events_seen"]
+        epoch_rng_state = saved["numpy_rng"]
+        resume.restore_rng(saved)
+        log.info("resumed %s at epoch %d, batch %d (step %d)", where, start_epoch + 1, skip_batches, step)
+    t_start = t_ckpt = time.perf_counter()
+    steps_this_call = 0
+
+    def write_state(epoch: int, batches_done: int) -> None:
+        if state:
+            resume.save_state(state, model=model, optimizer=opt, scheduler=sched, best_weights=best_weights, meta={
+                "train_config": identity, "data_digest": digest, "step": step, "epoch": epoch,
+                "batches_done": batches_done, "epoch_losses": epoch_losses, "events_seen": events_seen,
+                "numpy_rng": epoch_rng_state, "history": history, "best_epoch": best_epoch,
+                "best_val_auc": best_auc if math.isfinite(best_auc) else None})
+
+    def out_of_budget() -> bool:
+        return bool((config.max_steps and steps_this_call >= config.max_steps)
+                    or (config.max_minutes and time.perf_counter() - t_start >= 60 * config.max_minutes))
+
+    def result(complete: bool) -> dict:
+        if best_weights is not None:
+            model.load_state_dict(best_weights)
+        kept = history[best_epoch - 1] if best_epoch else {}
+        return {"epochs": history, "complete": complete, "best_epoch": best_epoch,
+                "best_val_auc": kept.get("val_auc"), "best_val_loss": kept.get("val_loss")}
+
+    for epoch in range(start_epoch, config.epochs):
         model.train()
-        t0, losses = time.perf_counter(), []
-        for x, y, _ in iterate_batches(train, config.batch_size, shuffle=True, rng=rng, device=dev,
-                                       drop_last=len(train) >= config.batch_size):
-            if len(y) < 2:  # batch norm needs two events
+        t0 = time.perf_counter()
+        rng.bit_generator.state = epoch_rng_state
+        batches = iterate_batches(train, config.batch_size, shuffle=True, rng=rng, device=dev,
+                                  drop_last=len(train) >= config.batch_size)
+        epoch_rng_state_next = None
+        for k, (x, y, _) in enumerate(batches):
+            if k == 0:
+                epoch_rng_state_next = rng.bit_generator.state  # after this epoch's shuffle
+            if k < skip_batches:
                 continue
-            logit, _ = _logits_and_attention(model, x)
-            loss = loss_fn(logit, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            step += 1
-            if progress:
-                progress({"epoch": epoch, "step": step, "loss": losses[-1]})
+            if len(y) >= 2:  # batch norm needs two events
+                logit, _ = _logits_and_attention(model, x)
+                loss = loss_fn(logit, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                epoch_losses.append(loss.item())
+                step += 1
+                steps_this_call += 1
+                events_seen += len(y)
+                if progress:
+                    progress({"epoch": epoch, "step": step, "loss": epoch_losses[-1]})
+            if out_of_budget():
+                write_state(epoch, k + 1)
+                log.info("stopped by the budget at epoch %d, batch %d (step %d)", epoch + 1, k + 1, step)
+                return result(False)
+            if state and time.perf_counter() - t_ckpt >= 60 * config.checkpoint_minutes:
+                write_state(epoch, k + 1)
+                t_ckpt = time.perf_counter()
+        skip_batches = 0
         scores, _ = predict(model, val, batch_size=max(config.batch_size, 64), device=str(dev))
         with torch.no_grad():
             p = torch.from_numpy(np.clip(scores, 1e-7, 1 - 1e-7).astype(np.float64))
             val_loss = float(nn.functional.binary_cross_entropy(p, torch.from_numpy(val.label.astype(np.float64))))
-        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+        rec = {"epoch": epoch + 1, "train_loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
                "val_loss": val_loss, "val_auc": auc(scores[val.label == 1], scores[val.label == 0]),
-               "seconds": time.perf_counter() - t0, "lr": sched.get_last_lr()[0]}
+               "seconds": time.perf_counter() - t0, "lr": sched.get_last_lr()[0], "events_seen": events_seen}
         history.append(rec)
         log.info("epoch %(epoch)d: train %(train_loss).4f val %(val_loss).4f AUC %(val_auc).3f (%(seconds).0f s)", rec)
-        if math.isfinite(rec["val_auc"]) and rec["val_auc"] > best[0] or best[1] is None:
-            best = (rec["val_auc"], {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
-    model.load_state_dict(best[1])
-    kept = history[best[2] - 1]
-    return {"epochs": history, "best_epoch": best[2], "best_val_auc": kept["val_auc"], "best_val_loss": kept["val_loss"]}
+        if (math.isfinite(rec["val_auc"]) and rec["val_auc"] > best_auc) or best_weights is None:
+            best_auc = rec["val_auc"] if math.isfinite(rec["val_auc"]) else best_auc
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_epoch = epoch + 1
+        epoch_losses = []
+        if epoch_rng_state_next is not None:
+            epoch_rng_state = epoch_rng_state_next
+        write_state(epoch + 1, 0)
+        t_ckpt = time.perf_counter()
+    return result(True)

@@ -52,6 +52,26 @@ def test_train_evaluate_score_tiny_cnn(runs, capsys):
     assert "mean multi" in text
 
 
+def test_train_stops_on_its_budget_and_resumes(runs, tmp_path, capsys):
+    """--max-steps stops with a resumable state and the best epoch so far; the same command goes on."""
+    argv = ["train", "cnn", "--signal", str(runs / "sig.parquet"), "--background", str(runs / "bkg.parquet"),
+            "--out", str(tmp_path / "c"), "--preset", "cpu", "--epochs", "2", "--batch-size", "16", "--no-progress",
+            "--device", "cpu", "--no-nhit-matching", "--resume", str(tmp_path / "state"), "--max-steps", "7"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stopped by the budget after" in out and "rerun the same command" in out
+    state = json.loads((tmp_path / "state.state.json").read_text())
+    assert state["step"] == 7
+    runs_needed = 1
+    while json.loads((tmp_path / "c.json").read_text())["training"]["complete"] is False:
+        assert main(argv) == 0
+        runs_needed += 1
+        assert runs_needed < 6
+    meta = json.loads((tmp_path / "c.json").read_text())
+    assert len(meta["training"]["history"]) == 2 and meta["training"]["best_epoch"] in (1, 2)
+    assert [r["events_seen"] for r in meta["training"]["history"]][0] > 0
+
+
 def test_score_writes_attention_for_kamnet(runs, tmp_path):
     import torch
 
