@@ -5,7 +5,13 @@ source name) the report gives, per background source: the ROC AUC against the
 signal and the rejection at 90% signal acceptance (threshold from the signal
 scores); the sensitivity factor ``TPR / sqrt(FPR)`` at that threshold; and, when
 the model has attention (KamNet), the mean attention per time slice of every source
-normalised to sum 1 (the paper's Fig. 6).
+normalised to sum 1 (the paper's Fig. 6) with its standard error per slice
+(``attention_error_by_source``, the spread of the events' attention over sqrt(N)),
+the ratio of its highest to its lowest slice (``attention_max_over_min``), and for
+every background the held-out AUC of a logistic regression on the 28 attention
+values alone, signal against that source (``attention_probe_auc``,
+:func:`kamcore.metrics.classifier_two_sample_test` with no hidden layer, 50:50
+split): how much of the separation the attention itself carries.
 
 Nhit is energy, and a background whose Nhit distribution differs from the
 signal's (2vbb in the 2-3 MeV window sits mostly near 2 MeV) can be "rejected"
@@ -28,7 +34,8 @@ from torch import nn
 
 from ..events import Events
 from ..geometry import PMTTable, default_pmt_table
-from ..metrics import auc, rejection_at_acceptance, sensitivity_factor, threshold_at_acceptance
+from ..metrics import (auc, classifier_two_sample_test, rejection_at_acceptance, sensitivity_factor,
+                       threshold_at_acceptance)
 from ..preprocess import HitMapConfig, nhit_weights
 from .data import HitMapSet, hitmap_set
 from .loop import predict
@@ -63,9 +70,17 @@ def evaluate_by_source(model: nn.Module, signal: HitMapSet, backgrounds: dict[st
     threshold = threshold_at_acceptance(s_scores, acceptance)
     tpr = float((s_scores >= threshold).mean())
     rows = {}
-    att_profiles = {}
-    if s_att is not None:
-        att_profiles[str(signal.source[0]) if len(signal) else "signal"] = (s_att.mean(0) / s_att.mean(0).sum()).tolist()
+    att_profiles, att_errors, att_ratio, att_probe = {}, {}, {}, {}
+
+    def profile(name: str, att: np.ndarray) -> None:
+        frac = att / att.sum(1, keepdims=True)
+        m = frac.mean(0)
+        att_profiles[name] = m.tolist()
+        att_errors[name] = (frac.std(0, ddof=1) / np.sqrt(len(frac))).tolist() if len(frac) > 1 else None
+        att_ratio[name] = float(m.max() / m.min()) if m.min() > 0 else None
+
+    if s_att is not None and len(s_att):
+        profile(str(signal.source[0]), s_att)
     for name, data in backgrounds.items():
         b_scores, b_att = predict(model, data, batch_size=batch_size, device=device)
         fpr = float((b_scores >= threshold).mean())
@@ -84,12 +99,16 @@ def evaluate_by_source(model: nn.Module, signal: HitMapSet, backgrounds: dict[st
                 "auc": auc(s_scores, b_scores, w), "rejection": rej_w, "rejection_error": _binomial_error(rej_w, n_eff),
                 "effective_events": n_eff, "signal_nhit_coverage": coverage},
         }
-        if b_att is not None:
-            m = b_att.mean(0)
-            att_profiles[name] = (m / m.sum()).tolist()
+        if b_att is not None and len(b_att):
+            profile(name, b_att)
+            if s_att is not None and len(s_att) >= 4 and len(b_att) >= 4:
+                att_probe[name] = classifier_two_sample_test(
+                    s_att / s_att.sum(1, keepdims=True), b_att / b_att.sum(1, keepdims=True), hidden=(), seed=0,
+                    epochs=300)["auc"]
     return {"acceptance": acceptance, "threshold": threshold, "signal_events": int(len(signal)),
             "signal_acceptance": tpr, "sources": rows, "by_topology": by_topology(rows),
-            "attention_by_source": att_profiles or None}
+            "attention_by_source": att_profiles or None, "attention_error_by_source": att_errors or None,
+            "attention_max_over_min": att_ratio or None, "attention_probe_auc": att_probe or None}
 
 
 def _binomial_error(p: float, n: float) -> float | None:
