@@ -226,19 +226,16 @@ def _score_args(p: argparse.ArgumentParser) -> None:
 
 def _score(args) -> int:
     from ..geometry import default_pmt_table
-    from ..io import open_events, write_scores
-    from ..train import input_config, load_model, score_events
-    from ..train.checkpoint import CLASSIFIER_KINDS
+    from ..io import open_events
+    from ..models import load_model
 
     check_output_file(args.out)
-    model, meta = load_model(resolve_checkpoint(args.model), kinds=CLASSIFIER_KINDS)
-    events = open_events(args.file)
-    scores, att = score_events(model, events, default_pmt_table())
-    write_scores(args.out, run=events.run, event_id=events.event_id, score=scores, source=events.source,
-                 energy_mev=events.energy_mev, attention=att,
-                 meta={"model": str(args.model), "kind": meta["model"], "preset": meta.get("preset"),
-                       "vertex": input_config(model).vertex})
-    print(f"{args.out}: {len(scores)} events scored by {meta['model']}, mean score {scores.mean() if len(scores) else 0:.3f}")
+    model = load_model(args.model)
+    scores = model.score(open_events(args.file), pmts=default_pmt_table())
+    scores.write(args.out, meta={"model": str(args.model), "preset": model.meta.get("preset"),
+                                 "vertex": model.input.vertex})
+    mean = scores.score.mean() if len(scores) else 0
+    print(f"{args.out}: {len(scores)} events scored by {model.kind}, mean score {mean:.3f}")
     return 0
 
 

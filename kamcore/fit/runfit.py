@@ -255,6 +255,10 @@ def fit_run(scores: np.ndarray, templates: Templates, config: FitConfig | None =
             livetime_s: float | None = None, run: int | None = None) -> RunFit:
     """Fit the scores ``(N,)`` of one run's selected events; see :func:`fit_histogram`.
 
+    ``scores`` may be a :class:`kamcore.models.Scores`: then the templates must come from
+    the same model (:meth:`Templates.check_model`) and its run's number and live time are
+    used unless given.
+
     >>> import numpy as np
     >>> from kamcore.fit.toy import ToyScoreModel
     >>> toy, rng = ToyScoreModel(), np.random.default_rng(1)
@@ -267,4 +271,10 @@ def fit_run(scores: np.ndarray, templates: Templates, config: FitConfig | None =
     >>> r.valid, abs(r.bkg_fraction - 0.3) < 3 * r.bkg_fraction_err
     (True, True)
     """
+    if hasattr(scores, "identity") and hasattr(scores, "score"):  # kamcore.models.Scores: model, run, live time
+        templates.check_model(scores)
+        info = scores.run_info or {}
+        livetime_s = info.get("livetime_s") if livetime_s is None else livetime_s
+        run = info.get("run") if run is None else run
+        scores = scores.score
     return fit_histogram(score_histogram(scores, templates), templates, config, livetime_s=livetime_s, run=run)

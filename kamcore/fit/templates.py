@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, EventFileError, SchemaError
+from ..models.identity import model_identity
 from .config import FitConfig
 
 __all__ = ["Templates", "model_identity", "score_edges"]
@@ -46,28 +47,6 @@ def score_edges(config: FitConfig) -> np.ndarray:
     """``(bins+1,) float64`` equal-width score bin edges of ``config``."""
     config.validate()
     return np.linspace(config.score_min, config.score_max, config.bins + 1)
-
-
-def model_identity(path: str | os.PathLike, meta: dict | None = None) -> dict:
-    """``{"name", "kind", "digest"}`` of a checkpoint (digest: SHA-256 of the weights file, 16 hex digits).
-
-    ``meta`` is the checkpoint metadata (``kamcore.train.load_model``'s second
-    value); without it the kind is read from the JSON next to the weights.
-    """
-    p = Path(path)
-    if p.suffix in (".safetensors", ".json"):
-        p = p.with_suffix("")
-    weights = p.with_name(p.name + ".safetensors")
-    try:
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    except OSError as exc:
-        raise EventFileError(f"{weights}: cannot read model weights ({exc.strerror or exc})") from None
-    if meta is None:
-        try:
-            meta = json.loads(p.with_name(p.name + ".json").read_text())
-        except (OSError, ValueError):
-            meta = {}
-    return {"name": p.name, "kind": str(meta.get("model", "unknown")), "digest": digest}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,6 +113,20 @@ class Templates:
         doc = {"edges": self.edges.tolist(), "counts": {k: v.tolist() for k, v in sorted(self.counts.items())},
                "model": self.model}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_model(self, model, where: str | os.PathLike | None = None) -> None:
+        """Refuse scores of another model: ``model`` is a :class:`kamcore.models.Model`, a
+        :class:`kamcore.models.Scores` or an identity dict ``{"name", "kind", "digest"}``.
+
+        Raises :class:`ConfigError` naming both identities (and ``where``, the templates file).
+        """
+        ident = getattr(model, "identity", model)
+        if not isinstance(ident, dict) or "digest" not in ident:
+            raise ConfigError(f"not a model identity: {ident!r}")
+        if ident["digest"] != self.model["digest"]:
+            head = f"{where}: " if where else ""
+            raise ConfigError(f"{head}templates were made with model {self.model['name']}@{self.model['digest']}, "
+                              f"the scores come from {ident.get('name')}@{ident['digest']}")
 
     def check_binning(self, config: FitConfig) -> None:
         """Raise ConfigError unless ``config``'s binning equals the templates' and its components exist."""
