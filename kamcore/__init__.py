@@ -13,10 +13,9 @@ so ``import kamcore`` stays light)::
     fit = kamcore.fit_run(scores, kamcore.load_templates("templates_cnn_bi214.json"))
 """
 
+from ._version import __version__
 from .errors import KamcoreError
 from .events import Events
-
-__version__ = "0.1.0"
 
 __all__ = ["Events", "KamcoreError", "__version__", "load_model", "open_events", "fit_run", "load_templates"]
 

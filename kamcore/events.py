@@ -48,7 +48,7 @@ DEPOSIT_FIELDS: dict[str, Any] = {
 }
 
 
-def _segment_take(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segment_take(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gather list segments ``idx`` from a list layout without a Python loop.
 
     Returns the new offsets ``(len(idx)+1,) int64`` and the flat positions of
@@ -277,8 +277,8 @@ class Events:
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64, copy=False)
-        offsets, hsel = _segment_take(self.offsets, idx)
-        doffsets, dsel = _segment_take(self.deposit_offsets, idx)
+        offsets, hsel = segment_take(self.offsets, idx)
+        doffsets, dsel = segment_take(self.deposit_offsets, idx)
         kw = {name: getattr(self, name)[hsel] for name in HIT_FIELDS}
         kw.update({name: getattr(self, name)[idx] for name in EVENT_FIELDS})
         kw.update({name: getattr(self, name)[dsel] for name in DEPOSIT_FIELDS})

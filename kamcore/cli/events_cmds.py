@@ -13,8 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .main import command
-from .params import add_param_options, check_memory, check_output_file, config_from_args, finite_float
+from .params import (
+    add_param_options,
+    check_memory,
+    check_output_file,
+    config_from_args,
+    finite_float,
+)
+from .registry import command
 
 #: events per chunk when maps are built from a file (bounds memory: ~160 kB per dense map)
 _CHUNK = 512

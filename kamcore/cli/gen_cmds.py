@@ -37,55 +37,27 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io import file_sha256
-from .main import command
+from .generators import (
+    GENERATOR_KINDS,
+    add_pmt_option,
+    build_generator,
+    finite_json,
+    load_generator,
+    parse_arch,
+    pmts_from_args,
+    resolve_checkpoint,
+    set_threads,
+    torch_device,
+)
 from .params import add_param_options, check_output_file, config_from_args
+from .registry import command
 
 __all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_parsers", "train_generator",
            "resolve_checkpoint"]
 
-#: checkpoint kinds these commands train and sample (registered by kamcore.train.generative)
-GENERATOR_KINDS = ("vae", "gan")
 #: row labels of the metric table, in the order of the paper's Table 1
 _LABELS = {"time": "hit time", "charge": "charge", "nhit": "NHIT", "total_charge": "total charge"}
 
-
-def _add_pmt_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pmt-table", metavar="CSV", help=(
-        "PMT table (pmt_id,x_cm,y_cm,z_cm,type); default $KAMCORE_PMT_TABLE or the shipped one"))
-
-
-def _pmts(args):
-    from ..geometry import default_pmt_table
-
-    return default_pmt_table(getattr(args, "pmt_table", None))
-
-
-def _finite(obj):
-    """``obj`` with every non-finite float replaced by ``None`` (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _device(name: str):
-    """The torch device ``name`` (``"auto"`` allowed), or a ConfigError when it is unusable here."""
-    import torch
-
-    from ..train import resolve_device
-
-    try:
-        dev = resolve_device(name)
-    except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"--device {name!r}: {' '.join(str(exc).split())}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name!r}: CUDA is not available on this machine")
-    return dev
 
 
 
@@ -113,7 +85,7 @@ def add_train_generator_args(p: argparse.ArgumentParser) -> None:
         "after training, fit the K-quantile output calibration of t and q on the training events "
         "(0: none; see 'kamcore calibrate')"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_pmt_option(p)
+    add_pmt_option(p)
     add_param_options(p, GenTrainConfig, title="training")
 
 
@@ -145,37 +117,6 @@ def _training_events(paths: list[str], max_events: int | None):
     return events
 
 
-def _arch(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--arch expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
-def _build_generator(kind: str, preset: str, overrides: dict | None = None):
-    from ..nn.vae import PointNetVAE, VAEConfig
-    from ..nn.wgan import GANConfig, PointCloudWGAN
-
-    cls, build = (VAEConfig, PointNetVAE) if kind == "vae" else (GANConfig, PointCloudWGAN)
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(cls.param) - {"name"})
-    if unknown or "name" in overrides:
-        raise ConfigError(f"--arch: unknown {kind} setting(s) {unknown or ['name']}; known: "
-                          f"{sorted(k for k in cls.param if k != 'name')}")
-    try:
-        return build(cls.preset(preset, **overrides))
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"--arch: {' '.join(str(exc).split())}") from None
-
-
 def train_generator(args: argparse.Namespace) -> int:
     """Run ``kamcore train vae|gan``: ``args.model`` is the kind, the rest as :func:`add_train_generator_args`.
 
@@ -189,14 +130,20 @@ def train_generator(args: argparse.Namespace) -> int:
 
     from ..preprocess.pointcloud import point_clouds
     from ..train import save_model
-    from ..train.generative import GenTrainConfig, fit_gan, fit_vae, iou_validator, prepare_generator
+    from ..train.generative import (
+        GenTrainConfig,
+        fit_gan,
+        fit_vae,
+        iou_validator,
+        prepare_generator,
+    )
 
     kind = args.model
     if kind not in GENERATOR_KINDS:
         raise ConfigError(f"expected a generator kind {list(GENERATOR_KINDS)}, got {kind!r}")
     cfg = config_from_args(GenTrainConfig, args)
-    _device(cfg.device)
-    pmts = _pmts(args)
+    torch_device(cfg.device)
+    pmts = pmts_from_args(args)
     events = _training_events(args.events, args.max_events)
     points, trigger = point_clouds(events, pmts)
     validate = None
@@ -211,14 +158,14 @@ def train_generator(args: argparse.Namespace) -> int:
         validate = iou_validator(val, pmts=pmts, calibrate_on=cal, knots=max(args.calibrate, 2))
     preset, init = args.preset, None
     if args.init:
-        model, init_meta = _load_generator(args.init)
+        model, init_meta = load_generator(args.init)
         if init_meta["model"] != kind:
             raise ConfigError(f"--init {args.init}: is a {init_meta['model']} checkpoint, training a {kind}")
         preset = init_meta.get("preset")
         init = {"checkpoint": Path(args.init).name, "sources": (init_meta.get("training") or {}).get("sources")}
     else:
         torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
-        model = _build_generator(kind, preset, _arch(args.arch))
+        model = build_generator(kind, preset, parse_arch(args.arch))
         prepare_generator(model, points, trigger, pmts)
     steps = math.ceil(len(points) / cfg.batch_size) * cfg.epochs
     fit = fit_vae if kind == "vae" else fit_gan
@@ -252,8 +199,8 @@ def train_generator(args: argparse.Namespace) -> int:
         "history": history["epochs"],
         "command": "kamcore " + shlex.join(getattr(args, "argv", [])),
     }
-    weights, _ = save_model(args.out, model, kind, preset=preset, metrics=_finite(last),
-                            training=_finite(training))
+    weights, _ = save_model(args.out, model, kind, preset=preset, metrics=finite_json(last),
+                            training=finite_json(training))
     summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float) and math.isfinite(v))
     print(f"{weights.with_suffix('')}: {kind}/{preset} trained on {len(events)} events "
           f"({', '.join(training['sources'])}), {cfg.epochs} epochs; last epoch: {summary}")
@@ -272,7 +219,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of those events (default 0)")
     p.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX.safetensors and PREFIX.json")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch (default 1)")
-    _add_pmt_option(p)
+    add_pmt_option(p)
 
 
 def _calibrate(args) -> int:
@@ -284,9 +231,9 @@ def _calibrate(args) -> int:
         raise ConfigError(f"--knots must be >= 2, got {args.knots}")
     if args.generate < 10:
         raise ConfigError(f"--generate must be >= 10, got {args.generate}")
-    _set_threads(args.threads)
-    pmts = _pmts(args)
-    model, meta = _load_generator(args.model)
+    set_threads(args.threads)
+    pmts = pmts_from_args(args)
+    model, meta = load_generator(args.model)
     events = _training_events(args.events, args.max_events)
     points, trigger = point_clouds(events, pmts)
     model = calibrate_generator(model, points, trigger, knots=args.knots, n_generate=args.generate, seed=args.seed)
@@ -295,7 +242,7 @@ def _calibrate(args) -> int:
                                "knots": args.knots, "generated": args.generate, "seed": args.seed,
                                "command": "kamcore " + shlex.join(getattr(args, "argv", []))}
     weights, _ = save_model(args.out, model, meta["model"], preset=meta.get("preset"), metrics=meta.get("metrics"),
-                            training=_finite(training))
+                            training=finite_json(training))
     print(f"{weights.with_suffix('')}: {meta['model']} with a {args.knots}-quantile output calibration "
           f"fitted on {len(events)} events")
     return 0
@@ -316,22 +263,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device of the sampling (default cpu; other devices "
                    "may give other events for the same seed)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for torch (0: torch's default)")
-    _add_pmt_option(p)
-
-
-def resolve_checkpoint(path: str) -> Path:
-    """``path``, or the shipped checkpoint of that name in ``assets/`` (e.g. ``vae_xe136``):
-    :func:`kamcore._assets.find_asset` with the checkpoint's ``.json``."""
-    from .._assets import find_asset
-
-    return find_asset(path, ".json")
-
-
-def _load_generator(path: str, device: str = "cpu"):
-    from ..train import load_model
-
-    return load_model(resolve_checkpoint(path), device=_device(device), kinds=GENERATOR_KINDS,
-                      expected=f"an event generator ({' or '.join(GENERATOR_KINDS)})")
+    add_pmt_option(p)
 
 
 def _generate(args) -> int:
@@ -344,9 +276,9 @@ def _generate(args) -> int:
     if not 0 <= args.seed < 2**63:
         raise ConfigError(f"--seed must be in [0, 2^63), got {args.seed}")
     out = check_output_file(args.out)
-    _set_threads(args.threads)
-    pmts = _pmts(args)
-    model, meta = _load_generator(args.model, args.device)
+    set_threads(args.threads)
+    pmts = pmts_from_args(args)
+    model, meta = load_generator(args.model, args.device)
     trained_on = (meta.get("training") or {}).get("pmt_table_digest")
     if trained_on and trained_on != pmts.digest:
         raise ConfigError(f"{args.model}: trained with PMT table {trained_on}, the table in use is {pmts.digest}; "
@@ -391,16 +323,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
         "MC-vs-MC ceiling; needs REAL >= 2x GENERATED)"))
     p.add_argument("--threads", type=int, default=0, metavar="N", help=(
         "CPU threads for torch (0: torch's default; 1 is fastest for the small classifier on a busy machine)"))
-    _add_pmt_option(p)
-
-
-def _set_threads(n: int) -> None:
-    import torch
-
-    if n < 0:
-        raise ConfigError(f"--threads must be >= 0, got {n}")
-    if n:
-        torch.set_num_threads(n)
+    add_pmt_option(p)
 
 
 def _describe(path: str, events) -> dict:
@@ -414,8 +337,8 @@ def _compare(args) -> int:
 
     if args.bins < 1:
         raise ConfigError(f"--bins must be >= 1, got {args.bins}")
-    _set_threads(args.threads)
-    pmts = _pmts(args)
+    set_threads(args.threads)
+    pmts = pmts_from_args(args)
     real, gen = open_events(args.real), open_events(args.generated)
     for path, ev in ((args.real, real), (args.generated, gen)):
         if len(ev) == 0:
@@ -435,7 +358,7 @@ def _compare(args) -> int:
               "bins": args.bins, "seed": args.seed, "metrics": metrics}
     if ceiling is not None:
         result["ceiling"] = ceiling
-    result = _finite(result)
+    result = finite_json(result)
     if args.json:
         print(json.dumps(result, sort_keys=True, allow_nan=False))
         return 0
@@ -469,7 +392,3 @@ def _compare(args) -> int:
 
 _compare.arguments = _compare_args
 command("compare", "IoU, Wasserstein distance and classifier AUC of generated events against real ones")(_compare)
-
-
-# the results-file command lives in its own module; importing it here registers it with the other generator commands
-from . import genstudy_cmds  # noqa: E402,F401

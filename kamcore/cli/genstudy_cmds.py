@@ -28,10 +28,18 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..io import file_sha256
-from .gen_cmds import (_add_pmt_option, _arch, _build_generator, _finite, _load_generator, _pmts, _set_threads,
-                       resolve_checkpoint)
-from .main import command
+from .generators import (
+    add_pmt_option,
+    build_generator,
+    finite_json,
+    load_generator,
+    parse_arch,
+    pmts_from_args,
+    resolve_checkpoint,
+    set_threads,
+)
 from .params import add_param_options, config_from_args
+from .registry import command
 
 __all__: list[str] = []
 
@@ -76,7 +84,7 @@ def _args(p: argparse.ArgumentParser) -> None:
         "the calibrated rows beside the raw ones (0: raw only)"))
     add_param_options(p, GenTrainConfig, title=(
         "few-shot training (fine-tuning and from scratch; --threads also sets the sampling threads)"))
-    _add_pmt_option(p)
+    add_pmt_option(p)
 
 
 def _selection(meta: dict) -> dict:
@@ -119,7 +127,7 @@ def _pretrained(args, pmts, cfg):
 
     path = Path(args.pretrain)
     if path.suffix not in (".parquet", ".root"):
-        model, meta = _load_generator(args.pretrain)
+        model, meta = load_generator(args.pretrain)
         if meta["model"] != "vae":
             raise ConfigError(f"--pretrain {args.pretrain}: is a {meta['model']} checkpoint, expected a vae")
         return model, {"checkpoint": _model_info(args.pretrain, meta)}
@@ -129,7 +137,7 @@ def _pretrained(args, pmts, cfg):
     import torch
 
     torch.manual_seed(cfg.seed)
-    model = _build_generator("vae", args.preset, _arch(args.arch))
+    model = build_generator("vae", args.preset, parse_arch(args.arch))
     prepare_generator(model, points, trigger, pmts)
     pre_cfg = type(cfg)(**{**cfg.to_dict(), "epochs": args.pretrain_epochs, "lr": args.pretrain_lr,
                            "lr_schedule": "cosine"})
@@ -179,7 +187,7 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
         for name, model in (("pretrained", pretrained), ("few_shot", models["few_shot"]),
                             ("from_scratch", models["from_scratch"])):
             save_model(out / f"vae_{name}", model, "vae", preset=args.preset,
-                       training=_finite({"few_shot_role": name, "pmt_table_digest": pmts.digest}))
+                       training=finite_json({"few_shot_role": name, "pmt_table_digest": pmts.digest}))
     beats = {f"{q}{suffix}": bool(rows["few_shot" + suffix][q]["iou"] > rows["from_scratch" + suffix][q]["iou"])
              for suffix in (("", "_calibrated") if args.calibrate else ("",)) for q in ("nhit", "total_charge")}
     return {"pretraining": pre_info,
@@ -243,15 +251,15 @@ def _run(args) -> int:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{out}: {flag} needs an existing results file ({type(exc).__name__})") from None
     cfg = config_from_args(GenTrainConfig, args)
-    _set_threads(cfg.threads or 1)  # --threads (of the training options) also sets the sampling threads
-    pmts = _pmts(args)
+    set_threads(cfg.threads or 1)  # --threads (of the training options) also sets the sampling threads
+    pmts = pmts_from_args(args)
     t_start = time.perf_counter()
 
     models, infos = {}, {}
     for kind in ("vae", "gan"):
         path = getattr(args, kind)
         if path:
-            model, meta = _load_generator(path)
+            model, meta = load_generator(path)
             if meta["model"] != kind:
                 raise ConfigError(f"--{kind} {path}: is a {meta['model']} checkpoint")
             models[kind], infos[kind] = (model, meta), _model_info(path, meta)
@@ -302,7 +310,7 @@ def _run(args) -> int:
         result["few_shot"] = previous["few_shot"]
         result["few_shot_command"] = previous.get("few_shot_command", previous.get("command"))
     result["seconds"] = time.perf_counter() - t_start
-    result = _finite(result)
+    result = finite_json(result)
     with atomic_output(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n")
     _print(result)

@@ -1,7 +1,7 @@
 """The ``kamcore`` command: parser, dispatch and the error boundary.
 
 Each sub-command lives in a module of this package and registers itself in
-:data:`COMMANDS` (name -> ``(add_arguments, run)``).  Any
+:data:`~kamcore.cli.registry.COMMANDS` (name -> ``(add_arguments, run)``).  Any
 :class:`~kamcore.errors.KamcoreError` (and argument errors) ends with exit status
 2 and one line on stderr; nothing shows a traceback unless ``KAMCORE_DEBUG=1``.
 """
@@ -12,15 +12,20 @@ import argparse
 import logging
 import os
 import sys
-from typing import Callable
 
 from ..errors import KamcoreError
+from . import (  # noqa: F401
+    events_cmds,
+    gen_cmds,
+    genstudy_cmds,
+    model_cmds,
+    monitor_cmds,
+    runs_cmds,
+    study_cmds,
+)
+from .registry import COMMANDS, command  # noqa: F401  (re-exported)
 
 __all__ = ["main", "COMMANDS", "build_parser"]
-
-#: sub-command name -> (help line, add_arguments(parser), run(args) -> exit status)
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
-
 
 class _UsageError(Exception):
     pass
@@ -33,17 +38,7 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
-def command(name: str, help: str):
-    """Decorator: register ``run`` with its ``add_arguments`` (attribute ``.arguments``)."""
-    def deco(run):
-        COMMANDS[name] = (help, getattr(run, "arguments", lambda p: None), run)
-        return run
-    return deco
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from . import events_cmds, gen_cmds, model_cmds, monitor_cmds, runs_cmds, study_cmds  # noqa: F401  (register the commands)
-
     parser = _Parser(prog="kamcore", description=(
         "kamcore: KamLAND-Zen detector Monte Carlo, event files, preprocessing and models. "
         "Run 'kamcore demo' for a first look on the embedded defaults."),

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .gen_cmds import resolve_checkpoint
-from .main import command
+from .generators import resolve_checkpoint
 from .params import add_param_options, check_output_file, config_from_args
+from .registry import command
 
 #: the sources of DESIGN 3 that a held-out evaluation covers (signal first)
 EVAL_SOURCES = ["Xe136_0vbb", "Xe136_2vbb", "Solar_nu", "Bi214", "Bi214_film", "C10", "Xe136_2vbb_0+1",
@@ -69,7 +69,8 @@ def build_classifier(kind: str, preset: str):
 
 
 def _train(args) -> int:
-    from .gen_cmds import GENERATOR_KINDS, train_generator
+    from .gen_cmds import train_generator
+    from .generators import GENERATOR_KINDS
 
     if args.model in GENERATOR_KINDS:
         return train_generator(args)
@@ -77,7 +78,14 @@ def _train(args) -> int:
 
     from ..geometry import default_pmt_table
     from ..metrics import auc, rejection_at_acceptance
-    from ..train import TrainConfig, fit_classifier, hitmap_set, labelled_set, predict, save_model
+    from ..train import (
+        TrainConfig,
+        fit_classifier,
+        hitmap_set,
+        labelled_set,
+        predict,
+        save_model,
+    )
     from ..train.inputs import grid_config_for
 
     cfg = config_from_args(TrainConfig, args)

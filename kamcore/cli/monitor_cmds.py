@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from .main import command
+from .registry import command
 from .params import add_param_options, config_from_args
 
 log = logging.getLogger(__name__)

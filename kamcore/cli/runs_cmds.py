@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 from ..errors import ConfigError, KamcoreError
-from .main import command
+from .registry import command
 from .params import add_param_options, config_from_args
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import argparse
 import shlex
 import sys
 
-from .main import command
 from .params import add_param_options, config_from_args
+from .registry import command
 
 __all__: list[str] = []
 

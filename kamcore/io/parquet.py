@@ -152,7 +152,7 @@ def _events_to_table(events: Events) -> pa.Table:
         "deposit_t_ns": _list(doff, pa.array(ev.deposit_t_ns)),
         "deposit_e_mev": _list(doff, pa.array(ev.deposit_e_mev)),
     }
-    from .. import __version__
+    from .._version import __version__
 
     meta = {
         _META_VERSION: str(SCHEMA_VERSION).encode(),

@@ -48,12 +48,12 @@ class SparseHitMaps:
 
     def take(self, idx: np.ndarray | slice) -> "SparseHitMaps":
         """The maps of events ``idx`` (indices, boolean mask or slice)."""
-        from ..events import _segment_take
+        from ..events import segment_take
 
         idx = np.arange(len(self))[idx] if isinstance(idx, slice) else np.asarray(idx)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
-        offsets, sel = _segment_take(self.offsets, idx.astype(np.int64))
+        offsets, sel = segment_take(self.offsets, idx.astype(np.int64))
         return SparseHitMaps(offsets, self.cell[sel], self.value[sel], self.shape)
 
     @classmethod
@@ -72,12 +72,12 @@ class SparseHitMaps:
 
     def dense(self, idx: np.ndarray | slice | None = None) -> np.ndarray:
         """``(n, T, 2b, 2b) float32`` dense maps of events ``idx`` (all by default)."""
-        from ..events import _segment_take
+        from ..events import segment_take
 
         idx = np.arange(len(self))[idx if idx is not None else slice(None)]
         size = int(np.prod(self.shape))
         out = np.zeros((len(idx), size), np.float32)
-        offsets, pos = _segment_take(self.offsets, np.asarray(idx, np.int64))
+        offsets, pos = segment_take(self.offsets, np.asarray(idx, np.int64))
         row = np.repeat(np.arange(len(idx)), np.diff(offsets))
         out[row, self.cell[pos]] = self.value[pos]
         return out.reshape(len(idx), *self.shape)

@@ -159,7 +159,7 @@ def write_results(out_dir, study: str, doc: dict, *, seconds: float | None = Non
     ``doc`` holds ``inputs``, ``models``, ``seeds``, ``results``, ``paper``, ``comparison``,
     ``figures`` and ``caveats``; the study name, kamcore version, UTC time and run time are added.
     """
-    from .. import __version__
+    from .._version import __version__
     from ..io import atomic_output
 
     out = Path(out_dir) / f"{study}.json"

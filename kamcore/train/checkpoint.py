@@ -57,7 +57,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, kind: str, **metadata:
     """Write ``model`` of registered ``kind`` with JSON-serialisable ``metadata``; returns both paths."""
     from safetensors.torch import save_file
 
-    from .. import __version__
+    from .._version import __version__
 
     if kind not in MODELS:
         raise ModelFileError(f"unknown model kind {kind!r}; known: {sorted(MODELS)}")

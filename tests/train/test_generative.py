@@ -252,7 +252,7 @@ def test_generate_events_equals_dense_sampling(which, trained_vae, trained_gan, 
 def test_shipped_vae_fast_path_has_the_distribution_of_model_sample(pmts):
     """Shipped VAE: NHIT, hit time and charge of generate_events against model.sample (torch.bernoulli on the
     dense output) on independent draws agree within their statistical errors."""
-    from kamcore.cli.gen_cmds import resolve_checkpoint
+    from kamcore.cli.generators import resolve_checkpoint
 
     model = load_model(resolve_checkpoint("vae_xe136"))[0].eval()
     n = 3000
