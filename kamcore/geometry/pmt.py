@@ -62,8 +62,8 @@ class PMTTable:
     """
 
     def __init__(self, xyz_cm: np.ndarray, is_20in: np.ndarray, source: str = "<memory>"):
-        self.xyz_cm = np.ascontiguousarray(xyz_cm, dtype=np.float64).reshape(-1, 3)
-        self.is_20in = np.ascontiguousarray(is_20in, dtype=bool)
+        self.xyz_cm = np.array(xyz_cm, dtype=np.float64, order="C").reshape(-1, 3)  # own copies: frozen below
+        self.is_20in = np.array(is_20in, dtype=bool)
         self.source = str(source)
         if len(self.is_20in) != len(self.xyz_cm):
             raise GeometryError(f"{self.source}: {len(self.xyz_cm)} positions but {len(self.is_20in)} types")
@@ -79,6 +79,9 @@ class PMTTable:
         #: (3, P) float64, x, y and z rows contiguous (fast per-coordinate gathers by PMT id)
         self.xyz_rows_cm = np.ascontiguousarray(self.xyz_cm.T)
         self.r2_cm2 = self.r_cm**2  #: (P,) squared radius, cm^2
+        for value in vars(self).values():  # tables are cached and shared: nobody may write into them
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.xyz_cm)

@@ -140,7 +140,7 @@ def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None =
             raise ConfigError(f"triggered points are up to {off:.1f} cm away from their PMT in the given table; "
                               "pass the PMT table the point clouds were made with")
     # fit copies the statistics into the existing buffers (their dtype and device are kept)
-    model.scaler.fit(torch.from_numpy(points), torch.from_numpy(trigger), torch.from_numpy(pmts.xyz_cm))
+    model.scaler.fit(torch.from_numpy(points), torch.from_numpy(trigger), torch.tensor(pmts.xyz_cm))
     decoder = model.decoder if isinstance(model, PointNetVAE) else model.generator
     decoder.init_output_bias(torch.from_numpy(trigger.mean(0)))
     return model

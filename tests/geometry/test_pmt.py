@@ -64,3 +64,20 @@ def test_bad_tables(tmp_path, text, message):
 def test_missing_table(tmp_path):
     with pytest.raises(GeometryError, match="nope.csv: cannot read PMT table"):
         load_pmt_table(tmp_path / "nope.csv")
+
+
+def test_cached_table_arrays_are_read_only():
+    """default_pmt_table() is shared by every caller: one of them must not corrupt the others."""
+    import numpy as np
+    import pytest
+
+    from kamcore.geometry import default_pmt_table
+
+    pmts = default_pmt_table()
+    for name in ("xyz_cm", "is_20in", "r_cm", "unit", "theta", "phi"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(pmts, name)[0] = 0
+    mine = np.zeros((3, 3)) + np.eye(3) * 900.0
+    from kamcore.geometry import PMTTable
+    PMTTable(mine, np.zeros(3, bool))
+    mine[0, 0] = 1.0  # the caller's own array stays writeable (the table took a copy)
