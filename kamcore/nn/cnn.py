@@ -17,6 +17,7 @@ import param
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from .convlstm import _pad_sphere
 
 __all__ = ["CNNConfig", "ConventionalCNN", "CNN_PRESETS"]
@@ -36,7 +37,7 @@ class CNNConfig(param.Parameterized):
     def from_preset(cls, name: str, **overrides) -> "CNNConfig":
         """A preset of :data:`CNN_PRESETS`, with ``overrides`` applied."""
         if name not in CNN_PRESETS:
-            raise ValueError(f"unknown CNN preset {name!r}; known: {sorted(CNN_PRESETS)}")
+            raise ConfigError(f"unknown CNN preset {name!r}; known: {sorted(CNN_PRESETS)}")
         return cls(**{**CNN_PRESETS[name], "preset": name, **overrides})
 
 

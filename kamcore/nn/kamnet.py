@@ -33,6 +33,7 @@ import param
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from .convlstm import AttentionConvLSTM
 from .s2conv import S2Convolution
 from .so3conv import SO3Convolution
@@ -72,7 +73,7 @@ class KamNetConfig(param.Parameterized):
     def from_preset(cls, name: str, **overrides) -> "KamNetConfig":
         """A preset of :data:`KAMNET_PRESETS`, with ``overrides`` applied."""
         if name not in KAMNET_PRESETS:
-            raise ValueError(f"unknown KamNet preset {name!r}; known: {sorted(KAMNET_PRESETS)}")
+            raise ConfigError(f"unknown KamNet preset {name!r}; known: {sorted(KAMNET_PRESETS)}")
         return cls(**{**KAMNET_PRESETS[name], "preset": name, **overrides})
 
 

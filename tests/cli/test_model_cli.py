@@ -97,3 +97,22 @@ def test_model_errors_are_one_line(runs, tmp_path, capsys):
                  "--out", str(tmp_path / "m"), "--preset", "huge"])
     err = capsys.readouterr().err
     assert code == 2 and "unknown KamNet preset 'huge'" in err
+
+
+def test_score_a_tiny_kamnet_trained_on_its_own_grid(runs, tmp_path, capsys):
+    """A tiny KamNet (4 slices on 8 x 8) trained through the CLI records its grid and scores through it;
+    a checkpoint whose recorded maps do not fit the network is refused with one line (exit 2)."""
+    out = tmp_path / "k"
+    assert main(["train", "kamnet", "--signal", str(runs / "sig.parquet"), "--background", str(runs / "bkg.parquet"),
+                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--batch-size", "16", "--no-progress",
+                 "--device", "cpu", "--no-nhit-matching"]) == 0
+    meta = json.loads((tmp_path / "k.json").read_text())
+    assert meta["hitmap_config"]["n_time_bins"] == 4 and meta["hitmap_config"]["bandwidth"] == 4
+    assert main(["score", str(out), str(runs / "sig.parquet"), "--out", str(tmp_path / "s.parquet")]) == 0
+    assert read_scores(tmp_path / "s.parquet")["attention"].shape[1] == 4
+    capsys.readouterr()
+    meta["hitmap_config"]["bandwidth"] = 19
+    (tmp_path / "k.json").write_text(json.dumps(meta))
+    assert main(["score", str(out), str(runs / "sig.parquet"), "--out", str(tmp_path / "t.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "hitmap_config makes 4 x 38 x 38 maps, the network reads 4 x 8 x 8" in err
