@@ -40,11 +40,33 @@ training does not start (measured: validation AUC 0.47-0.52 after an epoch).
 ``forget_bias`` (e.g. 3: ``sigmoid(3) = 0.95``) makes each cell an integrator that
 keeps its hits to ``h_T``.
 
-Speed (``kamcore.nn`` trains on CPUs): the input half of every gate convolution is one
-batched call over all slices; the recurrent half pads ``phi`` circularly with a single
-``F.pad`` (no ``cat`` of three pieces), the three sigmoid gates are one call, and the
-reference formulation (``fast=False``: separate gates, ``cat`` padding) is kept to test
-that both give the same numbers.
+Speed (``kamcore.nn`` trains on CPUs).  ``fast=True`` (default) runs each layer as one
+autograd node (``_ConvLSTMSequence``) with hand-written BPTT; ``fast=False`` is the plain
+reference (per-step autograd, ``cat`` padding, separate gates) that the tests and
+``benchmarks/bench_train.py`` compare against.  Same mathematics, other order of sums:
+
+* states live time-major and channels-last, ``(T, B, H, W + 2p, C_in + C)``: the buffer
+  holds ``[x_t, h_{t-1}]`` already wrapped in phi, so each step is ONE zero-theta-padded
+  convolution with ``W = [W_x, W_h]`` (no padding copies, no per-step stacking);
+* one sigmoid over all four gates: ``tanh(z_g) = 2 sigmoid(2 z_g) - 1`` with the g rows of
+  ``W`` and the bias doubled (their gradients halved back);
+* forward without a graph, storing only the gates and ``c_t``; backward for
+  ``t = T-1 .. 0``: ``dh_t = dL/dh_t + fold(d[x, h]_{t+1})``,
+  ``dc_t = dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dc_{t+1}``,
+  ``dz_t = [dc g, dc c_{t-1}, dh tanh c, 2 dc i] * s (1 - s)``, and per step one
+  ``convolution_backward`` giving the input gradient (``fold`` = adjoint of the phi wrap) and
+  the weight gradient together (one batched weight gradient over all B T pairs was
+  measured no faster and needs copies);
+* the element-wise step kernels are ``torch.compile``d for maps with ``B H W C >= 2^16``
+  (``COMPILE``, env ``KAMCORE_COMPILE=0``); any compile failure falls back to eager.
+
+Measured on the shared 2-core machine (``cpu`` preset, batch 32, Adam; load average ~7):
+``bench_train.py --threads 1 2 --events 128 --reps 2`` gives 10.0 vs 15.9 events/s on one
+thread (1.59x) and 1.8 vs 3.2 on two (1.75x; two threads lose on this loaded machine); in
+quieter single-step runs the ratio was 1.5-2x (reference ~5 s, fast ~2-3 s per step).  The
+3x target is NOT reached.  Tried: im2col + matmul for the tiny-channel convs (3-6x
+slower than mkldnn), NCHW states (channels-last convs are 1.5-3x faster), eager element-wise
+(compiled kernels 2-6x faster; compile ~30-70 s once, cached on disk).
 
 Shapes: input ``(B, T, H, W)`` (hits per cell, T = 28 time slices, H = W = 38), context
 ``(B, C, H, W)``, attention ``(B, T)`` (fractions: each row sums to 1).  Convolutions are zero-padded in theta and
@@ -233,6 +255,9 @@ class ConvLSTMCell(nn.Module):
     ----------
     in_channels, hidden_channels : int
     kernel_size : int, odd
+    fast : bool
+        Recorded only: :meth:`step` is always the reference formula; the fast whole-sequence
+        path is :class:`AttentionConvLSTM`'s (``fast=True``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, forget_bias: float = 0.0,
@@ -299,7 +324,8 @@ class AttentionConvLSTM(nn.Module):
     attention : {"slice", "cellwise"}
         The paper's eqs. 3-4 (one score per slice) or the first checkpoints' mechanism.
     fast : bool
-        The fast formulation of the recurrence (module docstring); ``False``: the reference.
+        One autograd node per layer with hand-written BPTT (module docstring, "Speed"); ``False``:
+        the reference per-step formulation.
     """
 
     def __init__(self, hidden_channels=(12, 22), kernel_sizes=(5, 3), n_time: int = 28, height: int = 38,
