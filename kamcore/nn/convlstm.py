@@ -40,11 +40,33 @@ training does not start (measured: validation AUC 0.47-0.52 after an epoch).
 ``forget_bias`` (e.g. 3: ``sigmoid(3) = 0.95``) makes each cell an integrator that
 keeps its hits to ``h_T``.
 
-Speed (``kamcore.nn`` trains on CPUs): the input half of every gate convolution is one
-batched call over all slices; the recurrent half pads ``phi`` circularly with a single
-``F.pad`` (no ``cat`` of three pieces), the three sigmoid gates are one call, and the
-reference formulation (``fast=False``: separate gates, ``cat`` padding) is kept to test
-that both give the same numbers.
+Speed (``kamcore.nn`` trains on CPUs).  ``fast=True`` (default) runs each layer as one
+autograd node (``_ConvLSTMSequence``) with hand-written BPTT; ``fast=False`` is the plain
+reference (per-step autograd, ``cat`` padding, separate gates) that the tests and
+``benchmarks/bench_train.py`` compare against.  Same mathematics, other order of sums:
+
+* states live time-major and channels-last, ``(T, B, H, W + 2p, C_in + C)``: the buffer
+  holds ``[x_t, h_{t-1}]`` already wrapped in phi, so each step is ONE zero-theta-padded
+  convolution with ``W = [W_x, W_h]`` (no padding copies, no per-step stacking);
+* one sigmoid over all four gates: ``tanh(z_g) = 2 sigmoid(2 z_g) - 1`` with the g rows of
+  ``W`` and the bias doubled (their gradients halved back);
+* forward without a graph, storing only the gates and ``c_t``; backward for
+  ``t = T-1 .. 0``: ``dh_t = dL/dh_t + fold(d[x, h]_{t+1})``,
+  ``dc_t = dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dc_{t+1}``,
+  ``dz_t = [dc g, dc c_{t-1}, dh tanh c, 2 dc i] * s (1 - s)``, and per step one
+  ``convolution_backward`` giving the input gradient (``fold`` = adjoint of the phi wrap) and
+  the weight gradient together (one batched weight gradient over all B T pairs was
+  measured no faster and needs copies);
+* the element-wise step kernels are ``torch.compile``d for maps with ``B H W C >= 2^16``
+  (``COMPILE``, env ``KAMCORE_COMPILE=0``); any compile failure falls back to eager.
+
+Measured on the shared 2-core machine (``cpu`` preset, batch 32, Adam; load average ~7):
+``bench_train.py --threads 1 2 --events 128 --reps 2`` gives 10.0 vs 15.9 events/s on one
+thread (1.59x) and 1.8 vs 3.2 on two (1.75x; two threads lose on this loaded machine); in
+quieter single-step runs the ratio was 1.5-2x (reference ~5 s, fast ~2-3 s per step).  The
+3x target is NOT reached.  Tried: im2col + matmul for the tiny-channel convs (3-6x
+slower than mkldnn), NCHW states (channels-last convs are 1.5-3x faster), eager element-wise
+(compiled kernels 2-6x faster; compile ~30-70 s once, cached on disk).
 
 Shapes: input ``(B, T, H, W)`` (hits per cell, T = 28 time slices, H = W = 38), context
 ``(B, C, H, W)``, attention ``(B, T)`` (fractions: each row sums to 1).  Convolutions are zero-padded in theta and
@@ -53,9 +75,13 @@ circularly padded in phi (the map wraps around in azimuth).
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 __all__ = ["ConvLSTMCell", "AttentionConvLSTM"]
 
@@ -68,13 +94,154 @@ def _pad_sphere(x: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
     return torch.cat([x[..., -pw:], x, x[..., :pw]], dim=-1)
 
 
-def _pad_phi(x: torch.Tensor, pw: int) -> torch.Tensor:
-    """As :func:`_pad_sphere` with one circular ``F.pad`` (one copy instead of three pieces and a cat)."""
-    if not pw:
-        return x
-    if x.dim() == 4:
-        return F.pad(x, (pw, pw, 0, 0), mode="circular")
-    return F.pad(x.flatten(0, -4), (pw, pw, 0, 0), mode="circular").unflatten(0, x.shape[:-3])
+_CL = torch.channels_last
+
+
+def _wrap_(buf: torch.Tensor, p: int, w: int) -> None:
+    """Fill the ``p`` columns either side of ``buf[:, :, p:p + w]`` circularly (NHWC: phi is dim 2)."""
+    if p:
+        buf[:, :, :p] = buf[:, :, w:w + p]
+        buf[:, :, w + p:] = buf[:, :, p:2 * p]
+
+
+def _gates_forward(z: torch.Tensor, c: torch.Tensor, n: int, p: int):
+    """Cell update from the gate pre-activations ``z (B, H, W, 4n)`` (g rows doubled) and ``c_{t-1}``:
+    the gates ``s``, ``c_t``, ``h_t`` and ``h_t`` phi-wrapped ``(B, H, W + 2p, n)``."""
+    s = torch.sigmoid(z)
+    i, f, o, g2 = s.split(n, dim=-1)
+    c = f * c + i * (g2 * 2 - 1)  # g = tanh(z_g) = 2 sigmoid(2 z_g) - 1
+    h = o * torch.tanh(c)
+    w = h.shape[2]
+    return s, c, h, (torch.cat([h[:, :, w - p:], h, h[:, :, :p]], 2) if p else h)
+
+
+def _fold(v: torch.Tensor, p: int) -> torch.Tensor:
+    """Adjoint of the phi wrap: ``(B, H, W + 2p, C) -> (B, H, W, C)``, the halo added back circularly."""
+    if not p:
+        return v
+    w = v.shape[2] - 2 * p
+    halo = torch.cat([v[:, :, w + p:], v.new_zeros(v.shape[0], v.shape[1], w - 2 * p, v.shape[3]), v[:, :, :p]], 2)
+    return v[:, :, p:p + w] + halo
+
+
+def _gates_backward(dh_out, d_in, s, c, c_prev, dc_next, n: int, p: int, cin: int):
+    """One step back: ``dz`` (w.r.t. the doubled-g pre-activations), ``dc_{t-1}``, and the input
+    gradient of the step after (``d_in``: the conv's gradient w.r.t. its wrapped input, folded)."""
+    i, f, o, g2 = s.split(n, dim=-1)
+    d = _fold(d_in, p)
+    dh = dh_out + d[..., cin:]
+    tc = torch.tanh(c)
+    dc = dh * o * (1 - tc * tc) + dc_next
+    dz = torch.cat([dc * (g2 * 2 - 1), dc * c_prev, dh * tc, dc * i * 2], -1) * (s * (1 - s))
+    return dz, dc * f, d[..., :cin]
+
+
+class _ConvLSTMSequence(torch.autograd.Function):
+    """One ConvLSTM layer over all T slices with hand-written BPTT (module docstring, "Speed").
+
+    ``x (T, B, H, W, C_in)`` -> ``hs (T, B, H, W, C)`` (time-major, channels last).
+    """
+
+    @staticmethod
+    def forward(ctx, x, wx, wh, bias):
+        t_len, b, hgt, wid, cin = x.shape
+        n, k = wh.shape[1], wh.shape[-1]
+        p = k // 2
+        scale = torch.ones(4 * n, dtype=x.dtype, device=x.device)
+        scale[3 * n:] = 2.0  # tanh(z) = 2 sigmoid(2 z) - 1: one sigmoid over all four gates
+        weight = (torch.cat([wx, wh], 1) * scale[:, None, None, None]).contiguous(memory_format=_CL)
+        bias2 = bias * scale
+        buf = x.new_empty(t_len, b, hgt, wid + 2 * p, cin + n)  # [x_t, h_{t-1}], phi wrapped
+        buf[:, :, :, p:p + wid, :cin] = x
+        buf[0, ..., cin:] = 0
+        for t in range(t_len):
+            _wrap_(buf[t, ..., :cin], p, wid)
+        hs = x.new_empty(t_len, b, hgt, wid, n)
+        fwd = _kernels(n, x, p, cin)[0]
+        saved = []
+        c = x.new_zeros(b, hgt, wid, n)
+        c0 = c
+        for t in range(t_len):
+            z = F.conv2d(buf[t].permute(0, 3, 1, 2), weight, bias2, padding=(p, 0)).permute(0, 2, 3, 1)
+            s, c, h, hp = fwd(z.contiguous(), c)
+            hs[t] = h
+            if t + 1 < t_len:
+                buf[t + 1, ..., cin:] = hp
+            saved.append((s, c))
+        ctx.save_for_backward(buf, weight, scale)
+        ctx.saved, ctx.zero = saved, c0
+        ctx.dims = (cin, n, p)
+        return hs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dhs):
+        buf, weight, scale = ctx.saved_tensors
+        saved, (cin, n, p) = ctx.saved, ctx.dims
+        dhs = dhs.contiguous()
+        t_len, b, hgt, wid, _ = dhs.shape
+        need_x = ctx.needs_input_grad[0]
+        dx = dhs.new_empty(t_len, b, hgt, wid, cin) if need_x else None
+        bwd = _kernels(n, dhs, p, cin)[1]
+        zero = ctx.zero
+        d_in = dhs.new_zeros(b, hgt, wid + 2 * p, cin + n)
+        dc_next = zero
+        dw = db = None
+        for t in range(t_len - 1, -1, -1):
+            s, c = saved[t]
+            dz, dc_next, dx_next = bwd(dhs[t], d_in, s, c, saved[t - 1][1] if t else zero, dc_next)
+            if need_x and t + 1 < t_len:
+                dx[t + 1] = dx_next
+            # input gradient (w.r.t. the wrapped [x_t, h_{t-1}]) and this step's weight gradient in one call
+            d_in_, w_, b_ = torch.ops.aten.convolution_backward(
+                dz.permute(0, 3, 1, 2), buf[t].permute(0, 3, 1, 2), weight, [weight.shape[0]], [1, 1], [p, 0],
+                [1, 1], False, [0, 0], 1, [bool(t) or need_x, True, True])
+            if d_in_ is not None:
+                d_in = d_in_.permute(0, 2, 3, 1)
+            dw, db = (w_, b_) if dw is None else (dw.add_(w_), db.add_(b_))
+        if need_x:
+            dx[0] = _fold(d_in, p)[..., :cin]
+        dw = dw * scale[:, None, None, None]
+        return dx, dw[:, :cin], dw[:, cin:], db * scale
+
+
+#: compile the element-wise step kernels with torch.compile (env KAMCORE_COMPILE=0: never); any
+#: failure (no C++ compiler, ...) falls back to eager for the process
+COMPILE = os.environ.get("KAMCORE_COMPILE", "1") != "0"
+#: compile only for maps at least this large (B H W n): small shapes (tests) are not worth a compile
+COMPILE_MIN_NUMEL = 1 << 16
+_KERNELS: dict = {}
+_COMPILE_FAILED = False
+
+
+def _eager_kernels(n: int, p: int, cin: int):
+    return (lambda z, c: _gates_forward(z, c, n, p),
+            lambda *a: _gates_backward(*a, n, p, cin))
+
+
+def _kernels(n: int, like: torch.Tensor, p: int, cin: int):
+    """The element-wise forward / backward of one step for ``n`` hidden channels, kernel half-width ``p``."""
+    big = like[0].numel() // max(like.shape[-1], 1) * n >= COMPILE_MIN_NUMEL
+    if not (COMPILE and big and not _COMPILE_FAILED and like.device.type == "cpu"):
+        return _eager_kernels(n, p, cin)
+    key = (n, p, cin)
+    if key not in _KERNELS:
+        opts = dict(dynamic=False, fullgraph=True)
+        _KERNELS[key] = tuple(_guarded(torch.compile(k, **opts), k) for k in _eager_kernels(*key))
+    return _KERNELS[key]
+
+
+def _guarded(compiled, eager):
+    def call(*args):
+        global _COMPILE_FAILED
+        if not _COMPILE_FAILED:
+            try:
+                return compiled(*args)
+            except Exception as err:  # noqa: BLE001 - any backend failure: eager from now on
+                _COMPILE_FAILED = True
+                warnings.warn(f"torch.compile of the ConvLSTM step failed ({type(err).__name__}: {err}); eager")
+        return eager(*args)
+    return call
 
 
 class ConvLSTMCell(nn.Module):
@@ -88,6 +255,9 @@ class ConvLSTMCell(nn.Module):
     ----------
     in_channels, hidden_channels : int
     kernel_size : int, odd
+    fast : bool
+        Recorded only: :meth:`step` is always the reference formula; the fast whole-sequence
+        path is :class:`AttentionConvLSTM`'s (``fast=True``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, forget_bias: float = 0.0,
@@ -109,7 +279,7 @@ class ConvLSTMCell(nn.Module):
         """Input part of the gates for a whole sequence: ``(B, T, C_in, H, W) -> (B, T, 4 C_h, H, W)``."""
         b, t = x.shape[:2]
         flat = x.flatten(0, 1)
-        pad = _pad_phi(flat, self.kernel_size // 2) if self.fast else _pad_sphere(flat, self.kernel_size, self.kernel_size)
+        pad = _pad_sphere(flat, self.kernel_size, self.kernel_size)
         z = self.conv_x(pad)
         return z.unflatten(0, (b, t))
 
@@ -117,12 +287,6 @@ class ConvLSTMCell(nn.Module):
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step from precomputed input gates ``(B, 4 C_h, H, W)`` and ``(h, c)``."""
         h, c = state
-        if self.fast:
-            z = gates_x + self.conv_h(_pad_phi(h, self.kernel_size // 2))
-            n = self.hidden_channels
-            i, f, o = torch.sigmoid(z[:, :3 * n]).split(n, dim=1)
-            c = f * c + i * torch.tanh(z[:, 3 * n:])
-            return o * torch.tanh(c), c
         z = gates_x + self.conv_h(_pad_sphere(h, self.kernel_size, self.kernel_size))
         i, f, o, g = torch.split(z, self.hidden_channels, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
@@ -160,7 +324,8 @@ class AttentionConvLSTM(nn.Module):
     attention : {"slice", "cellwise"}
         The paper's eqs. 3-4 (one score per slice) or the first checkpoints' mechanism.
     fast : bool
-        The fast formulation of the recurrence (module docstring); ``False``: the reference.
+        One autograd node per layer with hand-written BPTT (module docstring, "Speed"); ``False``:
+        the reference per-step formulation.
     """
 
     def __init__(self, hidden_channels=(12, 22), kernel_sizes=(5, 3), n_time: int = 28, height: int = 38,
@@ -194,6 +359,11 @@ class AttentionConvLSTM(nn.Module):
         b, t, _, hgt, wid = x.shape
         if t != self.n_time or (hgt, wid) != (self.height, self.width):
             raise ValueError(f"expected input (B, {self.n_time}, {self.height}, {self.width}), got {tuple(x.shape)}")
+        if self.fast:  # time-major channels-last through both layers, one autograd node per layer
+            seq = x.permute(1, 0, 3, 4, 2)  # (T, B, H, W, C_in)
+            for cell in self.cells:
+                seq = _ConvLSTMSequence.apply(seq, cell.conv_x.weight, cell.conv_h.weight, cell.conv_x.bias)
+            return self._attend_time_major(seq)
         seq = x
         for cell in self.cells:
             gates = cell.input_gates(seq)  # (B, T, 4C, H, W), all slices at once
@@ -205,6 +375,24 @@ class AttentionConvLSTM(nn.Module):
                 outs.append(h)
             seq = torch.stack(outs, dim=1)  # (B, T, C, H, W)
         h_last = outs[-1].unsqueeze(1)  # (B, 1, C, H, W)
+        return self._attend(seq, h_last)
+
+    def _attend_time_major(self, hs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_attend` on ``h_t`` stored ``(T, B, H, W, C)``: the same sums, in the fast path's layout."""
+        h_last = hs[-1:]
+        if self.attention == "slice":
+            overlap = (hs * h_last).sum(dim=3)  # (T, B, H, C): sum over phi
+            energy = torch.einsum("tbhc,tch->bt", overlap, self.attention_weight[..., 0])
+            score = torch.softmax(energy, dim=1)
+            context = torch.einsum("bt,tbhwc->bchw", score, hs)
+            return context, score
+        weight = self.attention_weight.permute(0, 2, 3, 1).unsqueeze(1)  # (T, 1, H, W, C)
+        score = torch.softmax(hs * weight * h_last, dim=0)
+        context = (score * hs).sum(dim=0).permute(0, 3, 1, 2)
+        return context, score.mean(dim=(2, 3, 4)).transpose(0, 1)
+
+    def _attend(self, seq: torch.Tensor, h_last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context and attention from the last layer's ``h_t`` ``(B, T, C, H, W)`` and ``h_T`` ``(B, 1, C, H, W)``."""
         if self.attention == "slice":  # eqs. 3-4: one score per slice
             overlap = (seq * h_last).sum(dim=-1)  # (B, T, C, H): sum over phi (W has no phi)
             energy = (overlap * self.attention_weight[..., 0]).sum(dim=(2, 3))  # (B, T)

@@ -92,26 +92,72 @@ def test_rotation_about_z_by_grid_steps(shift):
     torch.testing.assert_close(a1, a2)
 
 
+def _loss_and_grads(m, x):
+    c, a = m(x)
+    loss = c.square().mean() + a.std()
+    loss.backward()
+    return c, a, loss, [p.grad.clone() for p in m.parameters()]
+
+
 @pytest.mark.parametrize("attention", ["slice", "cellwise"])
-def test_fast_recurrence_equals_the_reference(attention):
-    """The fast path (one circular F.pad, fused sigmoid gates) gives the reference's outputs and
-    gradients on the same weights and batch."""
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kernels,width", [((5, 3), 10), ((3, 5), 9), ((3, 3), 8), ((5, 5), 11)])
+def test_fast_recurrence_equals_the_reference(attention, dtype, kernels, width):
+    """The fast path (one autograd node per layer, hand-written BPTT, time-major channels-last,
+    attention on that layout) gives the reference's outputs, loss and every parameter's gradient
+    on the same weights and batch."""
     torch.manual_seed(4)
-    ref = AttentionConvLSTM((3, 4), (5, 3), n_time=6, height=8, width=10, attention=attention, fast=False)
-    fast = AttentionConvLSTM((3, 4), (5, 3), n_time=6, height=8, width=10, attention=attention, fast=True)
+    ref = AttentionConvLSTM((3, 4), kernels, n_time=6, height=8, width=width, attention=attention, fast=False,
+                            forget_bias=1.0).to(dtype)
+    fast = AttentionConvLSTM((3, 4), kernels, n_time=6, height=8, width=width, attention=attention).to(dtype)
+    assert fast.fast and all(c.fast for c in fast.cells)
+    with torch.no_grad():
+        ref.attention_weight.normal_()
     fast.load_state_dict(ref.state_dict())
-    x = torch.rand(3, 6, 8, 10)
-    out = []
+    x = torch.rand(3, 6, 8, width, dtype=dtype)
+    out = [_loss_and_grads(m, x) for m in (ref, fast)]
+    tol = {} if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    for k in range(3):
+        torch.testing.assert_close(out[1][k], out[0][k], **tol)
+    for (name, _), g0, g1 in zip(ref.named_parameters(), out[0][3], out[1][3]):
+        torch.testing.assert_close(g1, g0, **tol, msg=lambda m: f"{name}: {m}")
+
+
+def test_fast_path_input_gradient_and_two_channel_input():
+    """The gradient reaches the input maps (``(B, T, C_in, H, W)`` input) as in the reference."""
+    torch.manual_seed(5)
+    ref = AttentionConvLSTM((2, 3), (3, 3), n_time=4, height=6, width=7, in_channels=2, fast=False).double()
+    fast = AttentionConvLSTM((2, 3), (3, 3), n_time=4, height=6, width=7, in_channels=2).double()
+    fast.load_state_dict(ref.state_dict())
+    x = torch.rand(2, 4, 2, 6, 7, dtype=torch.float64)
+    grads = []
     for m in (ref, fast):
-        c, a = m(x)
-        loss = c.square().mean() + a.std()
-        loss.backward()
-        out.append((c, a, loss, [p.grad for p in m.parameters()]))
-    torch.testing.assert_close(out[0][0], out[1][0])
-    torch.testing.assert_close(out[0][1], out[1][1])
-    torch.testing.assert_close(out[0][2], out[1][2])
+        xi = x.clone().requires_grad_(True)
+        c, a = m(xi)
+        (c.square().sum() + (a * torch.arange(4.0, dtype=a.dtype)).sum()).backward()
+        grads.append(xi.grad)
+    torch.testing.assert_close(grads[1], grads[0])
+    fast.eval()
+    with torch.no_grad():  # no graph: the fast path runs under no_grad too
+        torch.testing.assert_close(fast(x)[0], ref(x)[0])
+
+
+@pytest.mark.slow
+def test_compiled_step_kernels_equal_the_reference(monkeypatch):
+    """The torch.compile'd element-wise kernels (used for big maps; eager fallback without a compiler)."""
+    from kamcore.nn import convlstm
+
+    monkeypatch.setattr(convlstm, "COMPILE_MIN_NUMEL", 0)
+    monkeypatch.setattr(convlstm, "_KERNELS", {})
+    torch.manual_seed(6)
+    ref = AttentionConvLSTM((2, 3), (3, 3), n_time=4, height=6, width=8, fast=False).double()
+    fast = AttentionConvLSTM((2, 3), (3, 3), n_time=4, height=6, width=8).double()
+    fast.load_state_dict(ref.state_dict())
+    x = torch.rand(2, 4, 6, 8, dtype=torch.float64)
+    out = [_loss_and_grads(m, x) for m in (ref, fast)]
+    torch.testing.assert_close(out[1][2], out[0][2])
     for g0, g1 in zip(out[0][3], out[1][3]):
-        torch.testing.assert_close(g0, g1)
+        torch.testing.assert_close(g1, g0)
 
 
 def test_gradients_reach_every_parameter():
@@ -168,3 +214,32 @@ def test_forget_bias_keeps_an_early_hit_until_the_last_slice():
     assert last_over_first(3.0) > 0.5
     cell = ConvLSTMCell(1, 4, 3, forget_bias=3.0)
     assert torch.all(cell.conv_x.bias[4:8] == 3.0) and torch.all(cell.conv_x.bias[:4] == 0.0)
+
+
+@pytest.mark.parametrize("preset,batch", [("tiny", 3), ("cpu", 2)])
+def test_kamnet_fast_equals_reference(preset, batch):
+    """The whole KamNet (training mode: batch norm on batch statistics, the same dropout masks)
+    gives the same loss and gradients with the fast ConvLSTM as with the reference, float64."""
+    import copy
+
+    from kamcore.nn.kamnet import KamNet, KamNetConfig
+
+    torch.manual_seed(7)
+    cfg = KamNetConfig.from_preset(preset)
+    fast = KamNet(cfg).double()
+    ref = copy.deepcopy(fast)
+    ref.lstm.fast = False
+    for cell in ref.lstm.cells:
+        cell.fast = False
+    s = 2 * cfg.bandwidth
+    x = torch.poisson(torch.full((batch, cfg.n_time, s, s), 0.3, dtype=torch.float64))
+    y = torch.arange(batch, dtype=torch.float64) % 2
+    res = []
+    for net in (ref, fast):
+        torch.manual_seed(8)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y)
+        loss.backward()
+        res.append((loss, [p.grad for p in net.parameters()]))
+    torch.testing.assert_close(res[1][0], res[0][0])
+    for (name, _), g0, g1 in zip(ref.named_parameters(), res[0][1], res[1][1]):
+        torch.testing.assert_close(g1, g0, atol=1e-10, rtol=1e-7, msg=lambda m: f"{name}: {m}")
