@@ -57,7 +57,8 @@ reference (per-step autograd, ``cat`` padding, separate gates) that the tests an
   ``convolution_backward`` giving the input gradient (``fold`` = adjoint of the phi wrap) and
   the weight gradient together (one batched weight gradient over all B T pairs was
   measured no faster and needs copies);
-* the element-wise step kernels are ``torch.compile``d for maps with ``B H W C >= 2^16``
+* when training (grad enabled; scoring stays eager, so a server never waits for a compile),
+  the element-wise step kernels are ``torch.compile``d for maps with ``B H W C >= 2^16``
   (``COMPILE``, env ``KAMCORE_COMPILE=0``); any compile failure falls back to eager.
 
 Measured on the shared 2-core machine (``cpu`` preset, batch 32, Adam; load average ~7):
@@ -143,7 +144,7 @@ class _ConvLSTMSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, wx, wh, bias):
+    def forward(ctx, x, wx, wh, bias, compile_ok):
         t_len, b, hgt, wid, cin = x.shape
         n, k = wh.shape[1], wh.shape[-1]
         p = k // 2
@@ -157,7 +158,7 @@ class _ConvLSTMSequence(torch.autograd.Function):
         for t in range(t_len):
             _wrap_(buf[t, ..., :cin], p, wid)
         hs = x.new_empty(t_len, b, hgt, wid, n)
-        fwd = _kernels(n, x, p, cin)[0]
+        fwd = _kernels(n, x, p, cin, compile_ok)[0]
         saved = []
         c = x.new_zeros(b, hgt, wid, n)
         c0 = c
@@ -170,7 +171,7 @@ class _ConvLSTMSequence(torch.autograd.Function):
             saved.append((s, c))
         ctx.save_for_backward(buf, weight, scale)
         ctx.saved, ctx.zero = saved, c0
-        ctx.dims = (cin, n, p)
+        ctx.dims, ctx.compile_ok = (cin, n, p), compile_ok
         return hs
 
     @staticmethod
@@ -182,7 +183,7 @@ class _ConvLSTMSequence(torch.autograd.Function):
         t_len, b, hgt, wid, _ = dhs.shape
         need_x = ctx.needs_input_grad[0]
         dx = dhs.new_empty(t_len, b, hgt, wid, cin) if need_x else None
-        bwd = _kernels(n, dhs, p, cin)[1]
+        bwd = _kernels(n, dhs, p, cin, ctx.compile_ok)[1]
         zero = ctx.zero
         d_in = dhs.new_zeros(b, hgt, wid + 2 * p, cin + n)
         dc_next = zero
@@ -202,7 +203,7 @@ class _ConvLSTMSequence(torch.autograd.Function):
         if need_x:
             dx[0] = _fold(d_in, p)[..., :cin]
         dw = dw * scale[:, None, None, None]
-        return dx, dw[:, :cin], dw[:, cin:], db * scale
+        return dx, dw[:, :cin], dw[:, cin:], db * scale, None
 
 
 #: compile the element-wise step kernels with torch.compile (env KAMCORE_COMPILE=0: never); any
@@ -219,10 +220,11 @@ def _eager_kernels(n: int, p: int, cin: int):
             lambda *a: _gates_backward(*a, n, p, cin))
 
 
-def _kernels(n: int, like: torch.Tensor, p: int, cin: int):
-    """The element-wise forward / backward of one step for ``n`` hidden channels, kernel half-width ``p``."""
+def _kernels(n: int, like: torch.Tensor, p: int, cin: int, compile_ok: bool = True):
+    """The element-wise forward / backward of one step for ``n`` hidden channels, kernel half-width ``p``;
+    compiled only when ``compile_ok`` (training: scoring never waits for a compile)."""
     big = like[0].numel() // max(like.shape[-1], 1) * n >= COMPILE_MIN_NUMEL
-    if not (COMPILE and big and not _COMPILE_FAILED and like.device.type == "cpu"):
+    if not (COMPILE and compile_ok and big and not _COMPILE_FAILED and like.device.type == "cpu"):
         return _eager_kernels(n, p, cin)
     key = (n, p, cin)
     if key not in _KERNELS:
@@ -362,7 +364,8 @@ class AttentionConvLSTM(nn.Module):
         if self.fast:  # time-major channels-last through both layers, one autograd node per layer
             seq = x.permute(1, 0, 3, 4, 2)  # (T, B, H, W, C_in)
             for cell in self.cells:
-                seq = _ConvLSTMSequence.apply(seq, cell.conv_x.weight, cell.conv_h.weight, cell.conv_x.bias)
+                seq = _ConvLSTMSequence.apply(seq, cell.conv_x.weight, cell.conv_h.weight, cell.conv_x.bias,
+                                              torch.is_grad_enabled())  # compile for training only
             return self._attend_time_major(seq)
         seq = x
         for cell in self.cells:
