@@ -1,8 +1,10 @@
 """What every view of a session follows: one :class:`Selection`, kept in the URL.
 
 The view, run and event live in the page's query string
-(``?view=runs&run=17``), so a link pasted into the e-log reopens the same
-view; :meth:`Selection.sync_url` ties them to ``pn.state.location``.
+(``?view=runs&run=17``, ``?view=live&event=17:123``), so a link pasted into the
+e-log reopens the same view; :meth:`Selection.sync_url` ties them to
+``pn.state.location``.  An event is addressed by ``RUN:EVENT`` (run number and
+event id in the run), which stays valid after the event has left the live buffer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import param
 __all__ = ["Selection", "VIEWS"]
 
 #: view key -> tab title
-VIEWS = {"live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
+VIEWS = {"shift": "Shift", "live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
          "studies": "Studies"}
 
 
@@ -21,8 +23,8 @@ class Selection(param.Parameterized):
 
     view = param.Selector(default="live", objects=list(VIEWS), doc="Page shown.")
     run = param.Integer(default=0, bounds=(0, None), doc="Run of the Runs view (0: the latest).")
-    event = param.Integer(default=0, bounds=(0, None), doc=(
-        "Live-store sequence number of the event shown (0: follow the newest)."))
+    event = param.String(default="", doc=(
+        "Event shown, 'RUN:EVENT' (run number : event id); empty: follow the newest (PINNED otherwise)."))
     paused = param.Boolean(default=False, doc="Live updates stopped for this session.")
     color_by = param.Selector(default="time", objects=["time", "charge"], doc="Colour of the hit maps.")
     generator = param.Selector(default="vae", objects=["vae", "gan"], doc="Generator of the Real vs generated view.")

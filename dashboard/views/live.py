@@ -4,6 +4,7 @@ current run filling up (event rate, score histogram); pause/resume.
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -25,6 +26,8 @@ class LiveView(Viewer):
     selection = param.ClassSelector(class_=Selection, doc="Shared selection of the session.")
     shown_seq = param.Integer(default=0, doc="Sequence number of the event on screen.")
     shown_wall_ns = param.Integer(default=0, doc="When the producer stored the event on screen (ns).")
+    shown_address = param.String(default="", doc="'RUN:EVENT' of the event on screen.")
+    shown_from = param.String(default="", doc="Where the event on screen was read: buffer, run file, live store.")
 
     def __init__(self, **params):
         params.setdefault("selection", Selection())
@@ -49,7 +52,7 @@ class LiveView(Viewer):
                                         width=110)
         self._pause.link(self.selection, value="paused", bidirectional=True)
         self._latest = pn.widgets.Button(name="Newest event", width=130)
-        self._latest.on_click(lambda e: self.selection.param.update(event=0, paused=False))
+        self._latest.on_click(lambda e: self.selection.param.update(event="", paused=False))
         self._maps = None
         self.selection.param.watch(self._on_color, "color_by")
         self.selection.param.watch(self._on_pause, "paused")
@@ -72,24 +75,50 @@ class LiveView(Viewer):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> bool:
-        """Draw the selected event if it changed (the session tick calls this); True when redrawn."""
+        """Draw the selected event if it changed (the session tick calls this); True when redrawn.
+
+        ``selection.event`` empty: the newest event; ``"RUN:EVENT"``: that event (PINNED), from the live
+        buffer or, once it has left it, from the run's files (:meth:`dashboard.backend.Backend.event`).
+        """
+        from kamcore.errors import KamcoreError
+        from kamcore.monitor import format_event_address, parse_event_address
+
         sel = self.selection
-        want = sel.event if (sel.event or sel.paused) else 0
-        if sel.paused and not sel.event:
-            want = self.shown_seq
-        ev = self.backend.buffer.event(want or None)
+        want = (sel.event or "").strip()
+        where = "buffer"
+        if not want:
+            ev = self.backend.buffer.event(None)
+        elif want.isdigit():  # a live sequence number (links of earlier versions)
+            ev = self.backend.buffer.event(int(want))
+            if ev is None:
+                self._info.text = (f"<b>Live event #{want}</b> is no longer in the live buffer; "
+                                   "links now name the event as RUN:EVENT, which never expires.")
+                return False
+        else:
+            try:
+                addr = parse_event_address(want)
+            except KamcoreError as exc:
+                self._info.text = f"<span class='kd-error'>{html.escape(str(exc))}</span>"
+                return False
+            if want == self.shown_address and self.shown_from != "":
+                if self._last_ev is not None:
+                    self._draw_run(self._last_ev)
+                return False
+            ev, where = self.backend.event(*addr)
+            if ev is None:
+                self._info.text = f"<b>Event {html.escape(want)}</b> cannot be shown: {html.escape(where)}"
+                return False
         if ev is None:
-            if want and want != self.shown_seq:
-                self._info.text = (f"<b>Event {want}</b> is no longer in the live buffer "
-                                     f"(the server keeps the newest {self.backend.config.buffer_events}).")
             return False
         seq = int(ev.seq[0])
-        if seq == self.shown_seq:
+        address = format_event_address(int(ev.events.run[0]), int(ev.events.event_id[0]))
+        if address == self.shown_address and seq == self.shown_seq:
             self._draw_run(ev)  # the run keeps filling while we show the same event
             return False
+        self.shown_from = where
         self._draw_event(ev)
         self._draw_run(ev)
-        self.shown_seq, self.shown_wall_ns = seq, int(ev.wall_ns[0])
+        self.shown_seq, self.shown_wall_ns, self.shown_address = seq, int(ev.wall_ns[0]), address
         return True
 
     def _draw_event(self, ev) -> None:
@@ -106,7 +135,12 @@ class LiveView(Viewer):
             f" &middot; peak attention in slice {int(np.argmax(ev.attention[0]))}")
         self._info.text = (
             f"<div style='font-size:1.05em'><b>Run {int(e.run[0])}</b>, event {int(e.event_id[0])} "
-            f"(live #{int(ev.seq[0])}) &middot; <b>score {float(ev.score[0]):.3f}</b> "
+            f"<a class='kd-permalink' href='?view=live&amp;event={int(e.run[0])}:{int(e.event_id[0])}'>"
+            f"[link {int(e.run[0])}:{int(e.event_id[0])}]</a> "
+            + (f"(live #{int(ev.seq[0])})" if self.shown_from == "buffer" else
+               f"<span class='kd-from'>(read from the {html.escape(self.shown_from)}: no longer in the live "
+               f"buffer)</span>")
+            + f" &middot; <b>score {float(ev.score[0]):.3f}</b> "
             f"({'signal-like' if ev.score[0] >= 0.5 else 'background-like'}){att}<br>"
             f"{e.hits_per_event[0]} hits, {float(e.q_pe.sum()):.0f} p.e., visible energy "
             f"{float(e.energy_mev[0]):.2f} MeV, reconstructed R = {r:.0f} cm &middot; "
@@ -152,15 +186,15 @@ class LiveView(Viewer):
                                    "rate_bottom": np.zeros_like(counts)}
 
     def _on_color(self, *_):
-        ev = self.backend.buffer.event(self.shown_seq or None)
+        ev = self._last_ev
         if ev is not None:
             self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper)
 
     def _on_pause(self, event):
         if event.new and not self.selection.event:  # pin the event on screen (and in the URL)
-            self.selection.event = self.shown_seq
+            self.selection.event = self.shown_address
         elif not event.new:
-            self.selection.event = 0
+            self.selection.event = ""
 
     def __panel__(self):
         pn.state.onload(self._build_run_row)  # at once in a notebook; after the first paint when served

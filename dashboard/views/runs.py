@@ -19,17 +19,27 @@ from panel.viewable import Viewer
 from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
 from ..selection import Selection
 
-__all__ = ["RunsView", "run_state", "FILE_PROBLEMS"]
+__all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
-                 "bad file": "#000000", "incomplete": OKABE_ITO[4]}
+                 "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2]}
 
 #: what the Runs view says about a run file the producer could not close (catalog status -> text)
 FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
 
 
-def run_state(run: dict) -> str:
-    """``"ok" | "flagged" | "bad fit" | "not fitted" | "bad file" | "incomplete"`` of a catalog run dict."""
+def acked_runs(alarms: list[dict]) -> set[int]:
+    """Runs whose flag alarms are all acknowledged (at least one)."""
+    seen: dict[int, bool] = {}
+    for a in alarms:
+        if a["kind"] == "flag" and a["run"] is not None:
+            seen[a["run"]] = seen.get(a["run"], True) and a["status"] != "open"
+    return {r for r, ok in seen.items() if ok}
+
+
+def run_state(run: dict, acked: bool = False) -> str:
+    """``"ok" | "flagged" | "bad fit" | "acknowledged" | "not fitted" | "bad file" | "incomplete"`` of a catalog
+    run dict; a flagged (or bad-fit) run whose alarms were all acknowledged (``acked``) is ``"acknowledged"``."""
     if run.get("status") == "bad_file":
         return "bad file"
     if run.get("status") == "incomplete":
@@ -38,6 +48,8 @@ def run_state(run: dict) -> str:
     if fit is None or fit.get("status") != "ok":
         return "not fitted"
     kinds = {f["kind"] for f in run.get("flags", [])}
+    if kinds and acked:
+        return "acknowledged"
     if "bad_fit" in kinds:
         return "bad fit"
     if kinds:
@@ -113,9 +125,11 @@ class RunsView(Viewer):
         self._text = pn.widgets.TextAreaInput(name="Shift note for this run", placeholder="what you saw / did",
                                               height=80, sizing_mode="stretch_width")
         self._add = pn.widgets.Button(name="Add note", button_type="primary", width=110)
-        self._ack = pn.widgets.Button(name="Acknowledge flags", button_type="warning", width=160)
+        self._ack_text = pn.widgets.TextInput(name="Acknowledgement of this run's alarms",
+                                              placeholder="what you checked about the flags", width=320)
+        self._ack = pn.widgets.Button(name="Acknowledge flags", button_type="warning", width=160, align="end")
         self._add.on_click(lambda e: self._add_note("note"))
-        self._ack.on_click(lambda e: self._add_note("ack"))
+        self._ack.on_click(lambda e: self._ack_run())
         self._note_msg = pn.pane.HTML("", sizing_mode="stretch_width")
         self._notes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._open_notes = pn.widgets.Select(name="Open note", options={}, width=300)
@@ -124,6 +138,10 @@ class RunsView(Viewer):
         self.selection.param.watch(lambda e: self._draw_selected(), "run")
         self.param.watch(lambda e: self._draw_selected(), "reference_run")
         self._notes_sig = None
+        self._acked: set[int] = set()
+
+    def _state(self, r: dict) -> str:
+        return run_state(r, r["run"] in self._acked)
 
     # ---------------------------------------------------------------- data
     def _current(self) -> dict | None:
@@ -141,9 +159,10 @@ class RunsView(Viewer):
         """Redraw when the catalog changed (a run closed, a note added)."""
         runs = self.backend.runs()
         notes = self.backend.notes()
+        self._acked = acked_runs(self.backend.alarms())
         # any run row written (a run closed, a file marked bad or incomplete, an incomplete file closed later)
         sig = (len(runs), max((r["updated_at"] or "" for r in runs), default=None),
-               runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None)
+               runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None, tuple(sorted(self._acked)))
         changed = False
         if sig != self._signature:
             self._signature = sig
@@ -165,7 +184,7 @@ class RunsView(Viewer):
         rows = []
         for r in runs:
             fit = r.get("fit") or {}
-            st = run_state(r)
+            st = self._state(r)
             f = fit.get("bkg_fraction")
             e = fit.get("bkg_fraction_err")
             rows.append({"run": r["run"], "state": st, "events": r.get("n_events"),
@@ -185,7 +204,7 @@ class RunsView(Viewer):
             "run": [r["run"] for r, _ in fitted], "f": [f["bkg_fraction"] for _, f in fitted],
             "lo": [f["bkg_fraction"] - (f["bkg_fraction_err"] or 0) for _, f in fitted],
             "hi": [f["bkg_fraction"] + (f["bkg_fraction_err"] or 0) for _, f in fitted],
-            "color": [STATE_COLOURS[run_state(r)] for r, _ in fitted], "state": [run_state(r) for r, _ in fitted],
+            "color": [STATE_COLOURS[self._state(r)] for r, _ in fitted], "state": [self._state(r) for r, _ in fitted],
             "p": [f.get("pvalue") for _, f in fitted], "n": [f.get("n_events") for _, f in fitted]}
         for b in self._boxes:
             b.visible = False
@@ -204,7 +223,7 @@ class RunsView(Viewer):
                          f"mean f = {p['mean_fraction']:.3f}, {p['significance']:.1f}&sigma; above the reference</li>")
         self._periods.object = (("<b>High-background periods</b> (shaded above)<ul>" + "".join(lines) + "</ul>")
                                 if lines else "<b>No high-background period</b> in the catalog.")
-        opts = {f"run {r['run']} ({run_state(r)})": r["run"] for r in reversed(runs)}
+        opts = {f"run {r['run']} ({self._state(r)})": r["run"] for r in reversed(runs)}
         self._select.options = {"latest": 0, **opts}
         self._ref_select.options = {"automatic": 0, **{f"run {r['run']}": r["run"] for r in reversed(runs)
                                                        if run_state(r) == "ok"}}
@@ -262,7 +281,7 @@ class RunsView(Viewer):
 
     def _fit_html(self, cur: dict, ref: dict | None) -> str:
         fit = cur.get("fit")
-        st = run_state(cur)
+        st = self._state(cur)
         colour = STATE_COLOURS[st]
         head = (f"<span style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
                 f"{html.escape(st.upper())}</span> <b>Run {cur['run']}</b>")
@@ -333,9 +352,30 @@ class RunsView(Viewer):
             self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
             return
         self._note_msg.object = f"Saved for run {cur['run']}."
-        self._text.value = ""
+        self._text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
         self._notes_sig = None
         self.refresh()
+
+    def _ack_run(self) -> None:
+        """Acknowledge the open alarms of the selected run with the acknowledgement's own text."""
+        from kamcore.errors import KamcoreError
+
+        cur = self._current()
+        text = self._ack_text.value_input if self._ack_text.value_input is not None else self._ack_text.value
+        try:
+            if cur is None:
+                raise KamcoreError("no run selected")
+            ids = [a["id"] for a in self.backend.alarms() if a["run"] == cur["run"] and a["status"] == "open"]
+            if not ids:
+                raise KamcoreError(f"run {cur['run']} has no open alarm")
+            done = self.backend.ack_alarms(ids, by=(self.author or "").strip(), text=(text or "").strip())
+        except KamcoreError as exc:
+            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._note_msg.object = f"Acknowledged {len(done)} alarm(s) of run {cur['run']}."
+        self._ack_text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
+        self._notes_sig = None
+        self._signature = None  # redrawn by the session tick (Bokeh models change only under the document lock)
 
     def _resolve_note(self, event) -> None:
         from kamcore.errors import KamcoreError
@@ -357,7 +397,8 @@ class RunsView(Viewer):
         nav = pn.Row(self._prev, self._select, self._next, self._last, self._ref_select,
                      sizing_mode="stretch_width")
         notes = pn.Column(self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
-                          pn.Row(self._add, self._ack), pn.Row(self._open_notes, self._resolve), self._note_msg,
+                          pn.Row(self._add), pn.Row(self._ack_text, self._ack),
+                          pn.Row(self._open_notes, self._resolve), self._note_msg,
                           sizing_mode="stretch_width")
         return pn.Column(caption, 
             nav, self._result,
