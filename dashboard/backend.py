@@ -488,6 +488,16 @@ class Backend:
             return None
         return self._cache.get("results", load)
 
+    def working_point(self) -> dict | None:
+        """The classifier's working point from its held-out results: ``{"threshold", "acceptance",
+        "bi214_rejection"}`` (the score cut keeping ``acceptance`` of 0vbb, ``kamcore evaluate``), or None."""
+        res = self.results()
+        if not res or res.get("threshold") is None:
+            return None
+        bi = (res.get("sources") or {}).get("Bi214") or {}
+        return {"threshold": float(res["threshold"]), "acceptance": float(res.get("acceptance", 0.9)),
+                "bi214_rejection": bi.get("rejection")}
+
     def generator(self, kind: str):
         """The ``"vae"`` or ``"gan"`` generator (loaded once), or raise ConfigError naming the file."""
         from kamcore.train import checkpoint_paths, load_model

@@ -35,6 +35,7 @@ class LiveView(Viewer):
         self.display = EventDisplay()
         self._sphere, self._hits, self._mapper = sphere_figure(
             "Hit PMTs (Mollweide, seen from inside)", self.display.pmt_x, self.display.pmt_y, self.display.outline)
+        self._colorbar = self._sphere.select_one({"name": "kd-colorbar"})
         size = self.display.size
         self._slice_fig, self._slice_src, self._slice_mapper = slice_figure("Hit map, time slice", size)
         self._player = pn.widgets.Player(name="time slice", start=0, end=self.display.n_slices - 1, value=13,
@@ -64,6 +65,15 @@ class LiveView(Viewer):
                                                         ["hits"], height=260, y_label="hits")
         self._score_fig, self._score_src = histogram_figure("Scores of the current run", "classifier score",
                                                             ["events", "this event"], height=260)
+        wp = self.backend.working_point()
+        if wp is not None:
+            from bokeh.models import Label, Span
+
+            self._score_fig.add_layout(Span(location=wp["threshold"], dimension="height", line_dash="dashed",
+                                            line_color="#555555", line_width=2))
+            self._score_fig.add_layout(Label(x=wp["threshold"], y=5, y_units="screen", x_offset=4,
+                                             text=f"0vbb cut ({100 * wp['acceptance']:.0f}% acc.)",
+                                             text_font_size="8pt", text_color="#555555"))
         self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
                                                           "seconds before now", ["rate"], height=260,
                                                           y_label="events / s")
@@ -124,7 +134,7 @@ class LiveView(Viewer):
     def _draw_event(self, ev) -> None:
         d = self.display
         self._maps = d.hitmap(ev)
-        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper)
+        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper, colorbar=self._colorbar)
         self._draw_slice()
         self._slice_mapper.high = max(1.0, float(self._maps.max()))
         self._last_ev = ev
@@ -140,11 +150,22 @@ class LiveView(Viewer):
             + (f"(live #{int(ev.seq[0])})" if self.shown_from == "buffer" else
                f"<span class='kd-from'>(read from the {html.escape(self.shown_from)}: no longer in the live "
                f"buffer)</span>")
-            + f" &middot; <b>score {float(ev.score[0]):.3f}</b> "
-            f"({'signal-like' if ev.score[0] >= 0.5 else 'background-like'}){att}<br>"
+            + f" &middot; <b>score {float(ev.score[0]):.3f}</b> {self._working_point_text(float(ev.score[0]))}"
+            f"{att}<br>"
             f"{e.hits_per_event[0]} hits, {float(e.q_pe.sum()):.0f} p.e., visible energy "
             f"{float(e.energy_mev[0]):.2f} MeV, reconstructed R = {r:.0f} cm &middot; "
             f"simulation truth: <code>{e.source[0]}</code></div>")
+
+    def _working_point_text(self, score: float) -> str:
+        """Where the score lies against the model's working point (cut at its 0vbb acceptance)."""
+        wp = self.backend.working_point()
+        if wp is None:
+            return "(no working point in the model's results)"
+        cut = wp["threshold"]
+        rej = f", rejects {100 * wp['bi214_rejection']:.0f}% of Bi214" if wp.get("bi214_rejection") is not None else ""
+        verdict = "passes" if score >= cut else "fails"
+        return (f"<span class='kd-wp'>({verdict} the 0&nu;&beta;&beta; cut: score &ge; {cut:.3f} keeps "
+                f"{100 * wp['acceptance']:.0f}% of 0&nu;&beta;&beta;{rej})</span>")
 
     def _draw_tau(self, ev) -> None:
         if self._tau_src is None:
@@ -160,7 +181,13 @@ class LiveView(Viewer):
         k = int(self._player.value)
         self._slice_src.data = {"image": [self._maps[k]]}
         lo, hi = self.display.slice_edges[k], self.display.slice_edges[k + 1]
-        self._slice_fig.title.text = f"Hit map, time slice {k} ({lo:+.1f} to {hi:+.1f} ns)"
+        if k == 0:  # the first and last slices also hold every earlier / later hit (kamcore.preprocess.time_slice)
+            span = f"underflow: every hit before {hi:+.1f} ns"
+        elif k == self.display.n_slices - 1:
+            span = f"overflow: every hit after {lo:+.1f} ns"
+        else:
+            span = f"{lo:+.1f} to {hi:+.1f} ns"
+        self._slice_fig.title.text = f"Hit map, time slice {k} ({span})"
 
     def _draw_run(self, ev) -> None:
         if self._score_src is None:
@@ -188,7 +215,8 @@ class LiveView(Viewer):
     def _on_color(self, *_):
         ev = self._last_ev
         if ev is not None:
-            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper)
+            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper,
+                                          colorbar=self._colorbar)
 
     def _on_pause(self, event):
         if event.new and not self.selection.event:  # pin the event on screen (and in the URL)

@@ -22,7 +22,25 @@ from ..selection import Selection
 __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
-                 "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2]}
+                 "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2],
+                 "unphysical": OKABE_ITO[7]}
+
+
+def unphysical(run: dict) -> list[str]:
+    """Components of the run's fit with a yield negative beyond 2 sigma (:func:`kamcore.fit.flags.unphysical_components`)."""
+    from kamcore.fit.flags import unphysical_components
+
+    fit = run.get("fit") or {}
+    res = fit.get("result") or {}
+    return unphysical_components(res.get("yields") or {}, res.get("errors") or {}) if fit.get("status") == "ok" else []
+
+
+def _utc(ns) -> str:
+    import datetime as dt
+
+    if ns is None:
+        return ""
+    return dt.datetime.fromtimestamp(int(ns) / 1e9, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 #: what the Runs view says about a run file the producer could not close (catalog status -> text)
 FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
@@ -52,6 +70,8 @@ def run_state(run: dict, acked: bool = False) -> str:
         return "acknowledged"
     if "bad_fit" in kinds:
         return "bad fit"
+    if unphysical(run):
+        return "unphysical"
     if kinds:
         return "flagged"
     return "ok"
@@ -115,7 +135,7 @@ class RunsView(Viewer):
         self._ref_select.param.watch(lambda e: setattr(self, "reference_run", int(e.new or 0)), "value")
         self._table = pn.widgets.Tabulator(
             value=None, height=300, sizing_mode="stretch_width", selectable=1, disabled=True, show_index=False,
-            pagination=None)
+            pagination=None, layout="fit_data_table")
         self._table.on_click(self._on_table_click)
         self._result = pn.pane.HTML("", sizing_mode="stretch_width")
         self._periods = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -187,7 +207,8 @@ class RunsView(Viewer):
             st = self._state(r)
             f = fit.get("bkg_fraction")
             e = fit.get("bkg_fraction_err")
-            rows.append({"run": r["run"], "state": st, "events": r.get("n_events"),
+            rows.append({"run": r["run"], "state": st, "start (UTC)": _utc(r.get("start_ns")),
+                         "stop (UTC)": _utc(r.get("stop_ns")), "events": r.get("n_events"),
                          "live time (s)": None if r.get("livetime_s") is None else round(r["livetime_s"], 1),
                          "f_bkg": None if f is None else round(f, 3), "error": None if e is None else round(e, 3),
                          "p-value": None if fit.get("pvalue") is None else round(fit["pvalue"], 3),
@@ -196,9 +217,10 @@ class RunsView(Viewer):
                          "file problem": (r.get("error") or "") if r.get("status") in FILE_PROBLEMS else ""})
         import pandas as pd
 
-        df = pd.DataFrame(rows, columns=["run", "state", "events", "live time (s)", "f_bkg", "error", "p-value",
-                                         "flags", "good", "file problem"])
+        df = pd.DataFrame(rows, columns=["run", "state", "start (UTC)", "stop (UTC)", "events", "live time (s)",
+                                         "f_bkg", "error", "p-value", "flags", "good", "file problem"])
         self._table.value = df.iloc[::-1].reset_index(drop=True)
+        self._highlight()
         fitted = [(r, r["fit"]) for r in runs if r.get("fit") and r["fit"].get("bkg_fraction") is not None]
         self._f_src.data = {
             "run": [r["run"] for r, _ in fitted], "f": [f["bkg_fraction"] for _, f in fitted],
@@ -230,6 +252,16 @@ class RunsView(Viewer):
         if self._select.value is None or self._select.value != self.selection.run:
             self._select.value = self.selection.run if self.selection.run in self._select.options.values() else 0
 
+    def _highlight(self) -> None:
+        """Select (highlight) the row of the shown run in the table."""
+        cur = self._current()
+        df = self._table.value
+        if cur is None or df is None or not len(df):
+            return
+        rows = [int(i) for i in df.index[df["run"] == cur["run"]]]
+        if self._table.selection != rows:
+            self._table.selection = rows
+
     def _reference(self, cur: dict) -> dict | None:
         if self.reference_run:
             return next((r for r in self._runs if r["run"] == self.reference_run), None)
@@ -249,6 +281,7 @@ class RunsView(Viewer):
             self._data_src.data = {"x": [], "n": [], "lo": [], "hi": []}
             return
         self._sel_span.location = cur["run"]
+        self._highlight()
         scores = self.backend.run_scores(cur)
         n = score_histogram(scores, self.backend.templates) if len(scores) else np.zeros(len(edges) - 1)
         x = 0.5 * (edges[1:] + edges[:-1])
@@ -260,7 +293,10 @@ class RunsView(Viewer):
         if fit and fit.get("status") == "ok":
             parts = fitted_counts(RunFit.from_dict(fit["result"]), self.backend.templates)
         bottom = np.zeros(len(x))
+        negative = []
         for k in self._comps:
+            if parts.get(k) is not None and parts[k].sum() < 0:
+                negative.append(k)
             c = np.maximum(parts.get(k, np.zeros(len(x))), 0.0)
             data[k + "_bottom"] = bottom.copy()
             bottom = bottom + c
@@ -275,7 +311,8 @@ class RunsView(Viewer):
         else:
             self._ref_src.data = {"x": [], "y": []}
         self._h_fig.title.text = (f"Run {cur['run']}: {int(n.sum())} events, fitted templates stacked"
-                                  + (f", reference run {ref['run']}" if ref is not None else ""))
+                                  + (f", reference run {ref['run']}" if ref is not None else "")
+                                  + (f" (negative yield of {', '.join(negative)} not stacked)" if negative else ""))
         self._result.object = self._fit_html(cur, ref)
         self._notes_sig = None  # notes list follows the run
 
@@ -298,10 +335,13 @@ class RunsView(Viewer):
         f, e = fit.get("bkg_fraction"), fit.get("bkg_fraction_err")
         fs = "n/a" if f is None else f"{f:.3f} &plusmn; {e:.3f}"
         p = fit.get("pvalue")
+        bad = unphysical(cur)
+        warn = ("" if not bad else f"<br><b style='color:{OKABE_ITO[5]}'>Unphysical fit:</b> negative yield beyond "
+                f"2&sigma; for {html.escape(', '.join(bad))}; do not use its background fraction.")
         return (f"{head}: background fraction <b>{fs}</b>, fit p-value {'n/a' if p is None else f'{p:.3f}'}, "
                 f"{fit.get('n_events')} events, status {html.escape(str(fit.get('status')))}<br>"
                 f"<small>yields: {y}<br>model {html.escape(fit['model']['name'])}@{fit['model']['digest']}, "
-                f"templates {fit['template_digest']}</small>" + (f"<ul>{flags}</ul>" if flags else ""))
+                f"templates {fit['template_digest']}</small>" + warn + (f"<ul>{flags}</ul>" if flags else ""))
 
     def _draw_notes(self) -> None:
         cur = self._current()

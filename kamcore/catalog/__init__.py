@@ -7,10 +7,10 @@ the read API the dashboard uses (``list_runs``, ``fit_history``, ``periods``,
 """
 
 from .models import SCHEMA_VERSION, Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange
-from .store import SETTINGS, Catalog, CatalogError, default_catalog_path, default_catalog_url
+from .store import SETTINGS, Catalog, CatalogError, default_catalog_path, default_catalog_url, run_time_problems
 
 __all__ = [
     "Catalog", "CatalogError", "default_catalog_url", "default_catalog_path",
     "Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "Alarm", "Setting", "SettingChange", "SETTINGS",
-    "SCHEMA_VERSION",
+    "SCHEMA_VERSION", "run_time_problems",
 ]

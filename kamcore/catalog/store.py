@@ -46,7 +46,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import CatalogError, ConfigError
 from .models import Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange, utcnow
 
-__all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path", "SETTINGS"]
+__all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path", "SETTINGS",
+           "run_time_problems"]
 
 #: thresholds an expert may change in the catalog: key -> (type, lower bound, upper bound, meaning)
 SETTINGS = {
@@ -458,6 +459,36 @@ class Catalog:
                                                            template_digest=template_digest),
                 "periods": self.periods(model_digest=model_digest, template_digest=template_digest),
                 "notes": self.notes(status="open")}
+
+
+def run_time_problems(runs: list[dict], *, now_ns: int | None = None, tolerance_s: float = 1e-3) -> list[str]:
+    """What is wrong with the run times of catalog runs (:meth:`Catalog.list_runs`), as a DAQ records them:
+    each run has ``start_ns < stop_ns``, none lies in the future, the live time is at most ``stop - start``,
+    and runs ordered by number do not overlap.  Returns one line per problem (empty: consistent).
+
+    >>> run_time_problems([{"run": 1, "start_ns": 0, "stop_ns": 10**9, "livetime_s": 1.0},
+    ...                    {"run": 2, "start_ns": 5 * 10**8, "stop_ns": 2 * 10**9, "livetime_s": 1.5}], now_ns=3 * 10**9)
+    ['run 2 starts 0.5 s before run 1 stops']
+    """
+    import time
+
+    now_ns = time.time_ns() if now_ns is None else int(now_ns)
+    out, prev = [], None
+    for r in sorted((r for r in runs if r.get("status", "ok") == "ok"), key=lambda r: r["run"]):
+        a, b, live = r.get("start_ns"), r.get("stop_ns"), r.get("livetime_s")
+        if a is None or b is None or live is None:
+            out.append(f"run {r['run']} has no start, stop or live time")
+            continue
+        if not a < b:
+            out.append(f"run {r['run']} stops ({b}) before it starts ({a})")
+        if b > now_ns:
+            out.append(f"run {r['run']} stops {(b - now_ns) / 1e9:.1f} s in the future")
+        if live > (b - a) / 1e9 + tolerance_s or live <= 0:
+            out.append(f"run {r['run']}: live time {live:g} s, but it lasts {(b - a) / 1e9:g} s")
+        if prev is not None and a < prev["stop_ns"]:
+            out.append(f"run {r['run']} starts {(prev['stop_ns'] - a) / 1e9:.1f} s before run {prev['run']} stops")
+        prev = r
+    return out
 
 
 class _Tx:

@@ -184,3 +184,42 @@ def test_generated_view_reports_a_missing_generator_clearly(world, tmp_path):
     v = GeneratedView(backend=world, selection=Selection(generator="vae"))
     v.refresh()
     assert "checkpoint not found" in v._status.object
+
+
+def test_displays_tell_the_truth(world):
+    """Working point from the model's results, units on the colour bar, overflow slices named, the shown run
+    highlighted, run dates, unphysical fits marked (issue 19, part 6)."""
+    from dashboard.views import LiveView, RunsView
+    from dashboard.views.runs import run_state
+
+    wp = world.working_point()
+    assert wp is not None and 0.0 < wp["threshold"] < 1.0 and wp["acceptance"] == pytest.approx(0.9)
+    v = LiveView(backend=world, selection=Selection(event="2:3"))
+    v.refresh()
+    score = float(v._last_ev.score[0])
+    assert ("passes" if score >= wp["threshold"] else "fails") + " the 0&nu;&beta;&beta; cut" in v._info.text
+    assert "signal-like" not in v._info.text
+    assert v._colorbar.title == "proper time (ns)"
+    v.selection.color_by = "charge"
+    assert v._colorbar.title == "charge (p.e.)"
+    v._player.value = 0
+    assert "underflow: every hit before" in v._slice_fig.title.text
+    v._player.value = v.display.n_slices - 1
+    assert "overflow: every hit after" in v._slice_fig.title.text
+    v._player.value = 13
+    assert "flow" not in v._slice_fig.title.text
+
+    r = RunsView(backend=world, selection=Selection(run=2))
+    r.refresh()
+    table = r._table.value
+    assert list(table.iloc[r._table.selection]["run"]) == [2]
+    assert table["start (UTC)"].str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    run = world.runs()[1]
+    res = run["fit"]["result"]
+    comp = res["components"][-1]
+    bad = {**run, "flags": [], "fit": {**run["fit"], "result": {
+        **res, "yields": {**res["yields"], comp: -5 * res["errors"][comp]}}}}
+    assert run_state(bad) == "unphysical"
+    within = {**bad, "fit": {**bad["fit"], "result": {**bad["fit"]["result"], "yields": {
+        **res["yields"], comp: -1.5 * res["errors"][comp]}}}}
+    assert run_state(within) != "unphysical"
