@@ -128,6 +128,26 @@ CSS = """
 #: rung) gives a browser notification (when the crew allowed them) and a beep, unless muted (stored in
 #: the browser's localStorage, so a mute survives a reload)
 ALARM_JS = """
+// tabs as an ARIA tab list (Bokeh draws them in shadow roots): roles and the selected tab, at most once a second
+const nowMs = Date.now();
+if (!window._kdAriaT || nowMs - window._kdAriaT > 1000) {
+  window._kdAriaT = nowMs;
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.classList && el.classList.contains('bk-header') && el.querySelector('.bk-tab')) {
+        el.setAttribute('role', 'tablist');
+        for (const t of el.querySelectorAll('.bk-tab')) {
+          const on = t.classList.contains('bk-active');
+          t.setAttribute('role', 'tab');
+          t.setAttribute('aria-selected', on ? 'true' : 'false');
+          t.tabIndex = on ? 0 : -1;
+        }
+      }
+      if (el.shadowRoot) { walk(el.shadowRoot); }
+    }
+  };
+  walk(document);
+}
 const isMuted = window.localStorage.getItem('kd-muted') === '1';
 if (mute.label !== (isMuted ? 'muted' : 'sound on')) { mute.label = isMuted ? 'muted' : 'sound on'; }
 const doc = new DOMParser().parseFromString(cb_obj.text, 'text/html');
@@ -163,6 +183,11 @@ if ('Notification' in window) { Notification.requestPermission(); }
 """
 
 
+#: the tab bar stays at the top while a page scrolls
+TABS_CSS = """
+:host > .bk-header, .bk-header {position: sticky; top: 0; z-index: 50; background: var(--background-color, white)}
+"""
+
 BANNER_CSS = """
 .kd-banner {background:#B00020; color:white; padding:8px 14px; border-radius:4px; font-size:1.1em}
 .kd-banner-stale {background:#D55E00}
@@ -192,10 +217,18 @@ def create_app(backend=None, selection: Selection | None = None):
     def ensure(key: str):
         if key not in views:
             views[key] = factories[key](backend=backend, selection=selection)
-            holders[key].objects = [views[key]]
         return views[key]
 
-    tabs = pn.Tabs(*[(VIEWS[k], holders[k]) for k in keys], dynamic=False, sizing_mode="stretch_width")
+    def show(key: str):
+        """Only the shown page is in the layout: a hidden page would set the height of every page."""
+        ensure(key)
+        for k, h in holders.items():
+            want = [views[k]] if k == key else []
+            if h.objects != want:
+                h.objects = want
+
+    tabs = pn.Tabs(*[(VIEWS[k], holders[k]) for k in keys], dynamic=False, sizing_mode="stretch_width",
+                   stylesheets=[TABS_CSS])
     tabs.active = keys.index(selection.view)
 
     def on_tab(event):
@@ -203,11 +236,13 @@ def create_app(backend=None, selection: Selection | None = None):
 
     def on_view(event):
         tabs.active = keys.index(event.new)
-        ensure(event.new).refresh()
+        show(event.new)
+        views[event.new].refresh()
     tabs.param.watch(on_tab, "active")
     selection.param.watch(on_view, "view")
-    ensure("live")
-    ensure(selection.view).refresh()
+    ensure("live")  # the header follows the live event on every page
+    show(selection.view)
+    views[selection.view].refresh()
     header_pane, header = html_div("", CSS, margin=(0, 10))
     banner_pane, banner = html_div("", BANNER_CSS, margin=(0, 0, 6, 0), visible=False)
     ticker = SessionTicker(backend, selection, views, header, banner)

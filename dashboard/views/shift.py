@@ -1,5 +1,6 @@
-"""Shift view: the one screen a shift crew watches: feed state, open alarms (acknowledge with your own
-text), the thresholds (changed by experts only, logged in the catalog).
+"""Shift view: the one screen a shift crew watches (fits 1280x720): feed state, open alarms (acknowledge with
+your own text), the event rate of the runs against wall-clock time, the last run's state, the open flags,
+and the thresholds (changed by experts only, logged in the catalog).
 
 Alarms are raised in :mod:`kamcore.monitor.alarms` (flags, periods; the feed state by the server's
 poller) and stored in the catalog, so every session shows the same list, and an acknowledgement made
@@ -28,6 +29,9 @@ CSS = """
 .kd-alarm.kd-acked {border-left-color:#009E73; background:rgba(0,158,115,0.06); opacity:0.85}
 .kd-alarm-kind {font-weight:bold; margin-right:6px}
 .kd-alarm-ack {font-size:0.9em; color:#555}
+.kd-alarm-box {max-height:170px; overflow-y:auto}
+.kd-state {font-size:1.6em; font-weight:bold; padding:4px 12px; border-radius:6px; display:inline-block}
+.kd-summary td {padding:1px 10px 1px 0; vertical-align:top}
 """
 
 
@@ -45,18 +49,19 @@ def alarm_list_html(alarms: list[dict], *, acked_shown: int = 5) -> str:
     items = []
     for a in open_:
         items.append(f"<li class='kd-alarm kd-open' data-alarm='{a['id']}'><span class='kd-alarm-kind'>"
-                     f"{KIND_TEXT.get(a['kind'], a['kind'].upper())}</span>{html.escape(a['text'])} "
+                     f"{KIND_TEXT.get(a['kind'], a['kind'].upper())}</span> {html.escape(a['text'])} "
                      f"<small>(raised {_hhmm(a['raised_at'])})</small></li>")
     for a in acked:
         items.append(f"<li class='kd-alarm kd-acked' data-alarm='{a['id']}'><span class='kd-alarm-kind'>"
-                     f"{KIND_TEXT.get(a['kind'], a['kind'].upper())}</span>{html.escape(a['text'])}<br>"
+                     f"{KIND_TEXT.get(a['kind'], a['kind'].upper())}</span> {html.escape(a['text'])}<br>"
                      f"<span class='kd-alarm-ack'>acknowledged by <b>{html.escape(a['acked_by'] or '')}</b> "
                      f"{_hhmm(a['acked_at'])}: &ldquo;{html.escape(a['ack_text'] or '')}&rdquo;</span></li>")
     head = (f"<b class='kd-alarm-count' data-open='{len(open_)}'>{len(open_)} open alarm"
             f"{'' if len(open_) == 1 else 's'}</b>")
     if not items:
         return head + "<div><i>No alarm so far.</i></div>"
-    return head + "<ul class='kd-alarms'>" + "".join(items) + "</ul>"
+    return head + "<div class='kd-alarm-box' style='max-height:170px;overflow-y:auto'><ul class='kd-alarms' "
+                   "style='list-style:none;padding:0;margin:0'>" + "".join(items) + "</ul></div>"
 
 
 class ShiftView(Viewer):
@@ -71,7 +76,22 @@ class ShiftView(Viewer):
         if "user" not in params:
             params["user"] = (pn.state.user or "") if pn.state.curdoc is not None else ""
         super().__init__(**params)
-        self._alarms_pane, self._alarms = html_div("", CSS, min_height=80)
+        self._alarms_pane, self._alarms = html_div("", CSS, min_height=60)
+        self._status_pane, self._status = html_div("", CSS, min_height=40)
+        self._summary_pane, self._summary = html_div("", CSS, min_height=40)
+        from bokeh.models import ColumnDataSource, HoverTool
+
+        from ..plots import _base
+
+        self._rate_src = ColumnDataSource({"t": [], "rate": [], "run": [], "color": []})
+        f = _base("Event rate per run (wall clock, UTC)", height=180, x_axis_type="datetime")
+        f.line("t", "rate", source=self._rate_src, color="#888888")
+        r = f.scatter("t", "rate", source=self._rate_src, size=6, color="color")
+        f.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@run"), ("events / s", "@rate{0.00}")],
+                              formatters={"@t": "datetime"}))
+        f.yaxis.axis_label = "events / s"
+        self._rate_fig = f
+        self._status_sig = self._runs_sig = None
         self._ack_select = pn.widgets.Select(name="Alarm to acknowledge", options={}, sizing_mode="stretch_width")
         self._ack_name = pn.widgets.TextInput(name="Your name", value=self.user, placeholder="who acknowledges",
                                               width=180)
@@ -105,7 +125,69 @@ class ShiftView(Viewer):
         return {k: float(st[k]["value"]) if k in st else v for k, v in defaults.items()}
 
     def refresh(self) -> bool:
-        """Redraw the alarm list and thresholds when the catalog changed; True when redrawn."""
+        """Redraw status, alarms, run trend and thresholds when they changed; True when redrawn."""
+        changed = self._draw_status()
+        changed = self._draw_runs() or changed
+        return self._draw_alarms() or changed
+
+    def _draw_status(self) -> bool:
+        from ..status import STATE_CLASSES, format_age, session_state
+
+        b, sel = self.backend, self.selection
+        feed = b.status()
+        state = session_state(feed, paused=sel.paused, pinned=bool((sel.event or "").strip()))
+        colours = {"kd-live": "#009E73", "kd-replay": "#56B4E9", "kd-paused": "#E69F00", "kd-pinned": "#F0E442",
+                   "kd-stale": "#D55E00", "kd-down": "#B00020", "kd-nodata": "#777777"}
+        fg = "black" if state in ("PAUSED", "PINNED", "REPLAYING HISTORY") else "white"
+        text = (f"<span class='kd-state' style='background:{colours[STATE_CLASSES[state]]};color:{fg}'>{state}</span> "
+                f"&nbsp;last event {format_age(feed.age_s)} ago &middot; STALE after {b.stale_s():g} s &middot; "
+                f"<small>{html.escape(feed.detail)}</small>")
+        if text == self._status_sig:
+            return False
+        self._status_sig = text
+        self._status.text = text
+        return True
+
+    def _draw_runs(self) -> bool:
+        from .runs import STATE_COLOURS, acked_runs, run_state
+
+        runs = self.backend.runs()
+        alarms = self.backend.alarms()
+        acked = acked_runs(alarms)
+        sig = (len(runs), max((r["updated_at"] or "" for r in runs), default=None), tuple(sorted(acked)))
+        if sig == self._runs_sig:
+            return False
+        self._runs_sig = sig
+        done = [r for r in runs if r.get("start_ns") and r.get("stop_ns") and r.get("livetime_s")
+                and r.get("status") == "ok"][-100:]
+        self._rate_src.data = {
+            "t": [(r["start_ns"] + r["stop_ns"]) / 2e6 for r in done],
+            "rate": [(r["n_events"] or 0) / r["livetime_s"] for r in done], "run": [r["run"] for r in done],
+            "color": [STATE_COLOURS[run_state(r, r["run"] in acked)] for r in done]}
+        last = runs[-1] if runs else None
+        if last is None:
+            self._summary.text = "<i>No run in the catalog yet.</i>"
+            return True
+        st = run_state(last, last["run"] in acked)
+        fit = last.get("fit") or {}
+        f = fit.get("bkg_fraction")
+        fs = "n/a" if f is None else f"{f:.3f} &plusmn; {fit.get('bkg_fraction_err') or 0:.3f}"
+        from .runs import _utc
+
+        open_flags = sorted({a["run"] for a in alarms if a["status"] == "open" and a["kind"] == "flag"})
+        flags_txt = (", ".join(f"<a href='?view=runs&amp;run={r}'>run {r}</a>" for r in open_flags[-12:])
+                     if open_flags else "none")
+        self._summary.text = (
+            "<table class='kd-summary'>"
+            f"<tr><td><b>Last run</b></td><td><a href='?view=runs&amp;run={last['run']}'>run {last['run']}</a> "
+            f"<span style='background:{STATE_COLOURS[st]};color:white;padding:1px 6px;border-radius:3px'>"
+            f"{html.escape(st.upper())}</span> f_bkg {fs}, {last.get('n_events')} events, "
+            f"{_utc(last.get('start_ns'))} &ndash; {_utc(last.get('stop_ns'))[11:]} UTC, live time "
+            f"{last.get('livetime_s') or 0:.0f} s</td></tr>"
+            f"<tr><td><b>Open flags</b></td><td class='kd-open-flags'>{flags_txt}</td></tr></table>")
+        return True
+
+    def _draw_alarms(self) -> bool:
         alarms = self.backend.alarms()
         sig = tuple((a["id"], a["status"]) for a in alarms)
         changed = False
@@ -173,11 +255,15 @@ class ShiftView(Viewer):
 
     def __panel__(self):
         caption = pn.pane.HTML("<div class='kd-caption'><b>Shift.</b> Feed state, open alarms and what was "
-                               "acknowledged, the alarm thresholds.</div>", sizing_mode="stretch_width")
+                               "acknowledged, event rate per run, the last run and the open flags.</div>",
+                               sizing_mode="stretch_width", margin=(0, 5))
         ack = pn.Column(self._ack_select, pn.Row(self._ack_name, self._ack_text, self._ack,
                                                  sizing_mode="stretch_width"),
                         self._ack_msg, sizing_mode="stretch_width")
-        thresholds = pn.Column(pn.pane.Markdown("**Alarm thresholds**"), *self._th.values(), self._save,
-                               self._th_msg, self._th_log, width=340)
-        return pn.Column(caption, pn.Row(pn.Column(self._alarms_pane, ack, sizing_mode="stretch_width"),
-                                         thresholds, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        thresholds = pn.Card(*self._th.values(), self._save, self._th_msg, self._th_log, title="Alarm thresholds",
+                             collapsed=True, sizing_mode="stretch_width")
+        left = pn.Column(self._alarms_pane, ack, sizing_mode="stretch_width")
+        right = pn.Column(pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), self._summary_pane,
+                          thresholds, sizing_mode="stretch_width")
+        return pn.Column(caption, self._status_pane, pn.Row(left, right, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")

@@ -173,6 +173,8 @@ def test_only_an_expert_changes_thresholds_and_the_change_is_logged(browser, ala
     cs, s, _ = _login(browser, app, "shifter1", "pw-shifter")
     ce, e, errors = _login(browser, app, "expert1", "pw-expert")
     try:
+        for p in (s, e):  # the thresholds are folded away on the Shift page
+            p.get_by_text("Alarm thresholds", exact=True).first.click()
         s.get_by_text("Only experts", exact=False).first.wait_for(timeout=30_000)
         assert s.get_by_role("button", name="Save thresholds").is_disabled()
         e.get_by_text("an expert", exact=False).first.wait_for(timeout=30_000)

@@ -126,3 +126,58 @@ def test_a_stalled_feed_turns_stale_after_the_configured_seconds(status_server, 
         os.kill(pid, signal.SIGCONT)
     _wait_for(lambda: _badge(p) == "LIVE", 30, "LIVE once events flow again")
     assert p.errors == [], p.errors
+
+
+def _shot(page, name: str):
+    """Save a PNG for a person to look at: into $KAMDASH_SCREENSHOT_DIR when set."""
+    d = os.environ.get("KAMDASH_SCREENSHOT_DIR")
+    if d:
+        page.screenshot(path=os.path.join(d, name))
+
+
+def _scroll_overflow(page) -> int:
+    """Pixels by which the page or any scrolling container of the page is taller than its view."""
+    return page.evaluate("""() => {
+        let worst = document.documentElement.scrollHeight - window.innerHeight;
+        let who = 'document';
+        const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+            const st = getComputedStyle(el);
+            if ((st.overflowY === 'auto' || st.overflowY === 'scroll') && el.clientHeight > 300
+                && !el.classList.contains('kd-alarm-box') && el.scrollHeight - el.clientHeight > worst) {
+                worst = el.scrollHeight - el.clientHeight; who = el.tagName + '.' + el.className + '#' + el.id; }
+            if (el.shadowRoot) { walk(el.shadowRoot); } } };
+        walk(document);
+        return [worst, who]; }""")
+
+
+def test_the_shift_page_fits_1280x720_and_the_tabs_are_an_aria_tablist(status_server, browser):
+    url, store = status_server
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{url}?view=shift")
+        page.get_by_text("Shift.", exact=False).first.wait_for(timeout=60_000)
+        page.locator(".kd-summary").first.wait_for(timeout=60_000)  # the last run and the open flags
+        _wait_for(lambda: page.get_by_role("tab", name="Shift").count() == 1, 15, "ARIA tabs")
+        assert page.get_by_role("tablist").count() >= 1
+        assert page.get_by_role("tab", name="Shift").first.get_attribute("aria-selected") == "true"
+        assert page.get_by_role("tab", name="Runs").first.get_attribute("aria-selected") == "false"
+        page.wait_for_timeout(1500)
+        assert page.locator(".kd-state").first.inner_text() in ("LIVE", "STALE", "REPLAYING HISTORY")
+        assert page.locator(".kd-alarm-count").count() == 1
+        _shot(page, "shift_1280.png")
+        over, who = _scroll_overflow(page)
+        assert over <= 1, f"the Shift page scrolls at 1280x720: {who} by {over} px"
+        # the tab bar stays on screen while a long page scrolls
+        page.get_by_role("tab", name="Runs").first.click()
+        page.get_by_text("Run fits and flags", exact=False).first.wait_for(timeout=30_000)
+        _wait_for(lambda: page.get_by_role("tab", name="Runs").first.get_attribute("aria-selected") == "true", 10,
+                  "the selected tab")
+        page.mouse.wheel(0, 2000)
+        page.wait_for_timeout(800)
+        box = page.get_by_role("tab", name="Runs").first.bounding_box()
+        assert box is not None and 0 <= box["y"] < 720, box
+        assert errors == [], errors
+    finally:
+        page.close()
