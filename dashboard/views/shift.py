@@ -60,8 +60,9 @@ def alarm_list_html(alarms: list[dict], *, acked_shown: int = 5) -> str:
             f"{'' if len(open_) == 1 else 's'}</b>")
     if not items:
         return head + "<div><i>No alarm so far.</i></div>"
-    return head + "<div class='kd-alarm-box' style='max-height:170px;overflow-y:auto'><ul class='kd-alarms' "
-                   "style='list-style:none;padding:0;margin:0'>" + "".join(items) + "</ul></div>"
+    box = ("<div class='kd-alarm-box' style='max-height:170px;overflow-y:auto'><ul class='kd-alarms' "
+           "style='list-style:none;padding:0;margin:0'>")
+    return head + box + "".join(items) + "</ul></div>"
 
 
 class ShiftView(Viewer):
