@@ -73,6 +73,8 @@ class LiveBuffer:
         self.polled_ns = time.time_ns()
         if not len(new):
             return 0
+        if len(new) > self.max_events:  # a first poll reads the whole store: keep only what the buffer holds
+            new = new.take(slice(len(new) - self.max_events, None))
         with self._lock:
             self._parts.append(new)
             self._n += len(new)
@@ -100,8 +102,23 @@ class LiveBuffer:
             out = out.take(slice(len(out) - n, None))
         return out
 
-    def event(self, seq: int | None = None):
-        """The event with sequence number ``seq`` (newest when None or 0), or None when not held."""
+    def event(self, seq: int | str | None = None):
+        """The event with sequence number ``seq`` (newest when None or 0), or None when not held.
+
+        ``seq`` may also be an event address ``"RUN:EVENT"`` (:attr:`dashboard.selection.Selection.event`);
+        a bare number in a string is a sequence number (links of earlier versions).
+        """
+        if isinstance(seq, str):
+            from kamcore.monitor import parse_event_address
+
+            if seq.strip().isdigit():
+                seq = int(seq)
+            else:
+                try:
+                    addr = parse_event_address(seq)
+                except KamcoreError:
+                    return None
+                return None if addr is None else self.find(*addr)
         with self._lock:
             parts = list(self._parts)
         if not parts:
@@ -114,6 +131,23 @@ class LiveBuffer:
                 i = p.find(int(seq))
                 return None if i is None else p.take(i)
         return None
+
+    def find(self, run: int, event_id: int):
+        """The newest held event with address ``(run, event_id)``, or None."""
+        with self._lock:
+            parts = list(self._parts)
+        for p in reversed(parts):
+            m = np.flatnonzero((p.events.run == run) & (p.events.event_id == event_id))
+            if len(m):
+                return p.take(int(m[-1]))
+        return None
+
+    def newest_wall_ns(self) -> int | None:
+        """When the newest held event was stored (ns since the epoch), None when none is held."""
+        with self._lock:
+            if not self._parts:
+                return None
+            return int(self._parts[-1].wall_ns[-1])
 
     def run_scores(self, run: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores ``(N,)`` and arrival (wall-clock) times ``(N,)`` ns of run ``run``'s events held."""
@@ -158,6 +192,10 @@ class _TTLCache:
                 self._d.popitem(last=False)
         return value
 
+    def pop(self, key) -> None:
+        with self._lock:
+            self._d.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
@@ -199,6 +237,11 @@ class Backend:
         self._stop = threading.Event()
         self._pid = os.getpid()
         self.producer_state = "external producer"  #: shown in the header
+        #: the producer's report (:meth:`dashboard.status.ProducerSupervisor.check`)
+        self.producer: dict = {"up": True, "mode": "external", "state": "external producer", "down": None}
+        self.supervisor = None
+        self._alarm_sync = 0.0
+        self._feed_state = ""
         self._threads: list[threading.Thread] = []
         if start:
             self.start()
@@ -231,13 +274,8 @@ class Backend:
     def stop(self) -> None:
         """Stop the producer and the poller (at server exit)."""
         self._stop.set()
-        child = getattr(self, "_child", None)
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(10)
-            except Exception:  # noqa: BLE001
-                child.kill()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         for t in self._threads:
             t.join(timeout=5.0)
 
@@ -246,18 +284,32 @@ class Backend:
             try:
                 self.buffer.poll()
                 self._read_status()
+                self._sync_alarms()
             except Exception:  # noqa: BLE001 - the poller must survive anything a file can do
                 log.exception("live-store poll failed")
             self._stop.wait(self.config.poll_s)
 
     def _start_producer(self) -> None:
-        """Start the embedded producer in a child process unless someone already produces into the store.
+        """Start the embedded producer under a :class:`~dashboard.status.ProducerSupervisor` unless someone
+        already produces into the store.
 
         A child process (``python -m dashboard.producer``) rather than a thread: scoring and
         fitting would otherwise hold this process's GIL and delay every session.  The store's
-        writer lock decides who produces; the child exits when this process goes away.
+        writer lock decides who produces; the child exits when this process goes away.  When it
+        exits otherwise (a crash, ``kill -9``), the supervisor starts it again with backoff.
         """
-        import json
+        from .status import ProducerSupervisor
+
+        self.supervisor = ProducerSupervisor(self._spawn_producer, self.store_path / "producer.json",
+                                             backoff_s=self.config.restart_backoff())
+        if self.supervisor.start():
+            self.producer_state = "embedded producer starting"
+            self.producer = {"up": True, "mode": "starting", "state": self.producer_state, "down": None}
+        else:
+            self.supervisor = None
+
+    def _spawn_producer(self):
+        """A new producer child, or None when another process holds the store's writer lock."""
         import subprocess
         import sys
 
@@ -268,32 +320,113 @@ class Backend:
         except ConfigError as exc:  # another serve process or 'kamcore monitor' produces: read only
             log.info("not producing: %s", exc)
             self.producer_state = "external producer"
-            return
+            return None
         env = dict(os.environ, KAMDASH_PRODUCER_CONFIG=self.config.to_json(),
                    KAMDASH_PARENT_PID=str(os.getpid()), OMP_NUM_THREADS="1")
-        log_path = self.store_path / "producer.log"
-        with open(log_path, "ab") as out:
-            self._child = subprocess.Popen([sys.executable, "-m", "dashboard.producer"], env=env, stdout=out,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.producer_state = "embedded producer starting"
-        self._status_path = self.store_path / "producer.json"
-        _ = json  # status is read in _poll_loop
+        with open(self.store_path / "producer.log", "ab") as out:
+            return subprocess.Popen([sys.executable, "-m", "dashboard.producer"], env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _read_status(self) -> None:
-        import json
+        if self.supervisor is None:
+            return
+        self.producer = self.supervisor.check()
+        self.producer_state = self.producer["state"]
 
-        child = getattr(self, "_child", None)
-        if child is None:
-            return
-        code = child.poll()
-        if code is not None:
-            self.producer_state = f"embedded producer exited (code {code}, see {self.store_path / 'producer.log'})"
-            return
-        try:
-            st = json.loads(self._status_path.read_text())
-            self.producer_state = f"embedded producer: {st.get('state', '?')}"
-        except (OSError, ValueError):
-            pass
+    def stale_s(self) -> float:
+        """Seconds without an event after which the feed is STALE (the expert setting, else the config)."""
+        st = self.settings().get("stale_s")
+        return float(st["value"]) if st else float(self.config.stale_s)
+
+    # ------------------------------------------------------------ alarms
+    def alarms(self) -> list[dict]:
+        """The newest 200 alarms (open and acknowledged), newest first (cached, shared)."""
+        return self._cache.get("alarms", lambda: self.catalog.alarms(limit=200))
+
+    def ack_alarms(self, ids, *, by: str, text: str) -> list[int]:
+        """Acknowledge alarms (who, now, own text); every session sees it at its next tick."""
+        done = self.catalog.ack_alarms(ids, by=by, text=text)
+        self._cache.clear()
+        return done
+
+    def settings(self) -> dict:
+        return self._cache.get("settings", self.catalog.settings)
+
+    def settings_log(self) -> list[dict]:
+        return self._cache.get("settings_log", self.catalog.settings_log)
+
+    def experts(self) -> set[str]:
+        """User names (basic-auth) allowed to change thresholds."""
+        return {x.strip() for x in self.config.experts.split(",") if x.strip()}
+
+    def set_setting(self, key: str, value, *, user: str | None) -> None:
+        """Change a threshold as ``user`` (must be an expert; ConfigError otherwise), logged in the catalog."""
+        if not user or user not in self.experts():
+            raise ConfigError(f"only experts ({', '.join(sorted(self.experts())) or 'none configured: KAMDASH_EXPERTS'}) "
+                              f"may change thresholds; you are {user or 'not logged in'}")
+        self.catalog.set_setting(key, value, by=user)
+        self._cache.clear()
+
+    def _sync_alarms(self) -> None:
+        """Raise the alarms of new flags and periods, and of the feed turning STALE or PRODUCER DOWN."""
+        from kamcore.monitor import raise_feed_alarm, sync_alarms
+
+        now = time.monotonic()
+        if now - self._alarm_sync >= 2.0:
+            self._alarm_sync = now
+            new = sync_alarms(self.catalog, model_digest=self.model["digest"], template_digest=self.templates.digest,
+                              runs=self.runs(), periods=self.periods())
+            if new:
+                self._cache.clear()
+        st = self.status()
+        if st.state != self._feed_state and st.state in ("STALE", "PRODUCER DOWN"):
+            since = st.down["since_ns"] if st.down else st.last_wall_ns
+            if since is not None:
+                _, created = raise_feed_alarm(self.catalog, st.state, since_ns=int(since), detail=st.detail)
+                if created:
+                    self._cache.clear()
+        self._feed_state = st.state
+
+    def status(self, now_ns: int | None = None):
+        """The feed state now (:func:`dashboard.status.feed_status`), shared by every session."""
+        from .status import feed_status
+
+        return feed_status(now_ns=time.time_ns() if now_ns is None else now_ns,
+                           last_wall_ns=self.buffer.newest_wall_ns(), stale_s=self.stale_s(),
+                           producer=self.producer)
+
+    def event(self, run: int, event_id: int):
+        """Event ``(run, event_id)``: from the live buffer, else the closed run's files
+        (:func:`kamcore.monitor.load_event`), else the live store on disk; ``(LiveEvents, where)`` with
+        ``where`` in ``"buffer" | "run file" | "live store"``, or ``(None, reason)``."""
+        ev = self.buffer.find(run, event_id)
+        if ev is not None:
+            return ev, "buffer"
+
+        def load():
+            from kamcore.monitor import LiveStore, load_event
+
+            row = next((r for r in self.runs() if r["run"] == run), None)
+            if row is not None and row.get("path") and row.get("status") == "ok":
+                try:
+                    return load_event(row["path"], event_id, run=run), "run file"
+                except (KamcoreError, OSError) as exc:
+                    return None, " ".join(str(exc).split())
+            try:
+                held = LiveStore(self.store_path).latest(10**9)
+            except (KamcoreError, OSError) as exc:
+                return None, f"run {run} is not closed and the live store cannot be read ({exc})"
+            m = np.flatnonzero((held.events.run == run) & (held.events.event_id == event_id))
+            if len(m):
+                return held.take(int(m[-1])), "live store"
+            return None, (f"run {run} has no event {event_id} in the catalog's run file or the live store"
+                          if row is None or row.get("status") == "ok" else
+                          f"run {run}: {row.get('status')} ({row.get('error')})")
+        key = ("event", int(run), int(event_id))
+        res = self._cache_long.get(key, load)
+        if res[0] is None:  # not (yet) found: ask again next time
+            self._cache_long.pop(key)
+        return res
 
     # ------------------------------------------------------------ catalog
     def runs(self) -> list[dict]:
@@ -354,6 +487,16 @@ class Backend:
                     return {"command": doc.get("command"), "signal": doc.get("signal"), **entry}
             return None
         return self._cache.get("results", load)
+
+    def working_point(self) -> dict | None:
+        """The classifier's working point from its held-out results: ``{"threshold", "acceptance",
+        "bi214_rejection"}`` (the score cut keeping ``acceptance`` of 0vbb, ``kamcore evaluate``), or None."""
+        res = self.results()
+        if not res or res.get("threshold") is None:
+            return None
+        bi = (res.get("sources") or {}).get("Bi214") or {}
+        return {"threshold": float(res["threshold"]), "acceptance": float(res.get("acceptance", 0.9)),
+                "bi214_rejection": bi.get("rejection")}
 
     def generator(self, kind: str):
         """The ``"vae"`` or ``"gan"`` generator (loaded once), or raise ConfigError naming the file."""

@@ -56,6 +56,13 @@ class DashboardConfig(JsonConfig):
         "Seconds between live-store polls (one poller per server) and between session refreshes."))
     buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(
         "Latest live events kept in server memory (shared by all sessions)."))
+    stale_s = param.Number(default=30.0, bounds=(1.0, 86400.0), doc=(
+        "The feed is STALE when no event arrived for this many seconds (experts can change it in the page)."))
+    restart_s = param.Number(default=2.0, bounds=(0.1, 3600.0), doc=(
+        "Embedded producer: first wait before restarting it after it exited; doubled per quick failure, "
+        "at most 30 times this."))
+    experts = param.String(default="", doc=(
+        "Comma-separated user names (of 'panel serve --basic-auth') who may change thresholds in the page."))
     heatmap_events = param.Integer(default=50, bounds=(1, 1000), doc="Attention heatmap: latest events shown.")
     vae = param.String(default="vae_xe136", doc="VAE checkpoint of the Real-vs-generated view (path or shipped name).")
     gan = param.String(default="gan_xe136", doc="GAN checkpoint of the Real-vs-generated view (path or shipped name).")
@@ -84,6 +91,18 @@ class DashboardConfig(JsonConfig):
             return cls(**values)
         except ValueError as exc:
             raise ConfigError(f"dashboard configuration: {' '.join(str(exc).split())}") from None
+
+    def restart_backoff(self) -> tuple[float, ...]:
+        """Waits before restart attempts 1, 2, ...: ``restart_s`` doubled up to 30 x (the last repeats).
+
+        >>> DashboardConfig(restart_s=2).restart_backoff()
+        (2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
+        """
+        out, w = [], float(self.restart_s)
+        while w < 30 * self.restart_s:
+            out.append(w)
+            w *= 2
+        return (*out, 30.0 * self.restart_s)
 
     def model_path(self) -> Path:
         return resolve_asset(self.model)

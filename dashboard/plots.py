@@ -42,7 +42,8 @@ def sphere_figure(title: str, pmt_x: np.ndarray, pmt_y: np.ndarray, outline: tup
     r = p.scatter("x", "y", source=src, size=6, line_color=None, fill_color={"field": "value", "transform": mapper})
     p.add_tools(HoverTool(renderers=[r], tooltips=[("PMT", "@pmt"), ("proper time", "@t{0.0} ns"),
                                                    ("charge", "@q{0.00} p.e.")]))
-    p.add_layout(ColorBar(color_mapper=mapper, width=10, title="ns"), "right")
+    bar = ColorBar(color_mapper=mapper, width=10, title="proper time (ns)", name="kd-colorbar")
+    p.add_layout(bar, "right")  # retitled with the colour choice: sphere_data(..., colorbar=)
     return p, src, mapper
 
 
@@ -80,9 +81,13 @@ def histogram_figure(title: str, x_label: str, names: list[str], *, height: int 
         c = OKABE_ITO[i % len(OKABE_ITO)]
         p.quad(left="left", right="right", bottom=n + "_bottom", top=n, source=src, fill_color=c,
                fill_alpha=0.55 if stacked else 0.25, line_color=c, legend_label=n)
-    p.legend.location = "top_right"
     p.legend.click_policy = "hide"
     p.legend.label_text_font_size = "9pt"
+    p.legend.orientation = "horizontal"
+    p.legend.spacing = 6
+    p.legend.margin = 2
+    p.legend.padding = 2
+    p.add_layout(p.legend[0], "above")  # outside the data: a legend inside hides the newest bars
     return p, src
 
 

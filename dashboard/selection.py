@@ -1,8 +1,10 @@
 """What every view of a session follows: one :class:`Selection`, kept in the URL.
 
 The view, run and event live in the page's query string
-(``?view=runs&run=17``), so a link pasted into the e-log reopens the same
-view; :meth:`Selection.sync_url` ties them to ``pn.state.location``.
+(``?view=runs&run=17``, ``?view=live&event=17:123``), so a link pasted into the
+e-log reopens the same view; :meth:`Selection.sync_url` ties them to
+``pn.state.location``.  An event is addressed by ``RUN:EVENT`` (run number and
+event id in the run), which stays valid after the event has left the live buffer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import param
 __all__ = ["Selection", "VIEWS"]
 
 #: view key -> tab title
-VIEWS = {"live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
+VIEWS = {"shift": "Shift", "live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
          "studies": "Studies"}
 
 
@@ -21,12 +23,29 @@ class Selection(param.Parameterized):
 
     view = param.Selector(default="live", objects=list(VIEWS), doc="Page shown.")
     run = param.Integer(default=0, bounds=(0, None), doc="Run of the Runs view (0: the latest).")
-    event = param.Integer(default=0, bounds=(0, None), doc=(
-        "Live-store sequence number of the event shown (0: follow the newest)."))
+    event = param.Parameter(default="", doc=(
+        "Event shown, 'RUN:EVENT' (run number : event id); empty: follow the newest (PINNED otherwise). "
+        "An integer (a live sequence number, as earlier versions used) is kept as its digits; 0 is empty."))
     paused = param.Boolean(default=False, doc="Live updates stopped for this session.")
     color_by = param.Selector(default="time", objects=["time", "charge"], doc="Colour of the hit maps.")
     generator = param.Selector(default="vae", objects=["vae", "gan"], doc="Generator of the Real vs generated view.")
     seed = param.Integer(default=1, bounds=(0, None), doc="Seed of the Real vs generated samples.")
+
+    def __init__(self, **params):
+        if "event" in params:
+            params["event"] = self._as_text(params["event"])
+        super().__init__(**params)
+        self.param.watch(self._coerce_event, "event")
+
+    @staticmethod
+    def _as_text(value) -> str:
+        if value is None or isinstance(value, str):
+            return value or ""
+        return str(int(value)) if int(value) else ""
+
+    def _coerce_event(self, event) -> None:
+        if not isinstance(event.new, str):
+            self.event = self._as_text(event.new)
 
     def sync_url(self) -> None:
         """Keep view, run, event, colour, generator and seed in the URL (served sessions only)."""

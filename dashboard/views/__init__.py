@@ -5,6 +5,7 @@ from .attention import AttentionView
 from .generated import GeneratedView
 from .live import LiveView
 from .runs import RunsView
+from .shift import ShiftView
 from .studies import StudiesView
 
-__all__ = ["LiveView", "AttentionView", "RunsView", "GeneratedView", "StudiesView"]
+__all__ = ["ShiftView", "LiveView", "AttentionView", "RunsView", "GeneratedView", "StudiesView"]

@@ -44,8 +44,10 @@ def _display() -> EventDisplay:
     return EventDisplay._build()
 
 
-def sphere_data(display: EventDisplay, ev, color_by: str, mapper, tau_ns: np.ndarray | None = None) -> dict:
-    """Columns of the sphere figure's hit source for the first event of ``ev`` and rescale ``mapper``.
+def sphere_data(display: EventDisplay, ev, color_by: str, mapper, tau_ns: np.ndarray | None = None,
+                colorbar=None) -> dict:
+    """Columns of the sphere figure's hit source for the first event of ``ev`` and rescale ``mapper``
+    (and retitle ``colorbar`` with the unit: proper time in ns, charge in p.e.).
 
     ``ev`` is LiveEvents (proper times in ``ev.tau_ns``) or Events with ``tau_ns`` given.
     """
@@ -69,6 +71,10 @@ def sphere_data(display: EventDisplay, ev, color_by: str, mapper, tau_ns: np.nda
     else:
         value = t
         palette, low, high = Viridis256, -10.0, 30.0
+    if colorbar is not None:
+        title = "charge (p.e.)" if color_by == "charge" else "proper time (ns)"
+        if colorbar.title != title:
+            colorbar.title = title
     if mapper.palette[0] != palette[0]:  # assigning a palette validates all 256 colours: only on a switch
         mapper.palette = palette
     if (mapper.low, mapper.high) != (low, high):

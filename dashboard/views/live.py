@@ -4,6 +4,7 @@ current run filling up (event rate, score histogram); pause/resume.
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -25,6 +26,8 @@ class LiveView(Viewer):
     selection = param.ClassSelector(class_=Selection, doc="Shared selection of the session.")
     shown_seq = param.Integer(default=0, doc="Sequence number of the event on screen.")
     shown_wall_ns = param.Integer(default=0, doc="When the producer stored the event on screen (ns).")
+    shown_address = param.String(default="", doc="'RUN:EVENT' of the event on screen.")
+    shown_from = param.String(default="", doc="Where the event on screen was read: buffer, run file, live store.")
 
     def __init__(self, **params):
         params.setdefault("selection", Selection())
@@ -32,6 +35,7 @@ class LiveView(Viewer):
         self.display = EventDisplay()
         self._sphere, self._hits, self._mapper = sphere_figure(
             "Hit PMTs (Mollweide, seen from inside)", self.display.pmt_x, self.display.pmt_y, self.display.outline)
+        self._colorbar = self._sphere.select_one({"name": "kd-colorbar"})
         size = self.display.size
         self._slice_fig, self._slice_src, self._slice_mapper = slice_figure("Hit map, time slice", size)
         self._player = pn.widgets.Player(name="time slice", start=0, end=self.display.n_slices - 1, value=13,
@@ -49,7 +53,7 @@ class LiveView(Viewer):
                                         width=110)
         self._pause.link(self.selection, value="paused", bidirectional=True)
         self._latest = pn.widgets.Button(name="Newest event", width=130)
-        self._latest.on_click(lambda e: self.selection.param.update(event=0, paused=False))
+        self._latest.on_click(lambda e: self.selection.param.update(event="", paused=False))
         self._maps = None
         self.selection.param.watch(self._on_color, "color_by")
         self.selection.param.watch(self._on_pause, "paused")
@@ -61,6 +65,15 @@ class LiveView(Viewer):
                                                         ["hits"], height=260, y_label="hits")
         self._score_fig, self._score_src = histogram_figure("Scores of the current run", "classifier score",
                                                             ["events", "this event"], height=260)
+        wp = self.backend.working_point()
+        if wp is not None:
+            from bokeh.models import Label, Span
+
+            self._score_fig.add_layout(Span(location=wp["threshold"], dimension="height", line_dash="dashed",
+                                            line_color="#555555", line_width=2))
+            self._score_fig.add_layout(Label(x=wp["threshold"], y=5, y_units="screen", x_offset=4,
+                                             text=f"0vbb cut ({100 * wp['acceptance']:.0f}% acc.)",
+                                             text_font_size="8pt", text_color="#555555"))
         self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
                                                           "seconds before now", ["rate"], height=260,
                                                           y_label="events / s")
@@ -72,30 +85,56 @@ class LiveView(Viewer):
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> bool:
-        """Draw the selected event if it changed (the session tick calls this); True when redrawn."""
+        """Draw the selected event if it changed (the session tick calls this); True when redrawn.
+
+        ``selection.event`` empty: the newest event; ``"RUN:EVENT"``: that event (PINNED), from the live
+        buffer or, once it has left it, from the run's files (:meth:`dashboard.backend.Backend.event`).
+        """
+        from kamcore.errors import KamcoreError
+        from kamcore.monitor import format_event_address, parse_event_address
+
         sel = self.selection
-        want = sel.event if (sel.event or sel.paused) else 0
-        if sel.paused and not sel.event:
-            want = self.shown_seq
-        ev = self.backend.buffer.event(want or None)
+        want = (sel.event or "").strip()
+        where = "buffer"
+        if not want:
+            ev = self.backend.buffer.event(None)
+        elif want.isdigit():  # a live sequence number (links of earlier versions)
+            ev = self.backend.buffer.event(int(want))
+            if ev is None:
+                self._info.text = (f"<b>Live event #{want}</b> is no longer in the live buffer; "
+                                   "links now name the event as RUN:EVENT, which never expires.")
+                return False
+        else:
+            try:
+                addr = parse_event_address(want)
+            except KamcoreError as exc:
+                self._info.text = f"<span class='kd-error'>{html.escape(str(exc))}</span>"
+                return False
+            if want == self.shown_address and self.shown_from != "":
+                if self._last_ev is not None:
+                    self._draw_run(self._last_ev)
+                return False
+            ev, where = self.backend.event(*addr)
+            if ev is None:
+                self._info.text = f"<b>Event {html.escape(want)}</b> cannot be shown: {html.escape(where)}"
+                return False
         if ev is None:
-            if want and want != self.shown_seq:
-                self._info.text = (f"<b>Event {want}</b> is no longer in the live buffer "
-                                     f"(the server keeps the newest {self.backend.config.buffer_events}).")
             return False
         seq = int(ev.seq[0])
-        if seq == self.shown_seq:
+        address = format_event_address(int(ev.events.run[0]), int(ev.events.event_id[0]))
+        if address == self.shown_address and seq == self.shown_seq:
             self._draw_run(ev)  # the run keeps filling while we show the same event
             return False
+        self.shown_from = where
         self._draw_event(ev)
         self._draw_run(ev)
-        self.shown_seq, self.shown_wall_ns = seq, int(ev.wall_ns[0])
+        self.shown_seq, self.shown_wall_ns, self.shown_address = seq, int(ev.wall_ns[0]), address
         return True
 
     def _draw_event(self, ev) -> None:
         d = self.display
         self._maps = d.hitmap(ev)
-        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper)
+        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper, colorbar=self._colorbar)
         self._draw_slice()
         self._slice_mapper.high = max(1.0, float(self._maps.max()))
         self._last_ev = ev
@@ -106,11 +145,27 @@ class LiveView(Viewer):
             f" &middot; peak attention in slice {int(np.argmax(ev.attention[0]))}")
         self._info.text = (
             f"<div style='font-size:1.05em'><b>Run {int(e.run[0])}</b>, event {int(e.event_id[0])} "
-            f"(live #{int(ev.seq[0])}) &middot; <b>score {float(ev.score[0]):.3f}</b> "
-            f"({'signal-like' if ev.score[0] >= 0.5 else 'background-like'}){att}<br>"
+            f"<a class='kd-permalink' href='?view=live&amp;event={int(e.run[0])}:{int(e.event_id[0])}'>"
+            f"[link {int(e.run[0])}:{int(e.event_id[0])}]</a> "
+            + (f"(live #{int(ev.seq[0])})" if self.shown_from == "buffer" else
+               f"<span class='kd-from'>(read from the {html.escape(self.shown_from)}: no longer in the live "
+               f"buffer)</span>")
+            + f" &middot; <b>score {float(ev.score[0]):.3f}</b> {self._working_point_text(float(ev.score[0]))}"
+            f"{att}<br>"
             f"{e.hits_per_event[0]} hits, {float(e.q_pe.sum()):.0f} p.e., visible energy "
             f"{float(e.energy_mev[0]):.2f} MeV, reconstructed R = {r:.0f} cm &middot; "
             f"simulation truth: <code>{e.source[0]}</code></div>")
+
+    def _working_point_text(self, score: float) -> str:
+        """Where the score lies against the model's working point (cut at its 0vbb acceptance)."""
+        wp = self.backend.working_point()
+        if wp is None:
+            return "(no working point in the model's results)"
+        cut = wp["threshold"]
+        rej = f", rejects {100 * wp['bi214_rejection']:.0f}% of Bi214" if wp.get("bi214_rejection") is not None else ""
+        verdict = "passes" if score >= cut else "fails"
+        return (f"<span class='kd-wp'>({verdict} the 0&nu;&beta;&beta; cut: score &ge; {cut:.3f} keeps "
+                f"{100 * wp['acceptance']:.0f}% of 0&nu;&beta;&beta;{rej})</span>")
 
     def _draw_tau(self, ev) -> None:
         if self._tau_src is None:
@@ -126,7 +181,13 @@ class LiveView(Viewer):
         k = int(self._player.value)
         self._slice_src.data = {"image": [self._maps[k]]}
         lo, hi = self.display.slice_edges[k], self.display.slice_edges[k + 1]
-        self._slice_fig.title.text = f"Hit map, time slice {k} ({lo:+.1f} to {hi:+.1f} ns)"
+        if k == 0:  # the first and last slices also hold every earlier / later hit (kamcore.preprocess.time_slice)
+            span = f"underflow: every hit before {hi:+.1f} ns"
+        elif k == self.display.n_slices - 1:
+            span = f"overflow: every hit after {lo:+.1f} ns"
+        else:
+            span = f"{lo:+.1f} to {hi:+.1f} ns"
+        self._slice_fig.title.text = f"Hit map, time slice {k} ({span})"
 
     def _draw_run(self, ev) -> None:
         if self._score_src is None:
@@ -152,15 +213,16 @@ class LiveView(Viewer):
                                    "rate_bottom": np.zeros_like(counts)}
 
     def _on_color(self, *_):
-        ev = self.backend.buffer.event(self.shown_seq or None)
+        ev = self._last_ev
         if ev is not None:
-            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper)
+            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper,
+                                          colorbar=self._colorbar)
 
     def _on_pause(self, event):
         if event.new and not self.selection.event:  # pin the event on screen (and in the URL)
-            self.selection.event = self.shown_seq
+            self.selection.event = self.shown_address
         elif not event.new:
-            self.selection.event = 0
+            self.selection.event = ""
 
     def __panel__(self):
         pn.state.onload(self._build_run_row)  # at once in a notebook; after the first paint when served

@@ -19,17 +19,45 @@ from panel.viewable import Viewer
 from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
 from ..selection import Selection
 
-__all__ = ["RunsView", "run_state", "FILE_PROBLEMS"]
+__all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
-                 "bad file": "#000000", "incomplete": OKABE_ITO[4]}
+                 "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2],
+                 "unphysical": OKABE_ITO[7]}
+
+
+def unphysical(run: dict) -> list[str]:
+    """Components of the run's fit with a yield negative beyond 2 sigma (:func:`kamcore.fit.flags.unphysical_components`)."""
+    from kamcore.fit.flags import unphysical_components
+
+    fit = run.get("fit") or {}
+    res = fit.get("result") or {}
+    return unphysical_components(res.get("yields") or {}, res.get("errors") or {}) if fit.get("status") == "ok" else []
+
+
+def _utc(ns) -> str:
+    import datetime as dt
+
+    if ns is None:
+        return ""
+    return dt.datetime.fromtimestamp(int(ns) / 1e9, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 #: what the Runs view says about a run file the producer could not close (catalog status -> text)
 FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
 
 
-def run_state(run: dict) -> str:
-    """``"ok" | "flagged" | "bad fit" | "not fitted" | "bad file" | "incomplete"`` of a catalog run dict."""
+def acked_runs(alarms: list[dict]) -> set[int]:
+    """Runs whose flag alarms are all acknowledged (at least one)."""
+    seen: dict[int, bool] = {}
+    for a in alarms:
+        if a["kind"] == "flag" and a["run"] is not None:
+            seen[a["run"]] = seen.get(a["run"], True) and a["status"] != "open"
+    return {r for r, ok in seen.items() if ok}
+
+
+def run_state(run: dict, acked: bool = False) -> str:
+    """``"ok" | "flagged" | "bad fit" | "acknowledged" | "not fitted" | "bad file" | "incomplete"`` of a catalog
+    run dict; a flagged (or bad-fit) run whose alarms were all acknowledged (``acked``) is ``"acknowledged"``."""
     if run.get("status") == "bad_file":
         return "bad file"
     if run.get("status") == "incomplete":
@@ -38,8 +66,12 @@ def run_state(run: dict) -> str:
     if fit is None or fit.get("status") != "ok":
         return "not fitted"
     kinds = {f["kind"] for f in run.get("flags", [])}
+    if kinds and acked:
+        return "acknowledged"
     if "bad_fit" in kinds:
         return "bad fit"
+    if unphysical(run):
+        return "unphysical"
     if kinds:
         return "flagged"
     return "ok"
@@ -103,7 +135,7 @@ class RunsView(Viewer):
         self._ref_select.param.watch(lambda e: setattr(self, "reference_run", int(e.new or 0)), "value")
         self._table = pn.widgets.Tabulator(
             value=None, height=300, sizing_mode="stretch_width", selectable=1, disabled=True, show_index=False,
-            pagination=None)
+            pagination=None, layout="fit_data_table")
         self._table.on_click(self._on_table_click)
         self._result = pn.pane.HTML("", sizing_mode="stretch_width")
         self._periods = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -113,9 +145,11 @@ class RunsView(Viewer):
         self._text = pn.widgets.TextAreaInput(name="Shift note for this run", placeholder="what you saw / did",
                                               height=80, sizing_mode="stretch_width")
         self._add = pn.widgets.Button(name="Add note", button_type="primary", width=110)
-        self._ack = pn.widgets.Button(name="Acknowledge flags", button_type="warning", width=160)
+        self._ack_text = pn.widgets.TextInput(name="Acknowledgement of this run's alarms",
+                                              placeholder="what you checked about the flags", width=320)
+        self._ack = pn.widgets.Button(name="Acknowledge flags", button_type="warning", width=160, align="end")
         self._add.on_click(lambda e: self._add_note("note"))
-        self._ack.on_click(lambda e: self._add_note("ack"))
+        self._ack.on_click(lambda e: self._ack_run())
         self._note_msg = pn.pane.HTML("", sizing_mode="stretch_width")
         self._notes = pn.pane.HTML("", sizing_mode="stretch_width")
         self._open_notes = pn.widgets.Select(name="Open note", options={}, width=300)
@@ -124,6 +158,10 @@ class RunsView(Viewer):
         self.selection.param.watch(lambda e: self._draw_selected(), "run")
         self.param.watch(lambda e: self._draw_selected(), "reference_run")
         self._notes_sig = None
+        self._acked: set[int] = set()
+
+    def _state(self, r: dict) -> str:
+        return run_state(r, r["run"] in self._acked)
 
     # ---------------------------------------------------------------- data
     def _current(self) -> dict | None:
@@ -141,9 +179,10 @@ class RunsView(Viewer):
         """Redraw when the catalog changed (a run closed, a note added)."""
         runs = self.backend.runs()
         notes = self.backend.notes()
+        self._acked = acked_runs(self.backend.alarms())
         # any run row written (a run closed, a file marked bad or incomplete, an incomplete file closed later)
         sig = (len(runs), max((r["updated_at"] or "" for r in runs), default=None),
-               runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None)
+               runs[-1]["fit"]["updated_at"] if runs and runs[-1]["fit"] else None, tuple(sorted(self._acked)))
         changed = False
         if sig != self._signature:
             self._signature = sig
@@ -165,10 +204,11 @@ class RunsView(Viewer):
         rows = []
         for r in runs:
             fit = r.get("fit") or {}
-            st = run_state(r)
+            st = self._state(r)
             f = fit.get("bkg_fraction")
             e = fit.get("bkg_fraction_err")
-            rows.append({"run": r["run"], "state": st, "events": r.get("n_events"),
+            rows.append({"run": r["run"], "state": st, "start (UTC)": _utc(r.get("start_ns")),
+                         "stop (UTC)": _utc(r.get("stop_ns")), "events": r.get("n_events"),
                          "live time (s)": None if r.get("livetime_s") is None else round(r["livetime_s"], 1),
                          "f_bkg": None if f is None else round(f, 3), "error": None if e is None else round(e, 3),
                          "p-value": None if fit.get("pvalue") is None else round(fit["pvalue"], 3),
@@ -177,15 +217,16 @@ class RunsView(Viewer):
                          "file problem": (r.get("error") or "") if r.get("status") in FILE_PROBLEMS else ""})
         import pandas as pd
 
-        df = pd.DataFrame(rows, columns=["run", "state", "events", "live time (s)", "f_bkg", "error", "p-value",
-                                         "flags", "good", "file problem"])
+        df = pd.DataFrame(rows, columns=["run", "state", "start (UTC)", "stop (UTC)", "events", "live time (s)",
+                                         "f_bkg", "error", "p-value", "flags", "good", "file problem"])
         self._table.value = df.iloc[::-1].reset_index(drop=True)
+        self._highlight()
         fitted = [(r, r["fit"]) for r in runs if r.get("fit") and r["fit"].get("bkg_fraction") is not None]
         self._f_src.data = {
             "run": [r["run"] for r, _ in fitted], "f": [f["bkg_fraction"] for _, f in fitted],
             "lo": [f["bkg_fraction"] - (f["bkg_fraction_err"] or 0) for _, f in fitted],
             "hi": [f["bkg_fraction"] + (f["bkg_fraction_err"] or 0) for _, f in fitted],
-            "color": [STATE_COLOURS[run_state(r)] for r, _ in fitted], "state": [run_state(r) for r, _ in fitted],
+            "color": [STATE_COLOURS[self._state(r)] for r, _ in fitted], "state": [self._state(r) for r, _ in fitted],
             "p": [f.get("pvalue") for _, f in fitted], "n": [f.get("n_events") for _, f in fitted]}
         for b in self._boxes:
             b.visible = False
@@ -204,12 +245,22 @@ class RunsView(Viewer):
                          f"mean f = {p['mean_fraction']:.3f}, {p['significance']:.1f}&sigma; above the reference</li>")
         self._periods.object = (("<b>High-background periods</b> (shaded above)<ul>" + "".join(lines) + "</ul>")
                                 if lines else "<b>No high-background period</b> in the catalog.")
-        opts = {f"run {r['run']} ({run_state(r)})": r["run"] for r in reversed(runs)}
+        opts = {f"run {r['run']} ({self._state(r)})": r["run"] for r in reversed(runs)}
         self._select.options = {"latest": 0, **opts}
         self._ref_select.options = {"automatic": 0, **{f"run {r['run']}": r["run"] for r in reversed(runs)
                                                        if run_state(r) == "ok"}}
         if self._select.value is None or self._select.value != self.selection.run:
             self._select.value = self.selection.run if self.selection.run in self._select.options.values() else 0
+
+    def _highlight(self) -> None:
+        """Select (highlight) the row of the shown run in the table."""
+        cur = self._current()
+        df = self._table.value
+        if cur is None or df is None or not len(df):
+            return
+        rows = [int(i) for i in df.index[df["run"] == cur["run"]]]
+        if self._table.selection != rows:
+            self._table.selection = rows
 
     def _reference(self, cur: dict) -> dict | None:
         if self.reference_run:
@@ -230,6 +281,7 @@ class RunsView(Viewer):
             self._data_src.data = {"x": [], "n": [], "lo": [], "hi": []}
             return
         self._sel_span.location = cur["run"]
+        self._highlight()
         scores = self.backend.run_scores(cur)
         n = score_histogram(scores, self.backend.templates) if len(scores) else np.zeros(len(edges) - 1)
         x = 0.5 * (edges[1:] + edges[:-1])
@@ -241,7 +293,10 @@ class RunsView(Viewer):
         if fit and fit.get("status") == "ok":
             parts = fitted_counts(RunFit.from_dict(fit["result"]), self.backend.templates)
         bottom = np.zeros(len(x))
+        negative = []
         for k in self._comps:
+            if parts.get(k) is not None and parts[k].sum() < 0:
+                negative.append(k)
             c = np.maximum(parts.get(k, np.zeros(len(x))), 0.0)
             data[k + "_bottom"] = bottom.copy()
             bottom = bottom + c
@@ -256,13 +311,14 @@ class RunsView(Viewer):
         else:
             self._ref_src.data = {"x": [], "y": []}
         self._h_fig.title.text = (f"Run {cur['run']}: {int(n.sum())} events, fitted templates stacked"
-                                  + (f", reference run {ref['run']}" if ref is not None else ""))
+                                  + (f", reference run {ref['run']}" if ref is not None else "")
+                                  + (f" (negative yield of {', '.join(negative)} not stacked)" if negative else ""))
         self._result.object = self._fit_html(cur, ref)
         self._notes_sig = None  # notes list follows the run
 
     def _fit_html(self, cur: dict, ref: dict | None) -> str:
         fit = cur.get("fit")
-        st = run_state(cur)
+        st = self._state(cur)
         colour = STATE_COLOURS[st]
         head = (f"<span style='background:{colour};color:white;padding:2px 8px;border-radius:4px'>"
                 f"{html.escape(st.upper())}</span> <b>Run {cur['run']}</b>")
@@ -279,10 +335,13 @@ class RunsView(Viewer):
         f, e = fit.get("bkg_fraction"), fit.get("bkg_fraction_err")
         fs = "n/a" if f is None else f"{f:.3f} &plusmn; {e:.3f}"
         p = fit.get("pvalue")
+        bad = unphysical(cur)
+        warn = ("" if not bad else f"<br><b style='color:{OKABE_ITO[5]}'>Unphysical fit:</b> negative yield beyond "
+                f"2&sigma; for {html.escape(', '.join(bad))}; do not use its background fraction.")
         return (f"{head}: background fraction <b>{fs}</b>, fit p-value {'n/a' if p is None else f'{p:.3f}'}, "
                 f"{fit.get('n_events')} events, status {html.escape(str(fit.get('status')))}<br>"
                 f"<small>yields: {y}<br>model {html.escape(fit['model']['name'])}@{fit['model']['digest']}, "
-                f"templates {fit['template_digest']}</small>" + (f"<ul>{flags}</ul>" if flags else ""))
+                f"templates {fit['template_digest']}</small>" + warn + (f"<ul>{flags}</ul>" if flags else ""))
 
     def _draw_notes(self) -> None:
         cur = self._current()
@@ -333,9 +392,30 @@ class RunsView(Viewer):
             self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
             return
         self._note_msg.object = f"Saved for run {cur['run']}."
-        self._text.value = ""
+        self._text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
         self._notes_sig = None
         self.refresh()
+
+    def _ack_run(self) -> None:
+        """Acknowledge the open alarms of the selected run with the acknowledgement's own text."""
+        from kamcore.errors import KamcoreError
+
+        cur = self._current()
+        text = self._ack_text.value_input if self._ack_text.value_input is not None else self._ack_text.value
+        try:
+            if cur is None:
+                raise KamcoreError("no run selected")
+            ids = [a["id"] for a in self.backend.alarms() if a["run"] == cur["run"] and a["status"] == "open"]
+            if not ids:
+                raise KamcoreError(f"run {cur['run']} has no open alarm")
+            done = self.backend.ack_alarms(ids, by=(self.author or "").strip(), text=(text or "").strip())
+        except KamcoreError as exc:
+            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._note_msg.object = f"Acknowledged {len(done)} alarm(s) of run {cur['run']}."
+        self._ack_text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
+        self._notes_sig = None
+        self._signature = None  # redrawn by the session tick (Bokeh models change only under the document lock)
 
     def _resolve_note(self, event) -> None:
         from kamcore.errors import KamcoreError
@@ -357,7 +437,8 @@ class RunsView(Viewer):
         nav = pn.Row(self._prev, self._select, self._next, self._last, self._ref_select,
                      sizing_mode="stretch_width")
         notes = pn.Column(self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
-                          pn.Row(self._add, self._ack), pn.Row(self._open_notes, self._resolve), self._note_msg,
+                          pn.Row(self._add), pn.Row(self._ack_text, self._ack),
+                          pn.Row(self._open_notes, self._resolve), self._note_msg,
                           sizing_mode="stretch_width")
         return pn.Column(caption, 
             nav, self._result,

@@ -3,13 +3,14 @@
 SQLite by default (:func:`default_catalog_url`), PostgreSQL or any SQLAlchemy
 database by URL.  :class:`Catalog` writes transactionally with upserts and has
 the read API the dashboard uses (``list_runs``, ``fit_history``, ``periods``,
-``notes``, ``report``).
+``notes``, ``report``), alarms with their acknowledgements, and the thresholds experts set.
 """
 
-from .models import SCHEMA_VERSION, Base, Fit, Flag, Note, PeriodRow, Run
-from .store import Catalog, CatalogError, default_catalog_path, default_catalog_url
+from .models import SCHEMA_VERSION, Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange
+from .store import SETTINGS, Catalog, CatalogError, default_catalog_path, default_catalog_url, run_time_problems
 
 __all__ = [
     "Catalog", "CatalogError", "default_catalog_url", "default_catalog_path",
-    "Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "SCHEMA_VERSION",
+    "Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "Alarm", "Setting", "SettingChange", "SETTINGS",
+    "SCHEMA_VERSION", "run_time_problems",
 ]

@@ -11,6 +11,11 @@
   unique ``(model_digest, template_digest, method, first_run)``.
 * ``notes`` -- shift notes and acknowledgements (author, time, text,
   open/resolved), about a run, a period or nothing in particular.
+* ``alarms`` -- what the shift crew must see (a flagged run, a new period, a
+  stale feed, a producer that went down): unique ``key``, text, when raised,
+  open/acknowledged with who, when and the acknowledgement's own text.
+* ``settings`` / ``settings_log`` -- thresholds an expert changed (stale
+  seconds, flag z, p-value): the current value per key, and every change.
 
 Times of runs are integers (ns since the Unix epoch, as in the event files);
 bookkeeping times (``updated_at``, note times) are timezone-aware UTC.
@@ -27,7 +32,8 @@ from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Intege
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "utcnow", "SCHEMA_VERSION"]
+__all__ = ["Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "Alarm", "Setting", "SettingChange", "utcnow",
+           "SCHEMA_VERSION"]
 
 #: bumped on incompatible table changes
 SCHEMA_VERSION = 1
@@ -137,3 +143,38 @@ class Note(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True, index=True)  # one alarm per cause
+    kind: Mapped[str] = mapped_column(String(32))  # flag | period | stale | producer_down
+    run_number: Mapped[int | None] = mapped_column(Integer, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acked
+    acked_by: Mapped[str | None] = mapped_column(String(200))
+    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ack_text: Mapped[str | None] = mapped_column(Text)
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SettingChange(Base):
+    __tablename__ = "settings_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    old_json: Mapped[str | None] = mapped_column(Text)
+    value_json: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -44,9 +44,17 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import CatalogError, ConfigError
-from .models import Base, Fit, Flag, Note, PeriodRow, Run, utcnow
+from .models import Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange, utcnow
 
-__all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path"]
+__all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path", "SETTINGS",
+           "run_time_problems"]
+
+#: thresholds an expert may change in the catalog: key -> (type, lower bound, upper bound, meaning)
+SETTINGS = {
+    "stale_s": (float, 1.0, 86400.0, "seconds without an event before the feed is STALE"),
+    "flag.n_sigma": (float, 0.5, 100.0, "z: a run is flagged this many sigma above the reference"),
+    "flag.min_pvalue": (float, 0.0, 0.5, "a fit with a smaller p-value is flagged bad"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +305,103 @@ class Catalog:
                 raise ConfigError(f"no note with id {note_id} in {self.url}")
             note.status, note.resolved_by, note.resolved_at = "resolved", str(by), utcnow()
 
+    # ----------------------------------------------------------------- alarms
+    def raise_alarm(self, key: str, *, kind: str, text: str, run: int | None = None) -> tuple[int, bool]:
+        """Raise the alarm ``key`` unless it exists (any status); returns ``(id, created)``.
+
+        The key names the cause (``"flag:17:high_background"``), so every process that sees the same
+        cause raises one alarm.
+        """
+        if not str(key).strip() or not str(text).strip():
+            raise ConfigError("an alarm needs a key and a text")
+        with self._tx() as s:
+            row = s.execute(select(Alarm).where(Alarm.key == str(key))).scalar_one_or_none()
+            if row is not None:
+                return int(row.id), False
+            a = Alarm(key=str(key), kind=str(kind), run_number=None if run is None else int(run), text=str(text),
+                      raised_at=utcnow(), status="open")
+            s.add(a)
+            s.flush()
+            return int(a.id), True
+
+    def ack_alarms(self, alarm_ids: Iterable[int], *, by: str, text: str) -> list[int]:
+        """Acknowledge open alarms: who, now, and the acknowledgement's own ``text``; returns the ids acked.
+
+        For each run concerned an ``ack`` note with that text is stored (resolved: the acknowledgement is
+        done), in the same transaction.  An alarm already acknowledged is left as it was.
+        """
+        if not str(by).strip():
+            raise ConfigError("an acknowledgement needs a name (who acknowledges)")
+        if not str(text).strip():
+            raise ConfigError("an acknowledgement needs its own text (what was checked or done)")
+        ids = [int(i) for i in alarm_ids]
+        with self._tx() as s:
+            rows = s.execute(select(Alarm).where(Alarm.id.in_(ids))).scalars().all()
+            missing = sorted(set(ids) - {r.id for r in rows})
+            if missing:
+                raise ConfigError(f"no alarm with id {missing[0]} in {self.url}")
+            now, done, runs = utcnow(), [], set()
+            for r in rows:
+                if r.status != "open":
+                    continue
+                r.status, r.acked_by, r.acked_at, r.ack_text = "acked", str(by), now, str(text)
+                done.append(int(r.id))
+                runs.add(r.run_number)
+            for run in sorted(runs, key=lambda x: (x is None, x)):
+                s.add(Note(run_number=run, kind="ack", author=str(by), text=str(text), status="resolved",
+                           resolved_by=str(by), resolved_at=now, created_at=now))
+            return done
+
+    def alarms(self, *, status: str | None = None, run: int | None = None, limit: int | None = None) -> list[dict]:
+        """Alarms, newest first (optionally one status / one run)."""
+        with self._session() as s:
+            q = select(Alarm).order_by(Alarm.raised_at.desc(), Alarm.id.desc())
+            if status is not None:
+                q = q.where(Alarm.status == status)
+            if run is not None:
+                q = q.where(Alarm.run_number == int(run))
+            if limit is not None:
+                q = q.limit(int(limit))
+            return [_alarm_dict(a) for a in s.execute(q).scalars()]
+
+    # --------------------------------------------------------------- settings
+    def set_setting(self, key: str, value, *, by: str) -> None:
+        """Set threshold ``key`` (:data:`SETTINGS`) to ``value``, logged with who and when."""
+        if key not in SETTINGS:
+            raise ConfigError(f"unknown setting {key!r}; known: {sorted(SETTINGS)}")
+        if not str(by).strip():
+            raise ConfigError("a setting change needs a name (who changes it)")
+        kind, lo, hi, what = SETTINGS[key]
+        try:
+            v = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {key} ({what}) must be a number, got {value!r}") from None
+        if not lo <= v <= hi:
+            raise ConfigError(f"setting {key} ({what}) must be in [{lo:g}, {hi:g}], got {v:g}")
+        with self._tx() as s:
+            row = s.get(Setting, key)
+            old = None if row is None else row.value_json
+            now = utcnow()
+            if row is None:
+                s.add(Setting(key=key, value_json=json.dumps(v), updated_by=str(by), updated_at=now))
+            else:
+                row.value_json, row.updated_by, row.updated_at = json.dumps(v), str(by), now
+            s.add(SettingChange(key=key, old_json=old, value_json=json.dumps(v), changed_by=str(by), changed_at=now))
+
+    def settings(self) -> dict:
+        """``{key: {"value", "by", "at"}}`` of the thresholds an expert set."""
+        with self._session() as s:
+            return {r.key: {"value": json.loads(r.value_json), "by": r.updated_by, "at": _iso(r.updated_at)}
+                    for r in s.execute(select(Setting)).scalars()}
+
+    def settings_log(self, limit: int = 50) -> list[dict]:
+        """Changes of the thresholds, newest first."""
+        with self._session() as s:
+            q = select(SettingChange).order_by(SettingChange.changed_at.desc(), SettingChange.id.desc()).limit(limit)
+            return [{"key": r.key, "old": None if r.old_json is None else json.loads(r.old_json),
+                     "value": json.loads(r.value_json), "by": r.changed_by, "at": _iso(r.changed_at)}
+                    for r in s.execute(q).scalars()]
+
     # ------------------------------------------------------------------ reads
     def _fit_filter(self, q, model_digest, template_digest):
         if model_digest is not None:
@@ -354,6 +459,36 @@ class Catalog:
                                                            template_digest=template_digest),
                 "periods": self.periods(model_digest=model_digest, template_digest=template_digest),
                 "notes": self.notes(status="open")}
+
+
+def run_time_problems(runs: list[dict], *, now_ns: int | None = None, tolerance_s: float = 1e-3) -> list[str]:
+    """What is wrong with the run times of catalog runs (:meth:`Catalog.list_runs`), as a DAQ records them:
+    each run has ``start_ns < stop_ns``, none lies in the future, the live time is at most ``stop - start``,
+    and runs ordered by number do not overlap.  Returns one line per problem (empty: consistent).
+
+    >>> run_time_problems([{"run": 1, "start_ns": 0, "stop_ns": 10**9, "livetime_s": 1.0},
+    ...                    {"run": 2, "start_ns": 5 * 10**8, "stop_ns": 2 * 10**9, "livetime_s": 1.5}], now_ns=3 * 10**9)
+    ['run 2 starts 0.5 s before run 1 stops']
+    """
+    import time
+
+    now_ns = time.time_ns() if now_ns is None else int(now_ns)
+    out, prev = [], None
+    for r in sorted((r for r in runs if r.get("status", "ok") == "ok"), key=lambda r: r["run"]):
+        a, b, live = r.get("start_ns"), r.get("stop_ns"), r.get("livetime_s")
+        if a is None or b is None or live is None:
+            out.append(f"run {r['run']} has no start, stop or live time")
+            continue
+        if not a < b:
+            out.append(f"run {r['run']} stops ({b}) before it starts ({a})")
+        if b > now_ns:
+            out.append(f"run {r['run']} stops {(b - now_ns) / 1e9:.1f} s in the future")
+        if live > (b - a) / 1e9 + tolerance_s or live <= 0:
+            out.append(f"run {r['run']}: live time {live:g} s, but it lasts {(b - a) / 1e9:g} s")
+        if prev is not None and a < prev["stop_ns"]:
+            out.append(f"run {r['run']} starts {(prev['stop_ns'] - a) / 1e9:.1f} s before run {prev['run']} stops")
+        prev = r
+    return out
 
 
 class _Tx:
@@ -430,3 +565,9 @@ def _note_dict(n: Note) -> dict:
     return {"id": n.id, "run": n.run_number, "period_id": n.period_id, "kind": n.kind, "author": n.author,
             "created_at": _iso(n.created_at), "text": n.text, "status": n.status, "resolved_by": n.resolved_by,
             "resolved_at": _iso(n.resolved_at)}
+
+
+def _alarm_dict(a: Alarm) -> dict:
+    return {"id": a.id, "key": a.key, "kind": a.kind, "run": a.run_number, "text": a.text,
+            "raised_at": _iso(a.raised_at), "status": a.status, "acked_by": a.acked_by,
+            "acked_at": _iso(a.acked_at), "ack_text": a.ack_text}

@@ -40,7 +40,7 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-runs", type=int, metavar="N", help="stop after N closed (or bad) runs")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--min-events", type=int, metavar="N", help="runs with fewer events are not fitted (default 20)")
-    skip = {"feed", "rate_hz", "run_length"}
+    skip = {"feed", "rate_hz", "run_length", "start_ns", "realtime"}  # a replay is a library use
     g = p.add_argument_group("monitor")
     for name, par in MonitorConfig.param.objects("existing").items():
         if name == "name" or name in skip:

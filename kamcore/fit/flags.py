@@ -56,7 +56,8 @@ from ..errors import ConfigError
 from .config import FlagConfig
 from .runfit import RunFit
 
-__all__ = ["RunFlag", "Period", "FlagResult", "reference_fraction", "flag_sequence", "flag_fits"]
+__all__ = ["RunFlag", "Period", "FlagResult", "reference_fraction", "flag_sequence", "flag_fits",
+           "unphysical_components"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,3 +283,22 @@ def flag_fits(fits: Sequence[RunFit], *, good: Sequence[bool] | None = None,
                          np.array([r.bkg_fraction_err for r in fits]), pvalue=np.array([r.pvalue for r in fits]),
                          valid=np.array([r.valid for r in fits]), good=good, start_ns=start_ns, stop_ns=stop_ns,
                          config=config)
+
+
+def unphysical_components(yields: dict, errors: dict, n_sigma: float = 2.0) -> list[str]:
+    """Components whose fitted yield is negative by more than ``n_sigma`` of its error (an expected
+    number of events cannot be negative; within errors it may fluctuate below zero, see
+    :mod:`kamcore.fit.runfit`).  Missing or NaN values are ignored.
+
+    >>> unphysical_components({"Bi214": -52.0, "C10": -3.0}, {"Bi214": 20.0, "C10": 5.0})
+    ['Bi214']
+    """
+    out = []
+    for k, y in yields.items():
+        e = errors.get(k)
+        if y is None or e is None or not np.isfinite(y) or not np.isfinite(e):
+            continue
+        if y < -n_sigma * e:
+            out.append(k)
+    return out
+

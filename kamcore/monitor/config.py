@@ -1,13 +1,15 @@
 """Configuration of the live producer (:class:`MonitorConfig`).
 
-The simulated feed replays detector time faster than real time: a run of
-``run_length`` selected events on average covers the live time that
-``RunSimConfig()`` gives to ``run_length`` events at its default event rate,
+The simulated feed is a detector taking data in real time, as a DAQ records it:
+a run of ``run_length`` selected events on average lasts
 
-    T_run = RunSimConfig.run_duration_s * run_length / RunSimConfig.events_per_run,
+    T_run = run_length / rate_hz            (its live time, s),
 
-so the yield constraints of the fit (events per hour of live time) hold, while
-the events arrive on the wall clock at ``rate_hz``.  At the start of each run a
+runs follow each other with ``gap_s`` of dead time, and every event's time stamp
+lies inside its run.  The fit of such a run scales the yield constraints by this
+live time, with the feed's own rates (:meth:`SimulatedFeed.fit_config`).  A
+history replay (``realtime=False``, ``start_ns`` in the past) has the same run
+times, placed before now, and is released at full speed.  At the start of each run a
 convection period begins with probability ``convection_probability`` (when none
 is under way); it lasts ``1 .. convection_max_length`` runs (uniform) and scales
 the Bi214 components by ``convection_strength``.
@@ -53,11 +55,22 @@ class MonitorConfig(param.Parameterized):
         "Directory feed: a run file without a Parquet footer is 'incomplete' (still being written) and retried; "
         "unchanged for this many seconds it is marked bad_file (a writer that died)."))
     seed = param.Integer(default=0, bounds=(0, None), doc="Simulated feed: seed of runs and convection periods.")
+    gap_s = param.Number(default=2.0, bounds=(0.0, None), doc=(
+        "Simulated feed: dead time between two runs, s (run stop to next run start)."))
+    start_ns = param.Integer(default=0, bounds=(0, None), doc=(
+        "Simulated feed: start of the first run, ns since the epoch; 0 = the wall clock when the feed starts."))
+    realtime = param.Boolean(default=True, doc=(
+        "Simulated feed: release events when the wall clock passes their time stamps (False: at once, "
+        "for a replay of runs in the past)."))
 
     def validate(self) -> "MonitorConfig":
         if not str(self.feed).strip():
             raise ConfigError("MonitorConfig.feed must be 'sim' or a directory, got an empty string")
         return self
+
+    def run_duration_s(self) -> float:
+        """Live time of a simulated run, s: ``run_length / rate_hz`` (module docstring)."""
+        return float(self.run_length) / float(self.rate_hz)
 
     def batch_size(self) -> int:
         """Events per batch: ``batch_events`` or ``rate_hz * poll_interval_s`` (at least 1)."""

@@ -3,11 +3,16 @@
 A feed has one method, ``batches(stop)``, yielding :class:`FeedBatch` until it
 runs dry or ``stop`` (a :class:`threading.Event`) is set:
 
-* :class:`SimulatedFeed` -- a simulated DAQ stream paced on the wall clock
-  (see :mod:`kamcore.monitor.config` for the time scale and convection periods);
-  each run is simulated with :func:`kamcore.runs.simulate_run` (the run
-  selection and event mix of ``kamcore runs simulate``) and released in batches
-  at ``rate_hz``; the last batch of a run has ``closes_run=True``.
+* :class:`SimulatedFeed` -- a simulated DAQ stream on the wall clock (see
+  :mod:`kamcore.monitor.config` for the run times and convection periods); each
+  run is simulated with :func:`kamcore.runs.simulate_run` (the run selection and
+  event mix of ``kamcore runs simulate``).  Run ``first_run + k`` starts at
+  ``start + k (T_run + gap_s)`` and lasts ``T_run = run_length / rate_hz``; its
+  events carry times inside it.  In real time (``realtime=True``) an event is
+  released once the wall clock has passed its time stamp and the last batch of a
+  run (``closes_run=True``) once the run has stopped, so no stored run or event
+  lies in the future, as with a DAQ; ``realtime=False`` (a history replay, whose
+  runs lie in the past) releases them at once.
 * :class:`DirectoryFeed` -- finished run files ``run_*.parquet`` that a DAQ
   writes into a directory; one batch per file (``closes_run=True``, ``path``
   set).  Hidden and temporary files are ignored.  Files the catalog already
@@ -97,9 +102,9 @@ def _run_number(name: str) -> int | None:
 class SimulatedFeed:
     """A real-time simulated DAQ stream (see module docstring)."""
 
-    def __init__(self, config: MonitorConfig | None = None, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, config: MonitorConfig | None = None, *, clock: Callable[[], int] = time.time_ns):
         self.config = (config or MonitorConfig()).validate()
-        self._clock = clock
+        self._clock = clock  # wall clock, ns since the epoch (event times are compared with it)
         self._rng = np.random.default_rng(np.random.SeedSequence([int(self.config.seed), 7]))
         self._left = 0  # runs left in the current convection period
         self._t0_ns: int | None = None  # detector start time of the first run
@@ -117,21 +122,39 @@ class SimulatedFeed:
             return float(c.convection_strength)
         return 1.0
 
-    def run_config(self, run: int):
-        """The :class:`~kamcore.runs.RunSimConfig` of run ``run`` (time-compressed).
+    @property
+    def run_duration_s(self) -> float:
+        """Live time of one run, s: ``run_length / rate_hz``."""
+        return self.config.run_duration_s()
 
-        Runs follow each other in detector time: run ``first_run + k`` starts ``k`` run
-        durations after the feed's first run, which starts when it is first asked for.
+    def run_config(self, run: int):
+        """The :class:`~kamcore.runs.RunSimConfig` of run ``run``.
+
+        Run ``first_run + k`` starts ``k (T_run + gap_s)`` after the feed's start
+        (``MonitorConfig.start_ns``, else the wall clock when a run is first asked for).
         """
         from ..runs import RunSimConfig
 
-        ref = RunSimConfig()
-        duration = max(1.0, ref.run_duration_s * self.config.run_length / ref.events_per_run)
+        c = self.config
         if self._t0_ns is None:
-            self._t0_ns = time.time_ns()
-        start = self._t0_ns + int(round((run - self.config.first_run) * duration * 1e9))
-        return RunSimConfig(events_per_run=float(self.config.run_length), first_run=int(run),
-                            run_duration_s=duration, start_time_ns=start)
+            self._t0_ns = int(c.start_ns) or int(self._clock())
+        return RunSimConfig(events_per_run=float(c.run_length), first_run=int(c.first_run),
+                            run_duration_s=self.run_duration_s, gap_s=float(c.gap_s), start_time_ns=self._t0_ns)
+
+    def fit_config(self, base):
+        """``base`` (a :class:`~kamcore.fit.FitConfig`) with the constraint rates of this feed's runs.
+
+        The runs hold ``run_length * composition[k]`` events of source ``k`` per ``T_run``
+        on average (:meth:`kamcore.runs.RunSimConfig.expected_rates_per_hour`), so a fit that
+        scales the rates by the run's real live time needs these rates; the relative
+        uncertainties of ``base`` are kept.
+        """
+        from ..fit import FitConfig
+
+        rates = self.run_config(self.config.first_run).expected_rates_per_hour()
+        cons = {k: [float(rates[k]), float(v[1])] for k, v in base.constraints.items() if k in rates}
+        values = {k: v for k, v in base.param.values().items() if k != "name"}
+        return FitConfig(**{**values, "constraints": cons}).validate()
 
     def batches(self, stop: threading.Event) -> Iterator[FeedBatch]:
         """Paced batches of consecutive runs.
@@ -156,10 +179,21 @@ class SimulatedFeed:
 
         run = c.first_run
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kamcore-feed")
+
+        def wait_until(t_ns: int) -> bool:
+            """Wait for the wall clock to pass ``t_ns`` (real time only); True when stopped meanwhile."""
+            if not c.realtime:
+                return stop.is_set()
+            while True:
+                left = (t_ns - self._clock()) / 1e9
+                if left <= 0:
+                    return stop.is_set()
+                if stop.wait(min(left, 1.0)):
+                    return True
+
         try:
             strength = self._strength()
             pending = pool.submit(make, run, strength)
-            t_next = self._clock()
             while not stop.is_set():
                 ev, truth = pending.result()
                 log.info("simulated run %d: %d events, strength %g", run, len(ev), strength)
@@ -169,13 +203,13 @@ class SimulatedFeed:
                 starts = list(range(0, n, size)) or [0]
                 for a in starts:
                     part = ev.take(slice(a, a + size))
-                    t_next += max(len(part), 1) / c.rate_hz
-                    if stop.wait(max(0.0, t_next - self._clock())):
+                    last = a == starts[-1]
+                    # an event leaves the DAQ once it happened; a run closes once it stopped
+                    due = truth["stop_ns"] if last else int(part.timestamp_ns[-1])
+                    if wait_until(due):
                         pending.cancel()
                         return
-                    last = a == starts[-1]
                     yield FeedBatch(part, run, closes_run=last, truth=truth if last else None)
-                t_next = max(t_next, self._clock() - 1.0)  # after slow simulation, do not burst to catch up
                 run += 1
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -160,7 +160,8 @@ class Producer:
     runs_dir : str or os.PathLike
         Where the simulated feed's run files and score files go.
     fit_config : FitConfig, optional
-        Default ``templates.fit_config()``.
+        Default ``templates.fit_config()``; with a :class:`SimulatedFeed` its constraint rates are
+        replaced by the feed's (:meth:`SimulatedFeed.fit_config`).
     flag_config : FlagConfig, optional
     command : str, optional
         Recorded with each fit.
@@ -185,6 +186,8 @@ class Producer:
                               f"{self.ident['name']}@{self.ident['digest']}")
         self.runs_dir = Path(runs_dir) if runs_dir is not None else store.path.with_name(store.path.name + ".runs")
         self.fit_config = fit_config or templates.fit_config()
+        if hasattr(feed, "fit_config"):  # a simulated feed knows its runs' rates (SimulatedFeed.fit_config)
+            self.fit_config = feed.fit_config(self.fit_config)
         self.flag_config = flag_config or FlagConfig()
         self.command = command
         self.device = device
@@ -251,8 +254,7 @@ class Producer:
             return
         res = close_run(self.catalog, path, scores, info, self.templates, self.fit_config, model=self.ident,
                         command=self.command)
-        flag_stored_sequence(self.catalog, model_digest=self.ident["digest"],
-                             template_digest=self.templates.digest, flag_config=self.flag_config)
+        self._flag()
         stats.runs_closed += 1
         stats.runs.append(int(info["run"]))
         log.info("run %d closed: %d events, fit %s, f_bkg = %s", info["run"], len(scores), res.status,
@@ -265,9 +267,17 @@ class Producer:
         n = sum(remove_stale_temp_files(d) for d in {self.runs_dir, self.store.path})
         if isinstance(self.feed, DirectoryFeed):  # the DAQ's directory: only the score files the producer writes
             n += remove_stale_temp_files(self.feed.directory, only=r"run_.*\.scores\.parquet")
-        flag_stored_sequence(self.catalog, model_digest=self.ident["digest"],
-                             template_digest=self.templates.digest, flag_config=self.flag_config)
+        self._flag()
         return n
+
+    def _flag(self) -> None:
+        """Flag the stored sequence with the thresholds experts set in the catalog, and raise its alarms."""
+        from .alarms import flag_config, sync_alarms
+
+        d, t = self.ident["digest"], self.templates.digest
+        flag_stored_sequence(self.catalog, model_digest=d, template_digest=t,
+                             flag_config=flag_config(self.catalog, self.flag_config))
+        sync_alarms(self.catalog, model_digest=d, template_digest=t)
 
     # ---------------------------------------------------------------- loop
     def run(self, *, max_runs: int | None = None, duration_s: float | None = None,

@@ -69,7 +69,8 @@ class RunSimConfig(param.Parameterized):
 
     events_per_run = param.Number(default=400.0, bounds=(0.0, None), doc=(
         "Mean number of selected events in a run without convection."))
-    run_duration_s = param.Number(default=86400.0, bounds=(1.0, None), doc="Live time of each run, s.")
+    run_duration_s = param.Number(default=86400.0, bounds=(0.0, None), inclusive_bounds=(False, True),
+                                  doc="Live time of each run, s.")
     gap_s = param.Number(default=600.0, bounds=(0.0, None), doc="Dead time between consecutive runs, s.")
     first_run = param.Integer(default=1, bounds=(0, None), doc="Run number of the first simulated run.")
     start_time_ns = param.Integer(default=DEFAULT_START_NS, bounds=(0, None), doc=(

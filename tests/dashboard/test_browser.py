@@ -31,13 +31,15 @@ def test_every_view_loads_without_errors_or_external_requests(server, open_page,
     assert p.errors == [], p.errors
     assert p.external == [], p.external
     # the header tells the crew where they are
-    assert p.page.locator(".kd-badge").first.inner_text() in ("LIVE", "NO DATA")
+    assert p.page.locator(".kd-badge").first.inner_text() in ("LIVE", "REPLAYING HISTORY", "NO DATA")
 
 
 def test_live_updates_arrive_within_seconds(server, open_page):
     p = open_page(f"{server}?view=live")
     seq0 = _wait_for(lambda: p.shown()[0], 60, "a first live event")
-    seq1 = _wait_for(lambda: p.shown()[0] if p.shown()[0] > seq0 else 0, 5, "a newer live event")
+    # runs of 40 events at 10 Hz last 4 s with 2 s between runs; on a loaded 2-core machine simulating a run
+    # of the feed takes longer than the run (kamcore.runs.simulate_run), so allow a few run lengths
+    seq1 = _wait_for(lambda: p.shown()[0] if p.shown()[0] > seq0 else 0, 25, "a newer live event")
     assert seq1 > seq0
 
 
@@ -47,11 +49,12 @@ def test_pause_stops_updates_and_resume_restarts_them(server, open_page):
     p.page.get_by_role("button", name="Pause").click()
     p.page.locator(".kd-badge", has_text="PAUSED").wait_for(timeout=5000)
     frozen = p.shown()[0]
+    address = p.page.locator(".kd-shown").first.get_attribute("data-event")
     p.page.wait_for_timeout(2500)  # 25 events at 10 Hz
     assert p.shown()[0] == frozen
-    assert f"event={frozen}" in p.page.url  # the paused event is in the permalink
+    assert f"event={address}" in p.page.url.replace("%3A", ":")  # the paused event (RUN:EVENT) is in the link
     p.page.get_by_role("button", name="Pause").click()
-    _wait_for(lambda: p.shown()[0] > frozen, 5, "updates after resume")
+    _wait_for(lambda: p.shown()[0] > frozen, 25, "updates after resume")  # see above: run boundaries
 
 
 def test_permalink_opens_view_and_run(server, open_page):

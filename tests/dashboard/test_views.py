@@ -25,7 +25,7 @@ def test_backend_reads_the_store_and_the_catalog(world):
 def test_live_view_draws_the_selected_event(world):
     from dashboard.views import LiveView
 
-    sel = Selection(event=5)
+    sel = Selection(event="5")  # a bare number: a live sequence number (links of earlier versions)
     v = LiveView(backend=world, selection=sel)
     assert v.refresh() and v.shown_seq == 5
     ev = world.buffer.event(5)
@@ -51,15 +51,49 @@ def test_pause_pins_the_event_and_follow_resumes(world):
     v.refresh()
     assert v.shown_seq == world.buffer.seq
     sel.paused = True
-    assert sel.event == v.shown_seq  # the permalink now names the event
+    ev = world.buffer.event(None)
+    assert sel.event == f"{int(ev.events.run[0])}:{int(ev.events.event_id[0])}"  # the permalink names the event
+    assert v.shown_address == sel.event
     sel.paused = False
-    assert sel.event == 0
+    assert sel.event == ""
+
+
+def test_an_event_address_opens_the_event_from_the_buffer_and_after_it_left_it(world):
+    """``RUN:EVENT`` links do not expire: an event no longer held is read from its run and score files,
+    with the proper times the producer stored for it."""
+    from dashboard.backend import Backend
+    from dashboard.views import LiveView
+    from kamcore.monitor import LiveStore
+
+    v = LiveView(backend=world, selection=Selection(event="2:7"))
+    assert v.refresh() and v.shown_from == "buffer" and v.shown_address == "2:7"
+    held = world.buffer.find(2, 7)
+    assert int(held.events.event_id[0]) == 7 and int(held.events.run[0]) == 2
+
+    values = {k: val for k, val in world.config.param.values().items() if k != "name"}
+    small = Backend(type(world.config)(**{**values, "buffer_events": 10}), start=False)
+    small.buffer.poll()
+    assert small.buffer.find(1, 3) is None  # run 1 has left this server's buffer
+    v = LiveView(backend=small, selection=Selection(event="1:3"))
+    assert v.refresh() and v.shown_from == "run file" and v.shown_address == "1:3"
+    assert "read from the run file" in v._info.text and "1:3" in v._info.text
+    stored = LiveStore(world.store_path).latest(10**6)
+    k = int(np.flatnonzero((stored.events.run == 1) & (stored.events.event_id == 3))[0])
+    want = stored.take(k)
+    got = v._last_ev
+    assert np.array_equal(got.events.pmt, want.events.pmt)
+    assert np.allclose(got.tau_ns, want.tau_ns, atol=1e-3)
+    assert float(got.score[0]) == pytest.approx(float(want.score[0]), abs=1e-6)
+    bad = LiveView(backend=small, selection=Selection(event="1:99999"))
+    assert not bad.refresh() and "no event with run 1, event id 99999" in bad._info.text
+    junk = LiveView(backend=small, selection=Selection(event="17-3"))
+    assert not junk.refresh() and "RUN:EVENT" in junk._info.text
 
 
 def test_attention_view_without_attention_says_so(world):
     from dashboard.views import AttentionView
 
-    v = AttentionView(backend=world, selection=Selection(event=7))
+    v = AttentionView(backend=world, selection=Selection(event="7"))
     v.refresh()
     assert "no attention layer" in v._info.object
     ev = world.buffer.event(7)
@@ -150,3 +184,42 @@ def test_generated_view_reports_a_missing_generator_clearly(world, tmp_path):
     v = GeneratedView(backend=world, selection=Selection(generator="vae"))
     v.refresh()
     assert "checkpoint not found" in v._status.object
+
+
+def test_displays_tell_the_truth(world):
+    """Working point from the model's results, units on the colour bar, overflow slices named, the shown run
+    highlighted, run dates, unphysical fits marked (issue 19, part 6)."""
+    from dashboard.views import LiveView, RunsView
+    from dashboard.views.runs import run_state
+
+    wp = world.working_point()
+    assert wp is not None and 0.0 < wp["threshold"] < 1.0 and wp["acceptance"] == pytest.approx(0.9)
+    v = LiveView(backend=world, selection=Selection(event="2:3"))
+    v.refresh()
+    score = float(v._last_ev.score[0])
+    assert ("passes" if score >= wp["threshold"] else "fails") + " the 0&nu;&beta;&beta; cut" in v._info.text
+    assert "signal-like" not in v._info.text
+    assert v._colorbar.title == "proper time (ns)"
+    v.selection.color_by = "charge"
+    assert v._colorbar.title == "charge (p.e.)"
+    v._player.value = 0
+    assert "underflow: every hit before" in v._slice_fig.title.text
+    v._player.value = v.display.n_slices - 1
+    assert "overflow: every hit after" in v._slice_fig.title.text
+    v._player.value = 13
+    assert "flow" not in v._slice_fig.title.text
+
+    r = RunsView(backend=world, selection=Selection(run=2))
+    r.refresh()
+    table = r._table.value
+    assert list(table.iloc[r._table.selection]["run"]) == [2]
+    assert table["start (UTC)"].str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    run = world.runs()[1]
+    res = run["fit"]["result"]
+    comp = res["components"][-1]
+    bad = {**run, "flags": [], "fit": {**run["fit"], "result": {
+        **res, "yields": {**res["yields"], comp: -5 * res["errors"][comp]}}}}
+    assert run_state(bad) == "unphysical"
+    within = {**bad, "fit": {**bad["fit"], "result": {**bad["fit"]["result"], "yields": {
+        **res["yields"], comp: -1.5 * res["errors"][comp]}}}}
+    assert run_state(within) != "unphysical"

@@ -214,7 +214,7 @@ def test_kill9_during_run_file_writes_of_the_simulated_feed(model_and_templates,
     restart close two runs: numbering continues, every run file in place is in the catalog."""
     model, tpath = model_and_templates
     runs_dir, db = tmp_path / "live.runs", tmp_path / "catalog.sqlite"
-    argv = ["monitor", "--rate", "2000", "--run-length", "6", "--batch-events", "6", "--model", str(model),
+    argv = ["monitor", "--rate", "2000", "--run-length", "6", "--batch-events", "6", "--gap-s", "0", "--model", str(model),
             "--templates", str(tpath), "--catalog", str(db), "--store", str(tmp_path / "live"), "--min-events", "3",
             "--duration", "30"]
     rng = random.Random(9)
