@@ -6,21 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 VIEW_TEXT = {"live": "Live event display", "attention": "Attention per time slice",
              "runs": "Run fits and flags", "generated": "Real vs generated events"}
-
-
-def _wait_for(cond, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.mark.parametrize("view", list(VIEW_TEXT))
@@ -36,16 +27,16 @@ def test_every_view_loads_without_errors_or_external_requests(server, open_page,
 
 def test_live_updates_arrive_within_seconds(server, open_page):
     p = open_page(f"{server}?view=live")
-    seq0 = _wait_for(lambda: p.shown()[0], 60, "a first live event")
+    seq0 = wait_for(lambda: p.shown()[0], 60, "a first live event")
     # runs of 40 events at 10 Hz last 4 s with 2 s between runs; on a loaded 2-core machine simulating a run
     # of the feed takes longer than the run (kamcore.runs.simulate_run), so allow a few run lengths
-    seq1 = _wait_for(lambda: p.shown()[0] if p.shown()[0] > seq0 else 0, 25, "a newer live event")
+    seq1 = wait_for(lambda: p.shown()[0] if p.shown()[0] > seq0 else 0, 25, "a newer live event")
     assert seq1 > seq0
 
 
 def test_pause_stops_updates_and_resume_restarts_them(server, open_page):
     p = open_page(f"{server}?view=live")
-    _wait_for(lambda: p.shown()[0], 60, "a first live event")
+    wait_for(lambda: p.shown()[0], 60, "a first live event")
     p.page.get_by_role("button", name="Pause").click()
     p.page.locator(".kd-badge", has_text="PAUSED").wait_for(timeout=5000)
     frozen = p.shown()[0]
@@ -54,13 +45,13 @@ def test_pause_stops_updates_and_resume_restarts_them(server, open_page):
     assert p.shown()[0] == frozen
     assert f"event={address}" in p.page.url.replace("%3A", ":")  # the paused event (RUN:EVENT) is in the link
     p.page.get_by_role("button", name="Pause").click()
-    _wait_for(lambda: p.shown()[0] > frozen, 25, "updates after resume")  # see above: run boundaries
+    wait_for(lambda: p.shown()[0] > frozen, 25, "updates after resume")  # see above: run boundaries
 
 
 def test_permalink_opens_view_and_run(server, open_page):
     p = open_page(f"{server}?view=runs")
     p.wait_text("Run fits and flags")
-    _wait_for(lambda: p.page.get_by_text("OK", exact=True).count() or p.page.get_by_text("FLAGGED").count(), 60,
+    wait_for(lambda: p.page.get_by_text("OK", exact=True).count() or p.page.get_by_text("FLAGGED").count(), 60,
               "a fitted run")
     q = open_page(f"{server}?view=runs&run=2")
     q.page.get_by_text("Run 2: background fraction", exact=False).first.wait_for(timeout=30_000)

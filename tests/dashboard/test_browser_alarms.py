@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from .conftest import serve, stop
+from waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -30,16 +31,6 @@ class FakeAudio {
 }
 window.AudioContext = FakeAudio;
 """
-
-
-def _wait_for(cond, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def seed_catalog(url: str) -> int:
@@ -153,10 +144,10 @@ def test_a_new_alarm_rings_unless_muted(browser, alarm_server):
         p.wait_for_timeout(1500)
         assert p.evaluate("window._kdNotes") == []  # alarms older than the page are listed, not rung
         Catalog(url).raise_alarm(f"test:{time.time_ns()}", kind="stale", text="Feed STALE: test alarm one")
-        _wait_for(lambda: "Feed STALE: test alarm one" in p.evaluate("window._kdNotes"), 15, "a notification")
+        wait_for(lambda: "Feed STALE: test alarm one" in p.evaluate("window._kdNotes"), 15, "a notification")
         assert p.evaluate("window._kdBeeps") == 1
         p.locator(".kd-mute button, button.kd-mute, .kd-mute").first.click()
-        _wait_for(lambda: p.evaluate("window.localStorage.getItem('kd-muted')") == "1", 5, "muted")
+        wait_for(lambda: p.evaluate("window.localStorage.getItem('kd-muted')") == "1", 5, "muted")
         Catalog(url).raise_alarm(f"test:{time.time_ns()}", kind="stale", text="Feed STALE: test alarm two")
         p.locator(".kd-alarm.kd-open", has_text="test alarm two").first.wait_for(timeout=15_000)
         p.wait_for_timeout(1000)
@@ -183,7 +174,7 @@ def test_only_an_expert_changes_thresholds_and_the_change_is_logged(browser, ala
         field.fill("45")
         field.press("Enter")
         e.get_by_role("button", name="Save thresholds").click()
-        _wait_for(lambda: Catalog(url).settings().get("stale_s"), 15, "the setting stored")
+        wait_for(lambda: Catalog(url).settings().get("stale_s"), 15, "the setting stored")
         st = Catalog(url).settings()["stale_s"]
         assert st["value"] == 45.0 and st["by"] == "expert1"
         assert Catalog(url).settings_log()[0]["by"] == "expert1"

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from waiting import wait_for
+
 from .conftest import serve, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -21,13 +23,7 @@ STALE_S = 4
 
 
 def _wait_for(cond, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return wait_for(cond, timeout_s, what, poll_s=0.1)
 
 
 @pytest.fixture(scope="module")
