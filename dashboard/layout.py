@@ -264,8 +264,14 @@ def create_app(backend=None, selection: Selection | None = None):
         busy_indicator=None)
     ticker.tick()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        cb = pn.state.add_periodic_callback(ticker.tick, period=int(backend.config.poll_s * 1000))
-        pn.state.on_session_destroyed(lambda ctx: cb.stop())
+        def start_ticking():
+            # only once the browser has rendered the page: a patch that arrives while the client is
+            # still building the document refers to models it does not know yet ("reference p123
+            # isn't known") and can leave a view half-drawn
+            cb = pn.state.add_periodic_callback(ticker.tick, period=int(backend.config.poll_s * 1000))
+            pn.state.on_session_destroyed(lambda ctx: cb.stop())
+
+        pn.state.onload(start_ticking)
     template.ticker = ticker
     template.views = views
     template.selection = selection

@@ -96,7 +96,14 @@ class RunsView(Viewer):
         self._f_src = ColumnDataSource({"run": [], "f": [], "lo": [], "hi": [], "color": [], "state": [],
                                         "p": [], "n": []})
         f = _base("Fitted background fraction per run", height=300)
-        r = f.scatter("run", "f", source=self._f_src, size=8, color="color", legend_field="state")
+        r = f.scatter("run", "f", source=self._f_src, size=8, color="color")
+        # the key: one empty fixed-colour renderer per state.  A legend grouped by a data column
+        # (legend_field) keeps row indices that a redraw with fewer rows leaves out of bounds, and
+        # Bokeh then fails drawing the legend ("Offset is outside the bounds of the DataView")
+        for state, colour in STATE_COLOURS.items():
+            f.scatter(x=[], y=[], size=8, color=colour, legend_label=state)
+        f.legend.label_text_font_size = "9pt"
+        f.legend.spacing = 0
         f.add_layout(Whisker(source=self._f_src, base="run", upper="hi", lower="lo", line_color="#666666"))
         f.segment("run", "lo", "run", "hi", source=self._f_src, line_alpha=0)  # the auto range holds the whiskers
         f.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@run"), ("f_bkg", "@f{0.000}"),
