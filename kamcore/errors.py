@@ -20,6 +20,7 @@ __all__ = [
     "CatalogError",
     "ClusterError",
     "MissingDependencyError",
+    "ScoreError",
     "KamcoreWarning",
 ]
 
@@ -62,6 +63,10 @@ class ClusterError(KamcoreError, OSError):
 
 class MissingDependencyError(KamcoreError, ImportError):
     """A package that a feature imports on first use is not installed; the message gives the install command."""
+
+
+class ScoreError(KamcoreError, ValueError):
+    """Classifier scores that cannot be fitted: NaN or infinite, or outside the templates' score range."""
 
 
 class KamcoreWarning(UserWarning):

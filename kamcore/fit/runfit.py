@@ -53,7 +53,7 @@ from iminuit import Minuit
 from iminuit.cost import NormalConstraint, Template
 from scipy import stats
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ScoreError
 from .config import FitConfig
 from .templates import Templates
 
@@ -155,8 +155,23 @@ def fitted_counts(fit: "RunFit", templates: Templates) -> dict[str, np.ndarray]:
 
 
 def score_histogram(scores: np.ndarray, templates: Templates) -> np.ndarray:
-    """``(K,) float64`` histogram of ``scores`` on the templates' edges."""
-    return np.histogram(np.asarray(scores, np.float64), bins=templates.edges)[0].astype(np.float64)
+    """``(K,) float64`` histogram of ``scores`` on the templates' edges.
+
+    Raises :class:`~kamcore.errors.ScoreError` when a score is NaN or infinite or lies outside
+    ``[edges[0], edges[-1]]``: such events would silently leave the fit (``np.histogram``
+    drops them), and the run's yields with them.
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise ScoreError(f"{int(bad.sum())} of {len(s)} scores are NaN or infinite (first at index "
+                         f"{int(np.flatnonzero(bad)[0])}): the model's output is broken")
+    lo, hi = float(templates.edges[0]), float(templates.edges[-1])
+    out = (s < lo) | (s > hi)
+    if out.any():
+        raise ScoreError(f"{int(out.sum())} of {len(s)} scores lie outside the templates' range [{lo:g}, {hi:g}] "
+                         f"(min {s.min():g}, max {s.max():g}): scores and templates are not of one model")
+    return np.histogram(s, bins=templates.edges)[0].astype(np.float64)
 
 
 def _not_fitted(run, n, comps, status) -> RunFit:
@@ -257,7 +272,8 @@ def fit_run(scores: np.ndarray, templates: Templates, config: FitConfig | None =
 
     ``scores`` may be a :class:`kamcore.models.Scores`: then the templates must come from
     the same model (:meth:`Templates.check_model`) and its run's number and live time are
-    used unless given.
+    used unless given.  A NaN, infinite or out-of-range score raises
+    :class:`~kamcore.errors.ScoreError` (:func:`score_histogram`).
 
     >>> import numpy as np
     >>> from kamcore.fit.toy import ToyScoreModel

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kamcore.errors import ConfigError, EventFileError, SchemaError
+from kamcore.errors import ConfigError, EventFileError, SchemaError, ScoreError
 from kamcore.fit import (DEFAULT_COMPONENTS, FitConfig, RunFit, Templates, ToyScoreModel, fit_histogram, fit_run,
                          score_edges)
 
@@ -120,3 +120,17 @@ def test_fitted_counts_stack_to_the_fitted_expectation(toy, templates):
     assert abs(total.sum() - counts.sum()) < 4 * np.sqrt(counts.sum())  # the stack describes the run
     empty = fit_histogram(np.zeros(templates.n_bins), templates, templates.fit_config())
     assert fitted_counts(empty, templates) == {}
+
+
+@pytest.mark.parametrize("bad, words", [(float("nan"), "NaN or infinite"), (float("inf"), "NaN or infinite"),
+                                        (1.5, "outside the templates' range"), (-0.01, "outside the templates' range")])
+def test_a_nan_or_out_of_range_score_is_refused_not_dropped(toy, templates, bad, words):
+    scores, _ = _toy_run(toy, np.random.default_rng(3))
+    scores = np.array(scores, np.float64)
+    scores[7] = bad
+    with pytest.raises(ScoreError, match=words) as exc:
+        fit_run(scores, templates, templates.fit_config(constraints={}))
+    assert "\n" not in str(exc.value) and f"1 of {len(scores)}" in str(exc.value)
+    # the edges themselves are inside
+    scores[7] = templates.edges[-1]
+    assert fit_run(scores, templates, templates.fit_config(constraints={})).n_events == len(scores)
