@@ -63,8 +63,8 @@ _STATE: dict = {}
 
 def _models(args, pmts) -> dict:
     models = {}
-    for kind, ckpt, build in (("vae", args.vae, lambda: PointNetVAE(VAEConfig.preset(args.preset))),
-                              ("gan", args.gan, lambda: PointCloudWGAN(GANConfig.preset(args.preset)))):
+    for kind, ckpt, build in (("vae", args.vae, lambda: PointNetVAE(VAEConfig.from_preset(args.preset))),
+                              ("gan", args.gan, lambda: PointCloudWGAN(GANConfig.from_preset(args.preset)))):
         if ckpt:
             models[f"{kind} {os.path.basename(ckpt)}"] = load_model(resolve_checkpoint(ckpt))[0]
         else:

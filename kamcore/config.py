@@ -9,6 +9,7 @@ out-of-bounds values with a :class:`~kamcore.errors.ConfigError`.
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import param
 
@@ -18,9 +19,14 @@ __all__ = ["JsonConfig"]
 
 
 class JsonConfig(param.Parameterized):
-    """``to_dict`` / ``to_json`` / ``from_json`` for kamcore's configuration classes."""
+    """``to_dict`` / ``to_json`` / ``from_json`` / ``from_preset`` for kamcore's configuration classes.
+
+    A class with named configurations sets ``PRESETS`` (preset name -> parameter values; missing
+    ones take the class defaults); a ``preset`` parameter, when the class has one, records the name.
+    """
 
     __abstract = True
+    PRESETS: ClassVar[dict[str, dict]] = {}
 
     def to_json(self) -> str:
         """All parameters (except ``name``) as a sorted JSON object."""
@@ -47,3 +53,16 @@ class JsonConfig(param.Parameterized):
             return cls(**values)
         except ValueError as exc:
             raise ConfigError(f"{cls.__name__}: {exc}") from None
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides):
+        """The preset ``name`` of :attr:`PRESETS` with ``overrides`` applied; unknown names or bad values
+        raise :class:`~kamcore.errors.ConfigError`."""
+        if name not in cls.PRESETS:
+            kind = cls.__name__.removesuffix("Config")
+            raise ConfigError(f"unknown {kind} preset {name!r}; known: {sorted(cls.PRESETS)}")
+        values = {**cls.PRESETS[name], **({"preset": name} if "preset" in cls.param else {}), **overrides}
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(f"{cls.__name__} preset {name!r}: {exc}") from None

@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "ScoreError",
     "KamcoreWarning",
+    "one_line",
 ]
 
 
@@ -71,3 +72,18 @@ class ScoreError(KamcoreError, ValueError):
 
 class KamcoreWarning(UserWarning):
     """Base class of the warnings kamcore emits."""
+
+
+def one_line(exc: BaseException | str, limit: int | None = 300) -> str:
+    """``str(exc)`` on one line (third-party messages may span lines), at most ``limit`` characters.
+
+    The message of every error a user sees: the command line, the catalog's stored errors,
+    the dashboard's alerts.  An exception without a message gives its class name.
+
+    >>> one_line(ValueError("bad\\n   value"))
+    'bad value'
+    >>> one_line(KeyError(), limit=None)
+    'KeyError'
+    """
+    text = " ".join(str(exc).split()) or (type(exc).__name__ if isinstance(exc, BaseException) else "")
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

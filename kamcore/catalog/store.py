@@ -43,7 +43,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..errors import CatalogError, ConfigError
+from ..errors import CatalogError, ConfigError, one_line
 from .models import Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange, utcnow
 
 __all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path", "SETTINGS",
@@ -122,7 +122,7 @@ class Catalog:
         try:
             self.engine: Engine = create_engine(u, echo=echo, future=True, **extra)
         except (SQLAlchemyError, ImportError) as exc:
-            raise CatalogError(f"catalog {self.url}: {_one_line(exc)}") from None
+            raise CatalogError(f"catalog {self.url}: {_db_error(exc)}") from None
         if self.engine.dialect.name == "sqlite":
             @event.listens_for(self.engine, "connect")
             def _fk_on(dbapi_conn, _):  # SQLite enforces foreign keys only when asked
@@ -133,7 +133,7 @@ class Catalog:
         try:
             self._create_tables()
         except SQLAlchemyError as exc:
-            raise CatalogError(f"catalog {self.url}: cannot open or create the tables ({_one_line(exc)})") from None
+            raise CatalogError(f"catalog {self.url}: cannot open or create the tables ({_db_error(exc)})") from None
 
     def _create_tables(self) -> None:
         """Create missing tables.  On PostgreSQL under a transaction-level advisory lock: processes that open a
@@ -509,19 +509,19 @@ class _Tx:
                     self.tx.commit()
                 except SQLAlchemyError as exc:
                     self.tx.rollback()
-                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_one_line(exc)})") from None
+                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_db_error(exc)})") from None
             else:
                 self.tx.rollback()
                 if isinstance(ev, SQLAlchemyError):
-                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_one_line(ev)})") from None
+                    raise CatalogError(f"catalog {self.cat.url}: write failed ({_db_error(ev)})") from None
         finally:
             self.s.close()
         return False
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _db_error(exc: BaseException, limit: int = 300) -> str:
+    """One line of a database error: the driver's own message (SQLAlchemy wraps it as ``exc.orig``)."""
+    return one_line(getattr(exc, "orig", None) or exc, limit)
 
 
 def _iso(t: dt.datetime | None) -> str | None:

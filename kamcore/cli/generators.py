@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 
 __all__ = ["GENERATOR_KINDS", "add_pmt_option", "pmts_from_args", "finite_json", "torch_device", "parse_arch",
            "build_generator", "resolve_checkpoint", "load_generator", "set_threads"]
@@ -52,7 +52,7 @@ def torch_device(name: str):
     try:
         dev = resolve_device(name)
     except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"--device {name!r}: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"--device {name!r}: {one_line(exc, None)}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {name!r}: CUDA is not available on this machine")
     return dev
@@ -82,11 +82,11 @@ def build_generator(kind: str, preset: str, overrides: dict | None = None):
         raise ConfigError(f"--arch: unknown {kind} setting(s) {unknown or ['name']}; known: "
                           f"{sorted(k for k in cls.param if k != 'name')}")
     try:
-        return build(cls.preset(preset, **overrides))
+        return build(cls.from_preset(preset, **overrides))
     except (ValueError, TypeError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"--arch: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"--arch: {one_line(exc, None)}") from None
 
 
 def resolve_checkpoint(path: str) -> Path:

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from ..errors import KamcoreError
+from ..errors import KamcoreError, one_line
 from . import (  # noqa: F401
     events_cmds,
     gen_cmds,
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except KamcoreError as exc:
         if os.environ.get("KAMCORE_DEBUG"):
             raise
-        print(f"kamcore: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"kamcore: error: {one_line(exc, None)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
@@ -87,6 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, traceback on request
         if os.environ.get("KAMCORE_DEBUG"):
             raise
-        print(f"kamcore: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+        print(f"kamcore: internal error: {type(exc).__name__}: {one_line(exc, None)} "
               "(set KAMCORE_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1

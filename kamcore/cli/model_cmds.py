@@ -120,8 +120,7 @@ def _train(args) -> int:
                          "signal_sources": sorted(set(sig_ev.source.astype(str))),
                          "background_sources": sorted(set(bkg_ev.source.astype(str))),
                          "selection": sig_ev.attrs.get("sim_request"),
-                         "train_config": json.loads(json.dumps({k: v for k, v in cfg.param.values().items()
-                                                                if k != "name"})),
+                         "train_config": cfg.to_dict(),
                          "history": history["epochs"], "best_epoch": history["best_epoch"],
                          "complete": history["complete"], "command": "kamcore " + shlex.join(args.argv)})
     if not history["complete"]:

@@ -18,16 +18,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import EventDataError, EventFileError
+from ..errors import EventDataError, EventFileError, one_line
 
 PARQUET_MAGIC = b"PAR1"
 ROOT_MAGIC = b"root"
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """``str(exc)`` on one line (third-party messages may span lines), at most ``limit`` characters."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def split_object_path(path: str | os.PathLike) -> tuple[Path, str | None]:

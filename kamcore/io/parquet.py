@@ -70,7 +70,8 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError, EventDataError, EventFileError, KamcoreError, SchemaError
 from ..events import Events
-from ._common import atomic_output, attrs_to_json, check_readable, default_n_pmts, one_line
+from ..errors import one_line
+from ._common import atomic_output, attrs_to_json, check_readable, default_n_pmts
 
 __all__ = ["write_events", "read_events", "iter_events", "SCHEMA", "SCHEMA_VERSION"]
 

@@ -56,7 +56,8 @@ import numpy as np
 
 from ..errors import EventDataError, EventFileError, KamcoreError, SchemaError
 from ..events import Events
-from ._common import ROOT_MAGIC, atomic_output, attrs_to_json, default_n_pmts, one_line, read_magic, split_object_path
+from ..errors import one_line
+from ._common import ROOT_MAGIC, atomic_output, attrs_to_json, default_n_pmts, read_magic, split_object_path
 
 __all__ = ["read_root", "write_root", "KAMLAND_BRANCHES"]
 

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import EventFileError, SchemaError
-from ._common import atomic_output, check_readable, one_line
+from ..errors import one_line
+from ._common import atomic_output, check_readable
 
 __all__ = ["write_scores", "read_scores"]
 

@@ -20,16 +20,16 @@ the Bi214 components by ``convection_strength``.
 
 from __future__ import annotations
 
-import json
 
 import param
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 
 __all__ = ["MonitorConfig"]
 
 
-class MonitorConfig(param.Parameterized):
+class MonitorConfig(JsonConfig):
     """What the live producer follows and how much it keeps (units in the names)."""
 
     feed = param.String(default="sim", doc="'sim' (simulated DAQ stream) or a directory of run_*.parquet files.")
@@ -78,6 +78,3 @@ class MonitorConfig(param.Parameterized):
             return int(self.batch_events)
         return max(1, int(round(self.rate_hz * max(self.poll_interval_s, 0.05))))
 
-    def to_json(self) -> str:
-        """All parameters (except ``name``) as a sorted JSON object."""
-        return json.dumps({k: v for k, v in self.param.values().items() if k != "name"}, sort_keys=True)

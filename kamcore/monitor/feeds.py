@@ -53,6 +53,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..errors import one_line
 from ..events import Events
 from .config import MonitorConfig
 
@@ -303,7 +304,7 @@ class DirectoryFeed:
             ev = open_events(p)
             run = run_info(ev, str(p))["run"]
         except (KamcoreError, OSError) as exc:
-            error = " ".join(str(exc).split())
+            error = one_line(exc, None)
             try:
                 incomplete = not timed_out and parquet_footer_missing(p)
             except OSError:

@@ -17,13 +17,13 @@ import param
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..config import JsonConfig
 from .convlstm import _pad_sphere
 
 __all__ = ["CNNConfig", "ConventionalCNN", "CNN_PRESETS"]
 
 
-class CNNConfig(param.Parameterized):
+class CNNConfig(JsonConfig):
     """Hyper-parameters of the baseline CNN (presets in :data:`CNN_PRESETS`)."""
 
     n_time = param.Integer(default=28, bounds=(1, None), doc="Input channels: the time slices T.")
@@ -33,13 +33,6 @@ class CNNConfig(param.Parameterized):
     dropout = param.Number(default=0.2, bounds=(0.0, 0.9), doc="Dropout before each hidden layer.")
     preset = param.String(default="cpu", doc="Name of the preset this configuration came from.")
 
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "CNNConfig":
-        """A preset of :data:`CNN_PRESETS`, with ``overrides`` applied."""
-        if name not in CNN_PRESETS:
-            raise ConfigError(f"unknown CNN preset {name!r}; known: {sorted(CNN_PRESETS)}")
-        return cls(**{**CNN_PRESETS[name], "preset": name, **overrides})
-
 
 #: preset name -> parameter values (missing ones take the class defaults = cpu).  ``cpu`` has a
 #: parameter count and training cost of the same order as KamNet's ``cpu`` preset.
@@ -48,6 +41,7 @@ CNN_PRESETS: dict[str, dict] = {
     "cpu": {},
     "tiny": {"n_time": 4, "size": 8, "channels": [4, 8], "hidden": [8], "dropout": 0.0},
 }
+CNNConfig.PRESETS = CNN_PRESETS
 
 
 class _Block(nn.Module):

@@ -27,13 +27,12 @@ configuration is a ``param`` class with presets (:data:`KAMNET_PRESETS`):
 
 from __future__ import annotations
 
-import json
 
 import param
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..config import JsonConfig
 from .convlstm import AttentionConvLSTM
 from .s2conv import S2Convolution
 from .so3conv import SO3Convolution
@@ -42,7 +41,7 @@ from .so3integrate import so3_integrate
 __all__ = ["KamNetConfig", "KamNet", "KAMNET_PRESETS"]
 
 
-class KamNetConfig(param.Parameterized):
+class KamNetConfig(JsonConfig):
     """Hyper-parameters of :class:`KamNet` (defaults: the ``paper`` preset, DESIGN 5)."""
 
     n_time = param.Integer(default=28, bounds=(1, None), doc="Time slices T of the input.")
@@ -66,16 +65,6 @@ class KamNetConfig(param.Parameterized):
     fc_dropout = param.Number(default=0.086, bounds=(0.0, 0.95), doc="Dropout in the fully connected stack.")
     preset = param.String(default="paper", doc="Name of the preset this configuration came from.")
 
-    def to_dict(self) -> dict:
-        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "KamNetConfig":
-        """A preset of :data:`KAMNET_PRESETS`, with ``overrides`` applied."""
-        if name not in KAMNET_PRESETS:
-            raise ConfigError(f"unknown KamNet preset {name!r}; known: {sorted(KAMNET_PRESETS)}")
-        return cls(**{**KAMNET_PRESETS[name], "preset": name, **overrides})
-
 
 #: preset name -> parameter values (missing ones take the class defaults = paper)
 KAMNET_PRESETS: dict[str, dict] = {
@@ -92,6 +81,7 @@ KAMNET_PRESETS: dict[str, dict] = {
         "fc": [8], "spherical_dropout": 0.0, "fc_dropout": 0.0,
     },
 }
+KamNetConfig.PRESETS = KAMNET_PRESETS
 
 
 class KamNet(nn.Module):

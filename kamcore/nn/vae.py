@@ -35,13 +35,13 @@ the path of :func:`kamcore.train.generative.generate_events`.
 
 from __future__ import annotations
 
-import json
 
 import param
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
                        PointNetEncoder, SharedMLP, orthogonality_loss, sample_hits)
@@ -51,7 +51,7 @@ __all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_di
 _BIG = 1e8  # "large distance" given to padded / masked points
 
 
-class VAEConfig(param.Parameterized):
+class VAEConfig(JsonConfig):
     """Hyper-parameters of :class:`PointNetVAE` (presets in :data:`VAE_PRESETS`).
 
     Defaults follow PointNet (widths 64-128-1024, transform nets 64-128-1024 / 512-256,
@@ -94,17 +94,6 @@ class VAEConfig(param.Parameterized):
         "point, so the max pool, and the encoding in eval mode, are unchanged; in training, batch-norm "
         "statistics see fewer origin points).  ~4x faster at ~350 of 1879 PMTs triggered."))
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable values (without ``name``)."""
-        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
-
-    @classmethod
-    def preset(cls, name: str, **overrides) -> "VAEConfig":
-        """The configuration of preset ``name`` (see :data:`VAE_PRESETS`) with ``overrides``."""
-        if name not in VAE_PRESETS:
-            raise ConfigError(f"unknown VAE preset {name!r}; known: {sorted(VAE_PRESETS)}")
-        return cls(**{**VAE_PRESETS[name], **overrides})
-
 
 #: named configurations: "default" (PointNet widths), "small" (CPU training), "fast" (below), "tiny" (tests)
 VAE_PRESETS: dict[str, dict] = {
@@ -114,6 +103,7 @@ VAE_PRESETS: dict[str, dict] = {
     "tiny": {"latent_dim": 4, "point_widths": [8, 16], "transform_widths": [8, 16], "transform_fc_widths": [8],
              "encoder_fc_widths": [16], "decoder_widths": [16]},
 }
+VAEConfig.PRESETS = VAE_PRESETS
 #: "fast": "small" with a rank-64 decoder output layer (sampling several times cheaper)
 VAE_PRESETS["fast"] = {**VAE_PRESETS["small"], "decoder_rank": 64}
 

@@ -33,13 +33,13 @@ settings.
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import param
 import torch
 from torch import nn
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
                        PointNetEncoder, SharedMLP, sample_hits)
@@ -47,7 +47,7 @@ from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, P
 __all__ = ["GANConfig", "GAN_PRESETS", "PointCloudWGAN", "Critic", "gradient_penalty"]
 
 
-class GANConfig(param.Parameterized):
+class GANConfig(JsonConfig):
     """Architecture of :class:`PointCloudWGAN` (presets in :data:`GAN_PRESETS`; training settings live in
     :class:`kamcore.train.generative.GenTrainConfig`)."""
 
@@ -78,17 +78,6 @@ class GANConfig(param.Parameterized):
     transform_fc_widths = param.List(default=[512, 256], item_type=int,
                                      doc="Fully connected widths of the critic's transform networks.")
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable values (without ``name``)."""
-        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
-
-    @classmethod
-    def preset(cls, name: str, **overrides) -> "GANConfig":
-        """The configuration of preset ``name`` (see :data:`GAN_PRESETS`) with ``overrides``."""
-        if name not in GAN_PRESETS:
-            raise ConfigError(f"unknown GAN preset {name!r}; known: {sorted(GAN_PRESETS)}")
-        return cls(**{**GAN_PRESETS[name], **overrides})
-
 
 #: named configurations: "default", "small", "cpu" (the shipped one: small generator, a two-layer critic
 #: without normalisation -- the critic's 1879-point pass and the penalty's double backward dominate the
@@ -103,6 +92,7 @@ GAN_PRESETS: dict[str, dict] = {
     "tiny": {"latent_dim": 4, "generator_widths": [16], "critic_point_widths": [8, 16], "critic_fc_widths": [8],
              "transform_widths": [8, 16], "transform_fc_widths": [8]},
 }
+GANConfig.PRESETS = GAN_PRESETS
 #: "fast": "cpu" with a rank-64 generator output layer (sampling several times cheaper)
 GAN_PRESETS["fast"] = {**GAN_PRESETS["cpu"], "generator_rank": 64}
 

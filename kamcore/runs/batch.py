@@ -49,7 +49,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import ClusterError, ConfigError, KamcoreError, MissingDependencyError
+from ..errors import ClusterError, ConfigError, KamcoreError, MissingDependencyError, one_line
 from .scoring import _score_run, load_run_scores
 
 __all__ = ["RunScore", "BatchScore", "score_runs", "default_workers", "import_distributed"]
@@ -159,7 +159,7 @@ def _score_one(run_file: Path, model_path: Path, model, meta: dict, ident: dict,
     try:
         _, n = _score_run(run_file, model_path, model=model, meta=meta, ident=ident)
     except KamcoreError as exc:
-        return RunScore(run_file, "bad", 0, " ".join(str(exc).split()))
+        return RunScore(run_file, "bad", 0, one_line(exc, None))
     return RunScore(run_file, "scored", int(n))
 
 
@@ -244,7 +244,7 @@ def _client(distributed, *, scheduler: str | None, workers: int, threads: int, c
                                                        silence_logs=logging.ERROR)
             except (OSError, RuntimeError, TimeoutError) as exc:
                 raise ClusterError(f"cannot start a local Dask cluster of {workers} worker(s): "
-                                   f"{' '.join(str(exc).split())}") from None
+                                   f"{one_line(exc, None)}") from None
             client = distributed.Client(cluster)
             client.wait_for_workers(workers, timeout=max(connect_timeout_s, 60.0))
             where = f"local cluster of {workers} worker process(es) x {threads} thread(s)"
@@ -253,7 +253,7 @@ def _client(distributed, *, scheduler: str | None, workers: int, threads: int, c
                 client = distributed.Client(scheduler, timeout=connect_timeout_s)
             except (OSError, ValueError, TypeError, TimeoutError) as exc:
                 raise ClusterError(f"Dask scheduler {scheduler!r}: cannot connect "
-                                   f"({' '.join(str(exc).split())})") from None
+                                   f"({one_line(exc, None)})") from None
             try:
                 client.wait_for_workers(1, timeout=connect_timeout_s)
             except (OSError, TimeoutError):

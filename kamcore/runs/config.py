@@ -24,10 +24,10 @@ ConvectionPeriod(start_run=5, length=3, strength=2.5)
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import param
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 from ..sim.generator import DEFAULT_START_NS
 
@@ -64,7 +64,7 @@ def parse_convection(text: str) -> ConvectionPeriod:
     return ConvectionPeriod(start, length, strength)
 
 
-class RunSimConfig(param.Parameterized):
+class RunSimConfig(JsonConfig):
     """What a simulated sequence of runs contains (units in the names)."""
 
     events_per_run = param.Number(default=400.0, bounds=(0.0, None), doc=(
@@ -109,15 +109,4 @@ class RunSimConfig(param.Parameterized):
         hours = self.run_duration_s / 3600.0
         return {k: self.events_per_run * v / hours for k, v in self.composition.items()}
 
-    def to_json(self) -> str:
-        """All parameters (except ``name``) as a sorted JSON object."""
-        return json.dumps({k: v for k, v in self.param.values().items() if k != "name"}, sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> "RunSimConfig":
-        """Inverse of :meth:`to_json`."""
-        try:
-            values = json.loads(text)
-            return cls(**values)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"RunSimConfig JSON: {exc}") from None

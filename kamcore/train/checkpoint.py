@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, one_line
 from ..io import atomic_output
 
 __all__ = ["MODELS", "CLASSIFIER_KINDS", "register_model", "save_model", "load_model", "checkpoint_paths",
@@ -75,11 +75,6 @@ def save_model(path: str | os.PathLike, model: nn.Module, kind: str, **metadata:
     with atomic_output(meta) as tmp:
         tmp.write_text(text + "\n")
     return weights, meta
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def config_digest(config: Any) -> str:
@@ -128,7 +123,7 @@ def _read_header(weights: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]],
     except FileNotFoundError:
         raise ModelFileError(f"{weights}: weights file not found") from None
     except OSError as exc:
-        raise ModelFileError(f"{weights}: cannot open ({exc.strerror or _one_line(exc)})") from None
+        raise ModelFileError(f"{weights}: cannot open ({exc.strerror or one_line(exc)})") from None
     if not stat.S_ISREG(mode):
         raise ModelFileError(f"{weights}: not a regular file")
     try:
@@ -139,7 +134,7 @@ def _read_header(weights: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]],
                 header[name] = (sl.get_dtype(), tuple(sl.get_shape()))
             return header, f.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"{weights}: not a safetensors file ({_one_line(exc)})") from None
+        raise ModelFileError(f"{weights}: not a safetensors file ({one_line(exc)})") from None
 
 
 def _build(kind: str, config: dict, meta_path: Path, device: str | torch.device | None = None) -> nn.Module:
@@ -154,7 +149,7 @@ def _build(kind: str, config: dict, meta_path: Path, device: str | torch.device 
     except MemoryError:
         raise ModelFileError(f"{meta_path}: invalid {kind} configuration (the model does not fit in memory)") from None
     except Exception as exc:  # noqa: BLE001 - torch, numpy and param raise anything on absurd sizes
-        raise ModelFileError(f"{meta_path}: invalid {kind} configuration ({_one_line(exc)})") from None
+        raise ModelFileError(f"{meta_path}: invalid {kind} configuration ({one_line(exc)})") from None
 
 
 def _expected_on_meta(kind: str, config: dict, meta_path: Path) -> dict[str, tuple[str, tuple[int, ...]]] | None:
@@ -169,7 +164,7 @@ def _expected_on_meta(kind: str, config: dict, meta_path: Path) -> dict[str, tup
     except Exception as exc:  # noqa: BLE001 - as in _build
         if "meta" in str(exc).lower():
             return None
-        raise ModelFileError(f"{meta_path}: invalid {kind} configuration ({_one_line(exc)})") from None
+        raise ModelFileError(f"{meta_path}: invalid {kind} configuration ({one_line(exc)})") from None
     return {k: (_ST_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in model.state_dict().items()}
 
 
@@ -250,7 +245,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"{weights}: not a safetensors file ({_one_line(exc)})") from None
+        raise ModelFileError(f"{weights}: not a safetensors file ({one_line(exc)})") from None
     for name, t in state.items():
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ModelFileError(f"{weights}: tensor {name!r} holds {int((~torch.isfinite(t)).sum())} "
@@ -258,7 +253,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelFileError(f"{weights}: cannot load the weights ({_one_line(exc)})") from None
+        raise ModelFileError(f"{weights}: cannot load the weights ({one_line(exc)})") from None
     if kind in CLASSIFIER_KINDS:  # its input contract: the preprocessing it was trained with
         from .inputs import checkpoint_input_config
 
@@ -266,4 +261,4 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu",
     try:
         return model.to(device).eval(), meta
     except RuntimeError as exc:
-        raise ModelFileError(f"{weights}: cannot load the weights ({_one_line(exc)})") from None
+        raise ModelFileError(f"{weights}: cannot load the weights ({one_line(exc)})") from None

@@ -49,6 +49,7 @@ import param
 import torch
 from torch import nn
 
+from ..config import JsonConfig
 from ..errors import ConfigError
 from ..events import Events
 from ..geometry import PMTTable, default_pmt_table
@@ -63,7 +64,7 @@ __all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generat
 log = logging.getLogger(__name__)
 
 
-class GenTrainConfig(param.Parameterized):
+class GenTrainConfig(JsonConfig):
     """How a generator is trained (shared by ``kamcore train vae|gan`` and notebooks)."""
 
     epochs = param.Integer(default=100, bounds=(1, None), doc="Passes over the training set.")
@@ -82,9 +83,6 @@ class GenTrainConfig(param.Parameterized):
         "Learning rate over the run: constant, or cosine decay from the set rate to 0 at the last step "
         "(both VAE and WGAN-GP learning rates)."))
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable values (without ``name``)."""
-        return json.loads(json.dumps({k: v for k, v in self.param.values().items() if k != "name"}))
 
 
 # ------------------------------------------------------------------ checkpoints

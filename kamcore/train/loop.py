@@ -13,7 +13,6 @@ shuffling, dropout) comes from ``seed``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ import param
 import torch
 from torch import nn
 
+from ..config import JsonConfig
 from .data import HitMapSet, iterate_batches
 
 __all__ = ["TrainConfig", "fit_classifier", "predict", "resolve_device"]
@@ -38,7 +38,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class TrainConfig(param.Parameterized):
+class TrainConfig(JsonConfig):
     """How a classifier is trained (shared by ``kamcore train`` and notebooks)."""
 
     epochs = param.Integer(default=30, bounds=(1, None), doc="Passes over the training set (reference: 30).")
@@ -100,8 +100,8 @@ def predict(model: nn.Module, data: HitMapSet, *, batch_size: int = 64, device: 
 
 def _train_identity(config: TrainConfig) -> dict:
     """The settings a resumed run must share with the run it continues (not threads, device, budget)."""
-    skip = {"name", "threads", "device", "max_minutes", "max_steps", "checkpoint_minutes"}
-    return {k: v for k, v in config.param.values().items() if k not in skip}
+    skip = {"threads", "device", "max_minutes", "max_steps", "checkpoint_minutes"}
+    return {k: v for k, v in config.to_dict().items() if k not in skip}
 
 
 def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: TrainConfig | None = None, *,
@@ -142,7 +142,7 @@ def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: T
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _lr_factor(s, total, config.warmup_fraction, config.cooldown_fraction))
     loss_fn = nn.BCEWithLogitsLoss()
-    identity = json.loads(json.dumps(_train_identity(config)))
+    identity = _train_identity(config)
     digest = resume.data_digest(train.label, train.nhit, val.label, val.nhit)
     history: list[dict] = []
     best_auc, best_weights, best_epoch = -math.inf, None, None

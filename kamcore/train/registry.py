@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 
 from ..nn.cnn import CNNConfig, ConventionalCNN
 from ..nn.kamnet import KamNet, KamNetConfig
 from .checkpoint import register_model
 
 
-def _config_dict(cfg) -> dict:
-    return {k: v for k, v in cfg.param.values().items() if k != "name"}
-
 
 def _build_cnn(config: dict) -> ConventionalCNN:
     return ConventionalCNN(CNNConfig(**config))
 
 
-register_model("cnn", _build_cnn, lambda m: json.loads(json.dumps(_config_dict(m.config))))
+register_model("cnn", _build_cnn, lambda m: m.config.to_dict())
 
 
 def _build_kamnet(config: dict) -> KamNet:

@@ -77,7 +77,7 @@ def test_kl_divergence():
 
 def make_vae(p=40, dtype=torch.float32, **kw):
     torch.manual_seed(0)
-    model = PointNetVAE(VAEConfig.preset("tiny", n_pmts=p, **kw)).to(dtype)
+    model = PointNetVAE(VAEConfig.from_preset("tiny", n_pmts=p, **kw)).to(dtype)
     pts, trig, xyz = random_cloud(b=6, p=p, dtype=dtype)
     model.scaler.fit(pts, trig, xyz)
     return model, pts, trig
@@ -85,11 +85,11 @@ def make_vae(p=40, dtype=torch.float32, **kw):
 
 def test_presets_and_config_round_trip():
     assert {"default", "tiny"} <= set(VAE_PRESETS)
-    cfg = VAEConfig.preset("tiny", beta=0.5)
+    cfg = VAEConfig.from_preset("tiny", beta=0.5)
     again = VAEConfig(**cfg.to_dict())
     assert again.to_dict() == cfg.to_dict() and again.beta == 0.5
     with pytest.raises(ConfigError, match="unknown VAE preset 'huge'"):
-        VAEConfig.preset("huge")
+        VAEConfig.from_preset("huge")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -179,9 +179,9 @@ def test_triggered_encoding_equals_the_full_encoding_in_eval(norm):
 
 
 def test_low_rank_decoder():
-    model = PointNetVAE(VAEConfig.preset("tiny", n_pmts=40, decoder_rank=3))
+    model = PointNetVAE(VAEConfig.from_preset("tiny", n_pmts=40, decoder_rank=3))
     assert tuple(model.decoder.low.weight.shape) == (3, 16) and tuple(model.decoder.out.weight.shape) == (120, 3)
     assert model.decode(torch.zeros(2, 4)).shape == (2, 40, 3)
-    assert VAEConfig.preset("fast").decoder_rank == 64
+    assert VAEConfig.from_preset("fast").decoder_rank == 64
     with pytest.raises(ValueError):
         VAEConfig(decoder_rank=-1)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def make_gan(p=40, dtype=torch.float32, **kw):
     torch.manual_seed(0)
-    model = PointCloudWGAN(GANConfig.preset("tiny", n_pmts=p, **kw)).to(dtype)
+    model = PointCloudWGAN(GANConfig.from_preset("tiny", n_pmts=p, **kw)).to(dtype)
     pts, trig, xyz = random_cloud(b=6, p=p, dtype=dtype)
     model.scaler.fit(pts, trig, xyz)
     return model, pts, trig
@@ -22,10 +22,10 @@ def make_gan(p=40, dtype=torch.float32, **kw):
 
 def test_presets_and_config_round_trip():
     assert {"default", "tiny"} <= set(GAN_PRESETS)
-    cfg = GANConfig.preset("tiny", latent_dim=7)
+    cfg = GANConfig.from_preset("tiny", latent_dim=7)
     assert GANConfig(**cfg.to_dict()).to_dict() == cfg.to_dict()
     with pytest.raises(ConfigError, match="unknown GAN preset"):
-        GANConfig.preset("nope")
+        GANConfig.from_preset("nope")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -50,7 +50,7 @@ def checkpoints(tmp_path_factory):
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("ckpt")
     models = {"cnn": ConventionalCNN(CNNConfig.from_preset("tiny")), "kamnet": KamNet(KamNetConfig.from_preset("tiny")),
-              "vae": PointNetVAE(VAEConfig.preset("tiny")), "gan": PointCloudWGAN(GANConfig.preset("tiny"))}
+              "vae": PointNetVAE(VAEConfig.from_preset("tiny")), "gan": PointCloudWGAN(GANConfig.from_preset("tiny"))}
     out = {}
     for kind, model in models.items():
         w, m = save_model(d / kind, model, kind, preset="tiny")

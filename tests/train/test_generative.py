@@ -36,7 +36,7 @@ def clouds(mc, pmts):
 @pytest.fixture(scope="module")
 def trained_vae(clouds, pmts):
     torch.manual_seed(0)
-    model = PointNetVAE(VAEConfig.preset("tiny"))
+    model = PointNetVAE(VAEConfig.from_preset("tiny"))
     cfg = GenTrainConfig(epochs=4, batch_size=6, lr=3e-3, seed=0, device="cpu")
     history = fit_vae(model, *clouds, cfg, pmts=pmts)
     return model, history
@@ -45,7 +45,7 @@ def trained_vae(clouds, pmts):
 @pytest.fixture(scope="module")
 def trained_gan(clouds, pmts):
     torch.manual_seed(0)
-    model = PointCloudWGAN(GANConfig.preset("tiny"))
+    model = PointCloudWGAN(GANConfig.from_preset("tiny"))
     cfg = GenTrainConfig(epochs=2, batch_size=4, n_critic=2, seed=0, device="cpu")
     history = fit_gan(model, *clouds, cfg, pmts=pmts)
     return model, history
@@ -136,20 +136,20 @@ def test_errors(clouds, pmts, trained_vae):
     points, trigger = clouds
     other = fibonacci_pmt_table(radius_cm=850.0)
     with pytest.raises(ConfigError, match="away from their PMT"):
-        prepare_generator(PointNetVAE(VAEConfig.preset("tiny")), points, trigger, other)
+        prepare_generator(PointNetVAE(VAEConfig.from_preset("tiny")), points, trigger, other)
     with pytest.raises(ConfigError, match=r"expected points \(N, 1879, 5\)"):
-        fit_vae(PointNetVAE(VAEConfig.preset("tiny")), points[:, :10], trigger[:, :10])
+        fit_vae(PointNetVAE(VAEConfig.from_preset("tiny")), points[:, :10], trigger[:, :10])
     with pytest.raises(ConfigError, match="no fitted point-cloud scaler"):
-        generate_events(PointNetVAE(VAEConfig.preset("tiny")), 2, pmts=pmts)
+        generate_events(PointNetVAE(VAEConfig.from_preset("tiny")), 2, pmts=pmts)
     with pytest.raises(ConfigError, match="the PMT table has 1879 PMTs, the model generates 40"):
-        generate_events(PointNetVAE(VAEConfig.preset("tiny", n_pmts=40)), 2, pmts=pmts)
+        generate_events(PointNetVAE(VAEConfig.from_preset("tiny", n_pmts=40)), 2, pmts=pmts)
     with pytest.raises(ConfigError, match="non-negative integer"):
         generate_events(trained_vae[0], -1, pmts=pmts)
 
 
 def test_validation_keeps_the_best_epoch(clouds, pmts, mc):
     torch.manual_seed(0)
-    model = PointNetVAE(VAEConfig.preset("tiny"))
+    model = PointNetVAE(VAEConfig.from_preset("tiny"))
     scores = iter([0.2, 0.9, 0.1])
     states = []
 
@@ -169,7 +169,7 @@ def test_validation_keeps_the_best_epoch(clouds, pmts, mc):
 
 def test_cosine_schedule_ends_at_zero(clouds, pmts):
     torch.manual_seed(0)
-    model = PointNetVAE(VAEConfig.preset("tiny"))
+    model = PointNetVAE(VAEConfig.from_preset("tiny"))
     cfg = GenTrainConfig(epochs=2, batch_size=12, seed=0, device="cpu", lr_schedule="cosine")
     seen = []
     orig = torch.optim.Adam.step

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def pretrained(pmts):
     ev = simulate("Bi214", 24, seed=8, pmts=pmts)
     torch.manual_seed(0)
-    model = PointNetVAE(VAEConfig.preset("tiny"))
+    model = PointNetVAE(VAEConfig.from_preset("tiny"))
     fit_vae(model, *point_clouds(ev, pmts), GenTrainConfig(epochs=1, batch_size=8, device="cpu"), pmts=pmts)
     return model
 
