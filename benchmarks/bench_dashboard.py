@@ -181,7 +181,7 @@ def served_dashboard(rate: float, history_runs: int = 4, run_length: int = 200):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() - t0 > 300:
-                    raise RuntimeError("the server did not start:\n" + (tmp / "serve.log").read_text()[-3000:])
+                    raise RuntimeError("the server did not start:\n" + (tmp / "serve.log").read_text()[-3000:]) from None
                 time.sleep(0.5)
         status = tmp / "kamdash" / "live" / "producer.json"  # wait until the history is done and the feed is live
         while time.monotonic() - t0 < 600:

@@ -241,7 +241,7 @@ def _guarded(compiled, eager):
                 return compiled(*args)
             except Exception as err:  # noqa: BLE001 - any backend failure: eager from now on
                 _COMPILE_FAILED = True
-                warnings.warn(f"torch.compile of the ConvLSTM step failed ({type(err).__name__}: {err}); eager")
+                warnings.warn(f"torch.compile of the ConvLSTM step failed ({type(err).__name__}: {err}); eager", stacklevel=2)
         return eager(*args)
     return call
 
