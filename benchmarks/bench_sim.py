@@ -4,7 +4,7 @@
 
 Each source is warmed up on one block, then timed on ``--events`` events (best of
 ``--repeat``).  The goal of the foundation issue is >= 2,000 events/s on the 2-core
-machine for the sources the classifier is trained on.
+machine for every source (issue 15; one core, ``OMP_NUM_THREADS=1``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ import numpy as np
 
 from ..geometry import PMTTable, acceptance
 from .config import SimConfig
-from .streams import BlockStreams
+from .streams import BLOCK_SIZE, BlockStreams
 from .transport import Deposits
 
 __all__ = ["Hits", "detect", "expected_pe", "thinning_bound", "C_LS_CM_PER_NS"]
@@ -91,8 +91,14 @@ def expected_pe(points_cm: np.ndarray, energy_mev: np.ndarray, pmts: PMTTable, c
     out = np.empty((len(points_cm), len(pmts)))
     for a in range(0, len(points_cm), _ACCEPTANCE_CHUNK):
         b = a + _ACCEPTANCE_CHUNK
-        out[a:b] = acceptance(points_cm[a:b], pmts, area, config.attenuation_cm)
-        out[a:b] *= scale[a:b, None]
+        _expected_pe_into(out[a:b], points_cm[a:b], scale[a:b], pmts, area, config)
+    return out
+
+
+def _expected_pe_into(out, points_cm, scale, pmts, area, config):
+    """``out = acceptance(points) * scale[:, None]`` for one chunk, written in place (``out`` C-contiguous)."""
+    acceptance(points_cm, pmts, area, config.attenuation_cm, out=out)
+    out *= scale[:, None]
     return out
 
 
@@ -120,9 +126,13 @@ def _count_pe(centroid, energy, events, streams, pmts, config):
     n_pe = np.zeros(len(events), np.int64)
     rows, pmts_out, f_out = [], [], []
     scale = config.light_yield_per_mev * config.qe
+    area = pmts.photocathode_area_cm2(config.coverage_17in, config.coverage_20in)
+    mu_buf, cum_buf = np.empty((2, BLOCK_SIZE, n_pmt))  # reused by every block (no fresh (64, P) pages)
     for gen, sl in streams.segments(events):  # one random block at a time
-        mu = expected_pe(centroid[sl], energy[sl], pmts, config)
-        cum = np.cumsum(mu, axis=1)
+        m = sl.stop - sl.start
+        mu = _expected_pe_into(mu_buf[:m], centroid[sl], energy[sl] * config.light_yield_per_mev * config.qe,
+                               pmts, area, config)
+        cum = np.cumsum(mu, axis=1, out=cum_buf[:m])
         total = cum[:, -1].copy()
         k = gen.poisson(total)
         n_pe[sl] = k
@@ -130,8 +140,15 @@ def _count_pe(centroid, energy, events, streams, pmts, config):
         cum += base[:, None]
         row = np.repeat(np.arange(len(total)), k)
         u = np.sort(row + gen.random(len(row))) - row  # sorted within each event -> PMTs come out sorted
-        flat = np.searchsorted(cum.ravel(), base[row] + np.clip(u, 0.0, 1.0 - 1e-9) * total[row], side="right")
-        pmt = np.clip(flat - row * n_pmt, 0, n_pmt - 1)
+        target = base[row] + np.clip(u, 0.0, 1.0 - 1e-9) * total[row]
+        # inverse CDF row by row: the same comparisons as one search over cum.ravel() (a target of row i
+        # can only land past row i's end, i.e. on its last PMT after the clip), but in a cached (P,) row
+        pmt = np.empty(len(row), np.int64)
+        ends = np.cumsum(k).tolist()
+        for i, (a, b) in enumerate(zip([0] + ends[:-1], ends)):
+            if b > a:
+                pmt[a:b] = cum[i].searchsorted(target[a:b], side="right")
+        np.minimum(pmt, n_pmt - 1, out=pmt)
         pmts_out.append(pmt)
         with np.errstate(invalid="ignore", divide="ignore"):
             f_out.append(mu.ravel()[row * n_pmt + pmt] / (energy[sl][row] * scale))
@@ -159,31 +176,64 @@ def thinning_bound(dep_xyz_cm: np.ndarray, centroid_cm: np.ndarray, r_min_cm: fl
 
 
 def _pair_acceptance(points_cm: np.ndarray, p: np.ndarray, pmts: PMTTable, area_cm2: np.ndarray,
-                     inv_att: float) -> np.ndarray:
-    """``(K,)`` acceptance ``f_p(r)`` of PMT ``p[k]`` for point ``points_cm[k]`` (:func:`~kamcore.geometry.acceptance`)."""
-    v = pmts.xyz_cm[p] - points_cm
-    d2 = np.maximum(_dot(v, v), 1e-18)
+                     inv_att: float, dist2: np.ndarray | None = None) -> np.ndarray:
+    """``(K,)`` acceptance ``f_p(r)`` of PMT ``p[k]`` for point ``points_cm[k]`` (:func:`~kamcore.geometry.acceptance`).
+
+    ``dist2`` optionally passes the squared distances ``|R_p - r|^2`` already computed by the caller.
+    """
+    if dist2 is None:
+        v = np.take(pmts.xyz_cm, p, axis=0) - points_cm  # np.take: a row gather several times faster than xyz[p]
+        dist2 = _dot(v, v)
+    d2 = np.maximum(dist2, 1e-18)
     d = np.sqrt(d2)
-    cos = np.clip((pmts.r_cm[p] - _dot(points_cm, pmts.unit[p])) / d, 0.0, 1.0)
-    f = area_cm2[p] * cos / (4.0 * np.pi * d2)
+    # f = A cos / (4 pi d^2) exp(-d / L), cos = clip((|R| - r.u) / d, 0, 1), built in place in one array
+    f = _dot(points_cm, np.take(pmts.unit, p, axis=0))
+    np.subtract(pmts.r_cm[p], f, out=f)
+    np.divide(f, d, out=f)
+    np.clip(f, 0.0, 1.0, out=f)
+    np.multiply(area_cm2[p], f, out=f)
+    np.multiply(4.0 * np.pi, d2, out=d2)
+    np.divide(f, d2, out=f)
     if inv_att:
-        f *= np.exp(-d * inv_att)
+        np.multiply(d, -inv_att, out=d)  # == (-d) * inv_att bit for bit (the sign is exact)
+        f *= np.exp(d, out=d)
     return f
 
 
 def _choose_deposits(row_pe, events, weight, dstart, dcount, streams) -> np.ndarray:
-    """Deposit index of every proposal, ``d ~ weight_d`` within its event (inverse CDF)."""
-    dep_idx = dstart[row_pe].copy()
+    """Deposit index of every proposal, ``d ~ weight_d`` within its event (inverse CDF).
+
+    With ``C`` the running sum of ``weight`` over the batch and ``q = C_lo + u (C_hi - C_lo)``
+    (``C_lo``, ``C_hi`` the sums before and after the event), ``d`` is the first index with
+    ``C_d > q``, kept inside the event.  A binary search over all deposits of the batch costs a
+    cache miss per step; instead a guide table gives a lower bound and a short forward scan the
+    exact index: cell ``c = floor(u G)`` (``G`` a power of two, so ``c / G <= u`` exactly and
+    ``t_c = C_lo + (c / G)(C_hi - C_lo) <= q`` in floating point too) starts at the first index
+    with ``C > t_c``, which cannot lie after the answer.  The result is the same index as the
+    plain search, bit for bit.
+    """
+    dep_idx = dstart[row_pe]
     multi = np.flatnonzero(dcount[row_pe] > 1)
     if len(multi) == 0:
         return dep_idx
     r = row_pe[multi]
     cum = np.cumsum(weight)
     before = np.concatenate([[0.0], cum])
-    lo, hi = before[dstart[r]], before[dstart[r] + dcount[r]]
+    lo = before[dstart]
+    span = before[dstart + dcount] - lo  # per event; gathered below (the same hi - lo per proposal)
     u = streams.random(events[r])
-    d = np.searchsorted(cum, lo + u * (hi - lo), side="right")
-    dep_idx[multi] = np.minimum(np.maximum(d, dstart[r]), dstart[r] + dcount[r] - 1)
+    q = lo[r] + u * span[r]
+    n_cells = 1 << int(max(int(dcount.max()), 2) - 1).bit_length()  # power of two >= deposits per event
+    cell = (u * n_cells).astype(np.int64)  # exact: floor(u G) for a power of two G
+    thresholds = lo[:, None] + (np.arange(n_cells) / n_cells)[None, :] * span[:, None]
+    guide = np.searchsorted(cum, thresholds.ravel(), side="right")  # keys nearly sorted: fast path
+    d = guide[r * n_cells + cell]
+    cum_end = np.append(cum, np.inf)  # the scan stops at the end of the batch at the latest
+    step = np.flatnonzero(cum_end[d] <= q)
+    while len(step):
+        d[step] += 1
+        step = step[cum_end[d[step]] <= q[step]]
+    dep_idx[multi] = np.minimum(d, dstart[r] + dcount[r] - 1)  # d >= dstart[r] already (guide >= event start)
     return dep_idx
 
 
@@ -218,12 +268,13 @@ def detect(dep: Deposits, events: np.ndarray, streams: BlockStreams, config: Sim
                             axis=1) / energy[:, None]
     centroid[~(energy > 0)] = 0.0
 
+    dep_centroid = np.take(centroid, dep_row, axis=0)
     if config.light_model == "centroid":  # point-source approximation: all light from c
-        emit_xyz = centroid[dep_row]
+        emit_xyz = dep_centroid
         bound = np.ones(len(dep))
     else:
         emit_xyz = dep.xyz_cm
-        bound = thinning_bound(emit_xyz, centroid[dep_row], float(pmts.r_cm.min()), config.attenuation_cm)
+        bound = thinning_bound(emit_xyz, dep_centroid, float(pmts.r_cm.min()), config.attenuation_cm)
         bound[dcount[dep_row] == 1] = 1.0  # a lone deposit is the centroid: nothing to thin
     weight = dep.e_mev * bound
 
@@ -232,23 +283,27 @@ def detect(dep: Deposits, events: np.ndarray, streams: BlockStreams, config: Sim
                                        pmts, config)
     # ---- deposit of each proposal ~ E_d M_d; kept with probability f_p(r_d) / (M_d f_p(c))
     d_pe = _choose_deposits(row_pe, events, weight, dstart, dcount, streams)
+    # squared PMT-deposit distance of every proposal, for the thinning and then the time of flight
+    v = np.take(pmts.xyz_cm, pmt_pe, axis=0)
+    v -= np.take(emit_xyz, d_pe, axis=0)
+    dist2 = _dot(v, v)
+    del v
     thin = np.flatnonzero(bound[d_pe] > 1.0)
     if len(thin):
         inv_att = 1.0 / config.attenuation_cm if np.isfinite(config.attenuation_cm) else 0.0
         p, d = pmt_pe[thin], d_pe[thin]
         area = pmts.photocathode_area_cm2(config.coverage_17in, config.coverage_20in)
-        f_d = _pair_acceptance(emit_xyz[d], p, pmts, area, inv_att)
+        f_d = _pair_acceptance(np.take(emit_xyz, d, axis=0), p, pmts, area, inv_att, dist2[thin])
         drop = streams.random(events[row_pe[thin]]) * (bound[d] * f_c[thin]) >= f_d
         if drop.any():
             keep = np.ones(len(row_pe), bool)
             keep[thin[drop]] = False
-            row_pe, pmt_pe, d_pe = row_pe[keep], pmt_pe[keep], d_pe[keep]
+            row_pe, pmt_pe, d_pe, dist2 = row_pe[keep], pmt_pe[keep], d_pe[keep], dist2[keep]
     n_pe = np.bincount(row_pe, minlength=n).astype(np.int64)
     ev_pe = events[row_pe]
 
     # ---- time and charge of each photo-electron, from its own deposit
-    v = pmts.xyz_cm[pmt_pe] - emit_xyz[d_pe]
-    tof = np.sqrt(_dot(v, v)) / C_LS_CM_PER_NS
+    tof = np.sqrt(dist2) / C_LS_CM_PER_NS
     ex = streams.standard_exponential(ev_pe, (2,))
     uc = streams.random(ev_pe)
     decay = np.where(uc < config.fast_fraction, config.decay_fast_ns, config.decay_slow_ns)

@@ -67,18 +67,33 @@ class BlockStreams:
         """Decays in the batch, ``n_blocks * BLOCK_SIZE``."""
         return self.n_blocks * BLOCK_SIZE
 
-    def counts(self, ev: np.ndarray | None) -> np.ndarray:
-        """``(n_blocks,) int64`` how many of ``ev`` fall in each block."""
+    def bounds(self, ev: np.ndarray | None) -> np.ndarray:
+        """``(n_blocks + 1,) int64``: the values of block ``b`` are ``ev[bounds[b]:bounds[b + 1]]``.
+
+        ``ev`` must be sorted (the class contract), so the bounds come from the
+        block edges by binary search, ``O(n_blocks log K)`` instead of a pass over
+        ``ev`` on every draw.  Sortedness is only spot-checked (about 256 evenly
+        spaced values and the ends): an unsorted ``ev`` that passes gives wrong
+        blocks silently.
+        """
+        edges = np.arange(self.n_blocks + 1, dtype=np.int64) * BLOCK_SIZE
         if ev is None:
-            return np.full(self.n_blocks, BLOCK_SIZE, np.int64)
+            return edges
         ev = np.asarray(ev)
-        assert len(ev) < 2 or bool(np.all(ev[1:] >= ev[:-1])), "ev must be sorted"
-        return np.bincount(ev // BLOCK_SIZE, minlength=self.n_blocks)
+        if len(ev):
+            sample = ev[::max(1, len(ev) // 256)]
+            assert sample[0] >= 0 and ev[-1] < edges[-1] and bool(np.all(sample[1:] >= sample[:-1])), \
+                "ev must be sorted batch-local decay indices"
+        return np.searchsorted(ev, edges)
+
+    def counts(self, ev: np.ndarray | None) -> np.ndarray:
+        """``(n_blocks,) int64`` how many of ``ev`` fall in each block (``ev`` sorted, see :meth:`bounds`)."""
+        return np.diff(self.bounds(ev))
 
     def segments(self, ev: np.ndarray | None) -> list[tuple[np.random.Generator, slice]]:
         """``(generator, slice of ev)`` for every block that owns some of ``ev`` (for per-block work)."""
-        bounds = np.concatenate([[0], np.cumsum(self.counts(ev))])
-        return [(g, slice(int(a), int(b))) for g, a, b in zip(self.generators, bounds[:-1], bounds[1:]) if b > a]
+        bounds = self.bounds(ev).tolist()
+        return [(g, slice(a, b)) for g, a, b in zip(self.generators, bounds[:-1], bounds[1:]) if b > a]
 
     def _draw(self, method: str, ev, shape: tuple, **kw) -> np.ndarray:
         parts = [getattr(g, method)(size=(int(c), *shape), **kw)
@@ -87,17 +102,26 @@ class BlockStreams:
             return np.zeros((0, *shape))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
+    def _fill(self, method: str, ev, shape: tuple) -> np.ndarray:
+        """Like :meth:`_draw` for float draws, each generator writing straight into its rows (no concatenate)."""
+        bounds = self.bounds(ev).tolist()
+        out = np.empty((bounds[-1], *shape))
+        for g, a, b in zip(self.generators, bounds[:-1], bounds[1:]):
+            if b > a:
+                getattr(g, method)(out=out[a:b])
+        return out
+
     def random(self, ev=None, shape: tuple = ()) -> np.ndarray:
         """Uniform floats in [0, 1), shape ``(K, *shape)``."""
-        return self._draw("random", ev, shape)
+        return self._fill("random", ev, shape)
 
     def standard_normal(self, ev=None, shape: tuple = ()) -> np.ndarray:
         """Standard normal floats, shape ``(K, *shape)``."""
-        return self._draw("standard_normal", ev, shape)
+        return self._fill("standard_normal", ev, shape)
 
     def standard_exponential(self, ev=None, shape: tuple = ()) -> np.ndarray:
         """Exponential floats with mean 1, shape ``(K, *shape)``."""
-        return self._draw("standard_exponential", ev, shape)
+        return self._fill("standard_exponential", ev, shape)
 
     def integers(self, high: int, ev=None, shape: tuple = ()) -> np.ndarray:
         """Integers uniform in ``[0, high)``, int64, shape ``(K, *shape)``."""
@@ -107,10 +131,9 @@ class BlockStreams:
     def poisson(self, lam: np.ndarray, ev=None) -> np.ndarray:
         """Poisson counts with means ``lam`` ``(K, ...)`` (row ``i`` belongs to ``ev[i]``), int64."""
         lam = np.asarray(lam, dtype=np.float64)
-        counts = self.counts(ev)
         if ev is None and len(lam) != self.n_decays:
             raise ValueError(f"lam has {len(lam)} rows, expected {self.n_decays}")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
+        bounds = self.bounds(ev).tolist()
         parts = [g.poisson(lam[a:b]) for g, a, b in zip(self.generators, bounds[:-1], bounds[1:]) if b > a]
         if not parts:
             return np.zeros(lam.shape, np.int64)

@@ -147,20 +147,32 @@ def sample_klein_nishina(e_mev: np.ndarray, ev: np.ndarray, streams: BlockStream
     return cos, eps
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(K, 3)`` row-wise ``a x b``: the products and differences of ``np.cross``, without its overhead."""
+    out = np.empty(a.shape)
+    tmp = np.empty(len(a))
+    for k, (i, j) in enumerate(((1, 2), (2, 0), (0, 1))):  # out_k = a_i b_j - a_j b_i
+        np.multiply(a[:, i], b[:, j], out=out[:, k])
+        np.multiply(a[:, j], b[:, i], out=tmp)
+        out[:, k] -= tmp
+    return out
+
+
 def rotate(direction: np.ndarray, cos_theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """Unit vectors at polar angle ``theta`` and azimuth ``phi`` about ``direction`` ``(K, 3)``."""
     u = direction
     helper = np.zeros_like(u)
     use_x = np.abs(u[:, 0]) < 0.9
-    helper[use_x, 0] = 1.0
-    helper[~use_x, 1] = 1.0
-    v1 = np.cross(u, helper)
+    helper[:, 0] = use_x
+    helper[:, 1] = ~use_x
+    v1 = _cross(u, helper)
     v1 /= np.linalg.norm(v1, axis=1, keepdims=True)
-    v2 = np.cross(u, v1)
+    v2 = _cross(u, v1)
     sin_theta = np.sqrt(np.maximum(0.0, 1.0 - cos_theta * cos_theta))
     out = (cos_theta[:, None] * u
            + (sin_theta * np.cos(phi))[:, None] * v1 + (sin_theta * np.sin(phi))[:, None] * v2)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
 
 
 def _merge_points(ev, xyz, t, e):
