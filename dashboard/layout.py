@@ -235,9 +235,12 @@ def create_app(backend=None, selection: Selection | None = None):
         selection.view = keys[event.new]
 
     def on_view(event):
-        tabs.active = keys.index(event.new)
-        show(event.new)
-        views[event.new].refresh()
+        from panel.io.document import hold
+
+        with hold():  # the new page's models and their first data leave as one patch message
+            tabs.active = keys.index(event.new)
+            show(event.new)
+            views[event.new].refresh()
     tabs.param.watch(on_tab, "active")
     selection.param.watch(on_view, "view")
     ensure("live")  # the header follows the live event on every page
