@@ -10,13 +10,16 @@
 * :mod:`~kamcore.monitor.producer` -- :class:`Producer`, the one writer;
 * :mod:`~kamcore.monitor.archive` -- :func:`load_event`: an event by (run, event id) from its run and
   score files, after it has left the live store;
-* :mod:`~kamcore.monitor.alarms` -- alarms of flags, periods and the feed; expert thresholds.
+* :mod:`~kamcore.monitor.alarms` -- alarms of flags, periods and the feed; expert thresholds;
+* :mod:`~kamcore.monitor.display` -- :func:`display_event`: one event as a display draws it (hit PMTs,
+  proper times, time slices, hit map).
 """
 
 from .alarms import flag_config, raise_feed_alarm, sync_alarms
 from .archive import format_event_address, load_event, parse_event_address
 from .closing import close_run, flag_stored_sequence, mark_bad_file, write_run_scores
 from .config import MonitorConfig
+from .display import DisplayEvent, DisplayGrid, display_event, display_grid
 from .feeds import DirectoryFeed, FeedBatch, SimulatedFeed
 from .producer import Producer, ProducerStats, make_feed
 from .store import LiveEvents, LiveStore
@@ -27,4 +30,5 @@ __all__ = [
     "close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores",
     "load_event", "parse_event_address", "format_event_address",
     "sync_alarms", "raise_feed_alarm", "flag_config",
+    "DisplayGrid", "DisplayEvent", "display_grid", "display_event",
 ]
