@@ -81,11 +81,11 @@ def build_generator(kind: str, preset: str, overrides: dict | None = None):
     if unknown or "name" in overrides:
         raise ConfigError(f"--arch: unknown {kind} setting(s) {unknown or ['name']}; known: "
                           f"{sorted(k for k in cls.param if k != 'name')}")
+    if preset not in cls.PRESETS:
+        cls.from_preset(preset)  # the one-line "unknown preset" ConfigError
     try:
         return build(cls.from_preset(preset, **overrides))
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
+    except (ValueError, TypeError) as exc:  # a bad --arch value (ConfigError included)
         raise ConfigError(f"--arch: {one_line(exc, None)}") from None
 
 
