@@ -93,13 +93,14 @@ def _temp_files(*dirs: Path) -> list[str]:
 
 
 def _kill_when(pid: int, mode: str, rng: random.Random, journal: Path, dirs: tuple[Path, ...],
-               most: int = 4) -> None:
+               most: int = 4, patience_s: float = 4.0) -> None:
     """SIGKILL ``pid`` after a random delay, or when the catalog journal / a temporary file appears for the
-    k-th time (k = 1..most at random, so that some runs are closed between kills).  The watch lasts up to
-    60 s: on a loaded machine the monitor takes several seconds to start writing (a fixed 4 s once let
-    every kill land before the first write)."""
+    k-th time (k = 1..most at random, so that some runs are closed between kills), at most ``patience_s``
+    after the start (a directory feed may run out of runs to close; the simulated feed writes until its
+    duration ends but takes seconds to start on a loaded machine, where 4 s once let every kill land
+    before its first write)."""
     k = rng.randint(1, most)
-    t_end = time.monotonic() + (rng.uniform(0.2, 2.0) if mode == "random" else 60.0)
+    t_end = time.monotonic() + (rng.uniform(0.2, 2.0) if mode == "random" else patience_s)
     seen: set[str] = set()
     present = False
     while time.monotonic() < t_end:
@@ -225,7 +226,7 @@ def test_kill9_during_run_file_writes_of_the_simulated_feed(model_and_templates,
     for i in range(SIM_ITERATIONS):
         pid = server.start(argv, tmp_path / "monitor.log")
         _kill_when(pid, ("file", "file", "random")[i % 3], rng, db.with_name(db.name + "-journal"), (runs_dir,),
-                   most=3)
+                   most=3, patience_s=25.0)
         assert server.wait(pid) == {"signal": signal.SIGKILL}, (tmp_path / "monitor.log").read_text()[-2000:]
         hits += bool(_temp_files(runs_dir))  # a run file or its score file
         before = set(committed)
