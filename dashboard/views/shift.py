@@ -150,9 +150,7 @@ class ShiftView(Viewer):
         return True
 
     def _draw_runs(self) -> bool:
-        from kamcore.catalog import acked_runs, run_state
-
-        from .runs import STATE_COLOURS
+        from .runs import STATE_COLOURS, acked_runs, run_state
 
         runs = self.backend.runs()
         alarms = self.backend.alarms()
