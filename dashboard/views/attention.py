@@ -40,12 +40,13 @@ class AttentionView(Viewer):
     shown_seq = param.Integer(default=0)
 
     def __init__(self, **params):
-        from kamcore.preprocess import HitMapConfig, time_slice_edges
+        from .common import EventDisplay
 
         params.setdefault("selection", Selection())
         super().__init__(**params)
         self.n_events = self.backend.config.heatmap_events if self.backend is not None else self.n_events
-        self._edges = time_slice_edges(HitMapConfig())
+        self.display = EventDisplay()
+        self._edges = self.display.slice_edges
         T = len(self._edges) - 1
         self._T = T
         centres = 0.5 * (self._edges[1:] + self._edges[:-1])
@@ -120,10 +121,7 @@ class AttentionView(Viewer):
         ev = b.buffer.event(want)
         changed = False
         if ev is not None and int(ev.seq[0]) != self.shown_seq:
-            from kamcore.preprocess import HitMapConfig, time_slice
-
-            k = time_slice(ev.tau_ns, HitMapConfig())
-            counts = np.bincount(k, minlength=self._T)[: self._T]
+            counts = self.display.event(ev, maps=False).slice_counts  # hits per time slice (kamcore.monitor)
             att = _fractions(ev.attention[0]) if ev.attention is not None else np.full(self._T, 1.0 / self._T)
             self._bar_src.data = {"x": self._bar_src.data["x"], "top": counts, "att": att,
                                   "slice": np.arange(self._T)}

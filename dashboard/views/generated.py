@@ -1,6 +1,8 @@
 """Real vs generated view: a Monte Carlo event and a generated event side by side on the sphere, and
 the hit-time, charge, NHIT and total-charge distributions of both samples overlaid with their
-histogram IoU and normalised Wasserstein distance (:mod:`kamcore.metrics`).
+histogram IoU and normalised Wasserstein distance.  Samples, distributions and metrics are one
+:class:`kamcore.metrics.SampleComparison` (:func:`kamcore.metrics.compare_generator`), computed once
+per server and cached by :meth:`dashboard.backend.Backend.compare_sample`.
 """
 
 from __future__ import annotations
@@ -67,24 +69,22 @@ class GeneratedView(Viewer):
         self._sample = s
         self._drawn = key
         self._draw_events()
+        hists = s.histograms(50)  # unit-normalised, on the Monte Carlo range (kamcore.metrics.SampleComparison)
         for k, (fig, src) in self._hists.items():
-            a, b = s["obs_mc"][k], s["obs_gen"][k]
-            if not len(a):
+            if k not in hists:
                 continue
-            edges = np.histogram_bin_edges(a, 50, range=(float(a.min()), float(a.max())))
-            ha = np.histogram(a, edges)[0] / max(len(a), 1)
-            hb = np.histogram(np.clip(b, edges[0], edges[-1]), edges)[0] / max(len(b), 1)
+            edges, ha, hb = hists[k]
             z = np.zeros(len(ha))
             src.data = {**empty_hist(["Monte Carlo", "generated"]), "left": edges[:-1], "right": edges[1:],
                         "Monte Carlo": ha, "Monte Carlo_bottom": z, "generated": hb, "generated_bottom": z}
-            m = s["metrics"][k]
+            m = s.metrics[k]
             fig.title.text = f"{OBSERVABLES[k][0]}: IoU {m['iou']:.3f}, WD {m['wd']:.3f}"
-        meta = s["model"]
+        meta = s.generator
         rows = "".join(f"<tr><td>{OBSERVABLES[k][0]}</td><td>{m['iou']:.3f}</td><td>{m['wd']:.3f}</td></tr>"
-                       for k, m in s["metrics"].items())
+                       for k, m in s.metrics.items())
         self._table.object = (
             "<table class='table table-sm' style='max-width:420px'><tr><th>observable</th><th>IoU</th>"
-            f"<th>Wasserstein</th></tr>{rows}</table><small>{len(s['mc'])} Monte Carlo vs {len(s['gen'])} "
+            f"<th>Wasserstein</th></tr>{rows}</table><small>{len(s.mc)} Monte Carlo vs {len(s.generated)} "
             f"generated events (seed {self.selection.seed}); generator "
             f"<code>{html.escape(str(meta.get('model', self.selection.generator)))}</code> "
             f"{html.escape(str(meta.get('preset', '')))}. IoU 1 and WD 0 = identical distributions.</small>")
@@ -92,17 +92,15 @@ class GeneratedView(Viewer):
         return True
 
     def _draw_events(self) -> None:
-        from kamcore.preprocess import proper_times
-
         s = getattr(self, "_sample", None)
         if s is None:
             return
-        i = self.event_index % max(min(len(s["mc"]), len(s["gen"])), 1)
-        mc, gen = s["mc"].take([i]), s["gen"].take([i])
-        tau_mc, _ = proper_times(mc, self.display.pmts)
-        tau_gen, _ = proper_times(gen, self.display.pmts)
-        self._mc_src.data = sphere_data(self.display, mc, self.selection.color_by, self._mc_map, tau_mc)
-        self._gen_src.data = sphere_data(self.display, gen, self.selection.color_by, self._gen_map, tau_gen)
+        i = self.event_index % max(min(len(s.mc), len(s.generated)), 1)
+        mc, gen = s.mc.take([i]), s.generated.take([i])
+        # hit PMTs with their proper times (time of flight and T0 for the Monte Carlo): kamcore.monitor
+        d = self.display
+        self._mc_src.data = sphere_data(d, d.event(mc, maps=False), self.selection.color_by, self._mc_map)
+        self._gen_src.data = sphere_data(d, d.event(gen, maps=False), self.selection.color_by, self._gen_map)
         self._mc_fig.title.text = f"Monte Carlo event {i} (Xe136 0vbb, {mc.n_hits} hits)"
         self._gen_fig.title.text = f"Generated event {i} ({self.selection.generator.upper()}, {gen.n_hits} hits)"
 

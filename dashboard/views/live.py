@@ -54,7 +54,7 @@ class LiveView(Viewer):
         self._pause.link(self.selection, value="paused", bidirectional=True)
         self._latest = pn.widgets.Button(name="Newest event", width=130)
         self._latest.on_click(lambda e: self.selection.param.update(event="", paused=False))
-        self._maps = None
+        self._maps = self._shown = None
         self.selection.param.watch(self._on_color, "color_by")
         self.selection.param.watch(self._on_pause, "paused")
 
@@ -133,8 +133,9 @@ class LiveView(Viewer):
 
     def _draw_event(self, ev) -> None:
         d = self.display
-        self._maps = d.hitmap(ev)
-        self._hits.data = sphere_data(d, ev, self.selection.color_by, self._mapper, colorbar=self._colorbar)
+        self._shown = d.event(ev)  # hit PMTs, proper times, hit map: kamcore.monitor.display_event
+        self._maps = self._shown.maps
+        self._hits.data = sphere_data(d, self._shown, self.selection.color_by, self._mapper, colorbar=self._colorbar)
         self._draw_slice()
         self._slice_mapper.high = max(1.0, float(self._maps.max()))
         self._last_ev = ev
@@ -213,9 +214,8 @@ class LiveView(Viewer):
                                    "rate_bottom": np.zeros_like(counts)}
 
     def _on_color(self, *_):
-        ev = self._last_ev
-        if ev is not None:
-            self._hits.data = sphere_data(self.display, ev, self.selection.color_by, self._mapper,
+        if self._shown is not None:
+            self._hits.data = sphere_data(self.display, self._shown, self.selection.color_by, self._mapper,
                                           colorbar=self._colorbar)
 
     def _on_pause(self, event):

@@ -3,7 +3,8 @@ periods, the selected run's score histogram with the fitted templates stacked, a
 overlaid, and shift notes / acknowledgements (stored in the catalog, seen by every session).
 
 The fits, flags and periods are made by :mod:`kamcore.fit` when the producer closes a run;
-this view reads them from the catalog and draws.
+the state of a run and the reference run come from :mod:`kamcore.catalog.state` (the rule of
+``kamcore runs report``); this view reads them from the catalog and draws.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import param
 from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool, Span, Whisker
 from panel.viewable import Viewer
 
+from kamcore.catalog import acked_runs, reference_run, run_state, unphysical
+
 from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
 from ..selection import Selection
 
@@ -24,15 +27,6 @@ __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
                  "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2],
                  "unphysical": OKABE_ITO[7]}
-
-
-def unphysical(run: dict) -> list[str]:
-    """Components of the run's fit with a yield negative beyond 2 sigma (:func:`kamcore.fit.flags.unphysical_components`)."""
-    from kamcore.fit.flags import unphysical_components
-
-    fit = run.get("fit") or {}
-    res = fit.get("result") or {}
-    return unphysical_components(res.get("yields") or {}, res.get("errors") or {}) if fit.get("status") == "ok" else []
 
 
 def _utc(ns) -> str:
@@ -44,37 +38,6 @@ def _utc(ns) -> str:
 
 #: what the Runs view says about a run file the producer could not close (catalog status -> text)
 FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
-
-
-def acked_runs(alarms: list[dict]) -> set[int]:
-    """Runs whose flag alarms are all acknowledged (at least one)."""
-    seen: dict[int, bool] = {}
-    for a in alarms:
-        if a["kind"] == "flag" and a["run"] is not None:
-            seen[a["run"]] = seen.get(a["run"], True) and a["status"] != "open"
-    return {r for r, ok in seen.items() if ok}
-
-
-def run_state(run: dict, acked: bool = False) -> str:
-    """``"ok" | "flagged" | "bad fit" | "acknowledged" | "not fitted" | "bad file" | "incomplete"`` of a catalog
-    run dict; a flagged (or bad-fit) run whose alarms were all acknowledged (``acked``) is ``"acknowledged"``."""
-    if run.get("status") == "bad_file":
-        return "bad file"
-    if run.get("status") == "incomplete":
-        return "incomplete"
-    fit = run.get("fit")
-    if fit is None or fit.get("status") != "ok":
-        return "not fitted"
-    kinds = {f["kind"] for f in run.get("flags", [])}
-    if kinds and acked:
-        return "acknowledged"
-    if "bad_fit" in kinds:
-        return "bad fit"
-    if unphysical(run):
-        return "unphysical"
-    if kinds:
-        return "flagged"
-    return "ok"
 
 
 class RunsView(Viewer):
@@ -270,11 +233,11 @@ class RunsView(Viewer):
             self._table.selection = rows
 
     def _reference(self, cur: dict) -> dict | None:
+        """The run chosen in the selector, else the catalog's reference run (:func:`kamcore.catalog.reference_run`)."""
         if self.reference_run:
             return next((r for r in self._runs if r["run"] == self.reference_run), None)
-        good = [r for r in self._runs if run_state(r) == "ok" and r["run"] != cur["run"]]
-        marked = [r for r in good if r.get("good")]
-        return (marked or good or [None])[-1]
+        ref = reference_run(self._runs, exclude=cur["run"], config=self.backend.flag_config())
+        return None if ref is None else ref.run
 
     def _draw_selected(self) -> None:
         from kamcore.fit import RunFit, fitted_counts, score_histogram

@@ -150,7 +150,9 @@ class ShiftView(Viewer):
         return True
 
     def _draw_runs(self) -> bool:
-        from .runs import STATE_COLOURS, acked_runs, run_state
+        from kamcore.catalog import acked_runs, run_state
+
+        from .runs import STATE_COLOURS
 
         runs = self.backend.runs()
         alarms = self.backend.alarms()

@@ -454,9 +454,14 @@ class Catalog:
             return [_note_dict(n) for n in s.execute(q).scalars()]
 
     def report(self, *, model_digest: str | None = None, template_digest: str | None = None) -> dict:
-        """Everything ``kamcore runs report`` prints: runs (with fit and flags), periods, open notes."""
-        return {"catalog": self.url, "runs": self.list_runs(model_digest=model_digest,
-                                                           template_digest=template_digest),
+        """Everything ``kamcore runs report`` prints: runs (with fit, flags and their ``state``,
+        :func:`kamcore.catalog.state.run_state`), periods, open notes."""
+        from .state import run_states
+
+        runs = self.list_runs(model_digest=model_digest, template_digest=template_digest)
+        for r, st in zip(runs, run_states(runs, self.alarms())):
+            r["state"] = st.state
+        return {"catalog": self.url, "runs": runs,
                 "periods": self.periods(model_digest=model_digest, template_digest=template_digest),
                 "notes": self.notes(status="open")}
 

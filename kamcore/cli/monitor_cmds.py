@@ -40,6 +40,12 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-runs", type=int, metavar="N", help="stop after N closed (or bad) runs")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--min-events", type=int, metavar="N", help="runs with fewer events are not fitted (default 20)")
+    p.add_argument("--history-runs", type=int, default=0, metavar="N", help=(
+        "simulated feed: first replay N runs at full speed, ending now, when the catalog has no fit of this "
+        "model and these templates; the live feed then uses seed SEED+1"))
+    p.add_argument("--status-file", metavar="FILE", help=(
+        "keep FILE.json up to date: {state, mode: starting|history|live, pid, updated_ns} (for a supervising server)"))
+    p.add_argument("--parent-pid", type=int, metavar="PID", help="stop and exit once the parent process PID is gone")
     skip = {"feed", "rate_hz", "run_length", "start_ns", "realtime"}  # a replay is a library use
     g = p.add_argument_group("monitor")
     for name, par in MonitorConfig.param.objects("existing").items():
@@ -55,23 +61,27 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
 def _monitor(args) -> int:
     from ..catalog import Catalog
     from ..fit import FlagConfig, Templates
-    from ..monitor import LiveStore, MonitorConfig, Producer, make_feed
+    from ..monitor import LiveStore, MonitorConfig, run_monitor
 
     cfg = config_from_args(MonitorConfig, args).validate()
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError(f"--max-runs must be >= 1, got {args.max_runs}")
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"--duration must be > 0 s, got {args.duration}")
+    if args.history_runs < 0:
+        raise ConfigError(f"--history-runs must be >= 0, got {args.history_runs}")
     templates = Templates.load(args.templates)
     fit_cfg = templates.fit_config(**({"min_events": args.min_events} if args.min_events is not None else {}))
     cat = Catalog(args.catalog)
-    feed = make_feed(cfg, cat)
     with LiveStore(args.store, max_events=cfg.store_events, writable=True) as store:
-        prod = Producer(feed, store, cat, args.model, templates, runs_dir=args.runs_dir, fit_config=fit_cfg,
-                        flag_config=config_from_args(FlagConfig, args),
-                        command="kamcore " + shlex.join(args.argv))
-        print(f"kamcore monitor: {feed!r} -> {store.path} (seq {store.seq}), catalog {cat.url}", file=sys.stderr)
-        stats = prod.run(max_runs=args.max_runs, duration_s=args.duration, handle_signals=True)
+        def started(prod):
+            print(f"kamcore monitor: {prod.feed!r} -> {store.path} (seq {store.seq}), catalog {cat.url}",
+                  file=sys.stderr)
+
+        stats = run_monitor(cfg, store, cat, args.model, templates, history_runs=args.history_runs,
+                            status_path=args.status_file, parent_pid=args.parent_pid, max_runs=args.max_runs,
+                            duration_s=args.duration, started=started, runs_dir=args.runs_dir, fit_config=fit_cfg,
+                            flag_config=config_from_args(FlagConfig, args), command="kamcore " + shlex.join(args.argv))
     print(f"{Path(args.store)}: {stats.events} event(s) stored (seq {store.seq}), {stats.runs_closed} run(s) "
           f"closed {stats.runs}, {stats.bad_files} bad file(s), {stats.incomplete_files} incomplete; "
           f"stopped by {stats.stopped_by} after {stats.seconds:.1f} s")

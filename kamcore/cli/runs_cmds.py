@@ -325,18 +325,18 @@ def _report(args) -> int:
         return 0
     print(f"catalog {rep['catalog']}: {len(rep['runs'])} run(s), {len(rep['periods'])} period(s), "
           f"{len(rep['notes'])} open note(s)")
-    print(f"{'run':>8} {'events':>7} {'bkg fraction':>16} {'p-value':>8}  {'status':<14} flags")
+    print(f"{'run':>8} {'events':>7} {'bkg fraction':>16} {'p-value':>8}  {'state':<14} flags")
     for r in rep["runs"]:
         f = r["fit"]
         if f is None:
-            print(f"{r['run']:>8} {_fmt(r['n_events'], 'd'):>7} {'-':>16} {'-':>8}  {r['status']:<14} "
+            print(f"{r['run']:>8} {_fmt(r['n_events'], 'd'):>7} {'-':>16} {'-':>8}  {r['state']:<14} "
                   f"{(r['error'] or '')[:60]}")
             continue
         frac = f"{_fmt(f['bkg_fraction'])} +- {_fmt(f['bkg_fraction_err'])}"
         flags = ", ".join(f"{x['kind']}" + (f" ({x['significance']:.1f})" if x["significance"] is not None else "")
                           for x in r["flags"])
         good = " [good]" if r["good"] else ""
-        print(f"{r['run']:>8} {f['n_events']:>7} {frac:>16} {_fmt(f['pvalue'], '.3g'):>8}  {f['status']:<14} "
+        print(f"{r['run']:>8} {f['n_events']:>7} {frac:>16} {_fmt(f['pvalue'], '.3g'):>8}  {r['state']:<14} "
               f"{flags}{good}")
     for p in rep["periods"]:
         print(f"period #{p['id']} {p['method']}: {run_range(p['first_run'], p['last_run'])} ({p['n_runs']} "

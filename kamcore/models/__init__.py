@@ -2,12 +2,17 @@
 
 * :func:`load_model` / :class:`Model` -- a classifier checkpoint with its identity and
   input contract; :meth:`Model.score` -> :class:`Scores`;
-* :func:`model_identity` -- ``{"name", "kind", "digest"}`` of a checkpoint.
+* :func:`model_identity` -- ``{"name", "kind", "digest"}`` of a checkpoint;
+* :func:`checkpoint_info` -- a checkpoint's JSON and identity, without loading its weights;
+* :func:`load_generator` / :class:`Generator` -- a VAE or GAN event generator and the events it makes.
 
 Training loops and data stay in :mod:`kamcore.train`; this package only loads and feeds.
 """
 
 from .identity import model_identity
+from .info import CheckpointInfo, checkpoint_info
+from .generator import GENERATOR_KINDS, Generator, load_generator
 from .model import Model, Scores, load_model
 
-__all__ = ["Model", "Scores", "load_model", "model_identity"]
+__all__ = ["Model", "Scores", "load_model", "model_identity", "Generator", "GENERATOR_KINDS", "load_generator",
+           "CheckpointInfo", "checkpoint_info"]

@@ -8,23 +8,30 @@
 * :mod:`~kamcore.monitor.closing` -- the per-run steps of ``kamcore runs fit``
   (:func:`close_run`, :func:`mark_bad_file`, :func:`flag_stored_sequence`);
 * :mod:`~kamcore.monitor.producer` -- :class:`Producer`, the one writer;
+* :mod:`~kamcore.monitor.session` -- :func:`run_monitor`, the body of ``kamcore monitor`` (history
+  replay, status file and parent of a supervised producer);
 * :mod:`~kamcore.monitor.archive` -- :func:`load_event`: an event by (run, event id) from its run and
   score files, after it has left the live store;
-* :mod:`~kamcore.monitor.alarms` -- alarms of flags, periods and the feed; expert thresholds.
+* :mod:`~kamcore.monitor.alarms` -- alarms of flags, periods and the feed; expert thresholds;
+* :mod:`~kamcore.monitor.display` -- :func:`display_event`: one event as a display draws it (hit PMTs,
+  proper times, time slices, hit map).
 """
 
 from .alarms import flag_config, raise_feed_alarm, sync_alarms
 from .archive import format_event_address, load_event, parse_event_address
 from .closing import close_run, flag_stored_sequence, mark_bad_file, write_run_scores
 from .config import MonitorConfig
+from .display import DisplayEvent, DisplayGrid, display_event, display_grid
 from .feeds import DirectoryFeed, FeedBatch, SimulatedFeed
 from .producer import Producer, ProducerStats, make_feed
+from .session import follow_parent, run_monitor, write_status
 from .store import LiveEvents, LiveStore
 
 __all__ = [
     "MonitorConfig", "SimulatedFeed", "DirectoryFeed", "FeedBatch", "LiveStore", "LiveEvents",
-    "Producer", "ProducerStats", "make_feed",
+    "Producer", "ProducerStats", "make_feed", "run_monitor", "write_status", "follow_parent",
     "close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores",
     "load_event", "parse_event_address", "format_event_address",
     "sync_alarms", "raise_feed_alarm", "flag_config",
+    "DisplayGrid", "DisplayEvent", "display_grid", "display_event",
 ]

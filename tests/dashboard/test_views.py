@@ -223,3 +223,19 @@ def test_displays_tell_the_truth(world):
     within = {**bad, "fit": {**bad["fit"], "result": {**bad["fit"]["result"], "yields": {
         **res["yields"], comp: -1.5 * res["errors"][comp]}}}}
     assert run_state(within) != "unphysical"
+
+
+def test_every_run_state_has_a_colour_and_the_pages_use_kamcores_rule(world):
+    """The Runs and Shift pages colour the states of kamcore.catalog's one rule (the rule of 'kamcore runs
+    report'); the reference run overlaid is kamcore.catalog.reference_run's."""
+    from dashboard.views import RunsView
+    from dashboard.views.runs import STATE_COLOURS
+    from kamcore.catalog import RUN_STATES, reference_run, run_state
+
+    assert set(STATE_COLOURS) == set(RUN_STATES)
+    v = RunsView(backend=world, selection=Selection(run=3))
+    v.refresh()
+    table = v._table.value.set_index("run")
+    assert all(table.loc[r["run"], "state"] == run_state(r) for r in world.runs())
+    ref = reference_run(world.runs(), exclude=3, config=world.flag_config())
+    assert (f"reference run {ref.run['run']}" in v._h_fig.title.text) if ref else "reference" not in v._h_fig.title.text

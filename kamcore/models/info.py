@@ -1,0 +1,63 @@
+"""What a checkpoint is, read without building its model: its JSON and its identity.
+
+A reader that only shows which model made a score (the dashboard's header, the Attention
+page's "has attention" question) needs the checkpoint's metadata and identity, not its
+weights in memory; :func:`checkpoint_info` reads the JSON and hashes the weights file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from ..errors import ModelFileError
+from .identity import model_identity
+
+__all__ = ["CheckpointInfo", "checkpoint_info"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CheckpointInfo:
+    """A checkpoint as found on disk.
+
+    Attributes
+    ----------
+    path : the checkpoint prefix (``PREFIX.json`` and ``PREFIX.safetensors`` next to each other)
+    meta : the checkpoint's JSON (``model`` kind, configuration, training command and history)
+    identity : ``{"name", "kind", "digest"}`` (:func:`~kamcore.models.model_identity`)
+    """
+
+    path: Path
+    meta: dict
+    identity: dict
+
+    @property
+    def has_attention(self) -> bool:
+        """The model reports attention per time slice (KamNet)."""
+        return self.meta.get("model") == "kamnet"
+
+
+def checkpoint_info(name_or_path: str | os.PathLike, *, what: str = "classifier") -> CheckpointInfo:
+    """:class:`CheckpointInfo` of the checkpoint at ``name_or_path`` or the shipped one of that name.
+
+    Raises a one-line :class:`~kamcore.errors.ModelFileError` naming the file when the JSON is missing or
+    not a JSON object (``what`` names the kind of checkpoint expected in the message), or the weights
+    cannot be read.
+    """
+    from .._assets import find_asset
+
+    p = Path(find_asset(name_or_path, ".json"))
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    meta_path = p.with_name(p.name + ".json")
+    if not meta_path.exists():
+        raise ModelFileError(f"{meta_path}: {what} checkpoint not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{meta_path}: not a readable checkpoint JSON ({' '.join(str(exc).split())})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
+    return CheckpointInfo(p, meta, model_identity(p, meta))
