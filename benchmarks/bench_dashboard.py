@@ -279,6 +279,8 @@ def main() -> int:
                     rss.append(_proc_stats([server.pid])[1])
                 cpu1, _ = _proc_stats([server.pid])
                 lat = np.concatenate([np.asarray(p.evaluate("window.__kd.lat"), float) for _, p in pages])
+                if not len(lat):  # a figure, not a crash: the pages saw no new event in the window
+                    lat = np.array([np.nan])
                 per = [len(p.evaluate("window.__kd.lat")) / args.seconds for _, p in pages]
                 line = (f"{n:3d} session(s) ({nb} browser{'s' if nb > 1 else ''}"
                         + (f" + {n - nb} protocol clients" if n > nb else "")
