@@ -208,7 +208,7 @@ def test_split_output_regroups_the_output_layer(dtype, rank):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_output_calibration_tables_follow_the_exact_map(dtype):
-    from kamcore.nn.pointnet import _interp
+    from kamcore.nn.pointnet.calibration import _interp
 
     _, _, cal = _decoder_setup(dtype)
     x = torch.linspace(-4, 4, 2001, dtype=dtype)
