@@ -10,7 +10,7 @@ Contenders, each producing ordinary :class:`~kamcore.events.Events` of ``--sourc
   when the generators were trained on a selected sample (``simulate`` returns
   ``--events`` *accepted* events, so the decays the selection throws away are paid
   for: the rate is accepted events/s);
-* each generator through :func:`kamcore.train.generative.generate_events`: latents,
+* each generator through :func:`kamcore.models.generate_events`: latents,
   trigger draws, ``t`` and ``q`` of the hits, calibration, the flat hit arrays
   (:meth:`~kamcore.nn.vae.PointNetVAE.sample_hits`).
 
@@ -56,7 +56,8 @@ from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
 from kamcore.train import load_model
-from kamcore.train.generative import generate_events, prepare_generator
+from kamcore.models import generate_events
+from kamcore.train.generative import prepare_generator
 
 _STATE: dict = {}
 
@@ -116,7 +117,7 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
     """CPU time per event (us) of every stage of ``generate_events`` for ``model``, one thread.
 
     Repeats the steps of :func:`kamcore.nn.pointnet.sample_hits` and
-    :func:`~kamcore.train.generative.generate_events` with a timer around each (the same
+    :func:`~kamcore.models.generate_events` with a timer around each (the same
     calls, the same random draws), plus the dense reference (the full output layer and the
     calibration of every PMT, as ``model.sample`` does) for comparison.
     """

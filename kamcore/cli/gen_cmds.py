@@ -15,7 +15,7 @@
 * A bare model name that is not a file here (``vae_xe136``, ``gan_xe136``) is looked up
   among the shipped assets (:func:`resolve_checkpoint`).
 * ``kamcore generate --model M --events N --seed S --out FILE.parquet`` samples ``N``
-  events (:func:`~kamcore.train.generative.generate_events`) and writes them as an
+  events (:func:`~kamcore.models.generate_events`) and writes them as an
   ordinary Parquet run (source ``generated:<kind>``).  The file depends only on the
   checkpoint, ``N``, ``S`` and ``--run``: the same command gives byte-identical files
   wherever they are written.
@@ -269,7 +269,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 def _generate(args) -> int:
     from ..io import write_events
     from ..train import checkpoint_paths
-    from ..train.generative import generate_events
+    from ..models.generator import generate_events
 
     if args.events < 1:
         raise ConfigError(f"--events must be >= 1, got {args.events}")

@@ -152,7 +152,8 @@ def _few_shot(args, pmts, reference, cfg) -> dict:
     from ..io import open_events
     from ..preprocess.pointcloud import point_clouds
     from ..train import save_model
-    from ..train.generative import calibrate_generator, generate_events
+    from ..models.generator import generate_events
+    from ..train.generative import calibrate_generator
     from ..train.genstudy import PAPER_FEW_SHOT, comparison_row, few_shot_models
 
     if not args.pretrain or not args.shot_events:
@@ -227,7 +228,8 @@ def _print(result: dict) -> None:
 def _run(args) -> int:
     from ..io import atomic_output
     from ..sim import simulate
-    from ..train.generative import GenTrainConfig, generate_events
+    from ..models.generator import generate_events
+    from ..train.generative import GenTrainConfig
     from ..train.genstudy import PAPER_TABLE1, generator_table
 
     if args.events < 4:

@@ -28,7 +28,7 @@ Every number also has a ceiling set by sample size alone: two independent Monte
 Carlo samples of the same size are not identical either.  :func:`mc_ceiling`
 computes the same metrics for two disjoint halves of one Monte Carlo sample.
 
-Generated events (:func:`kamcore.train.generative.generate_events`) already carry
+Generated events (:func:`kamcore.models.generate_events`) already carry
 proper times; they are marked with ``attrs["time_reference"] == "proper"`` and used
 as they are, while every other batch goes through :func:`kamcore.preprocess.proper_times`.
 

@@ -11,8 +11,8 @@ Training loops and data stay in :mod:`kamcore.train`; this package only loads an
 
 from .identity import model_identity
 from .info import CheckpointInfo, checkpoint_info
-from .generator import GENERATOR_KINDS, Generator, load_generator
+from .generator import GENERATOR_KINDS, Generator, generate_events, load_generator
 from .model import Model, Scores, load_model
 
-__all__ = ["Model", "Scores", "load_model", "model_identity", "Generator", "GENERATOR_KINDS", "load_generator",
+__all__ = ["Model", "Scores", "load_model", "model_identity", "Generator", "GENERATOR_KINDS", "load_generator", "generate_events",
            "CheckpointInfo", "checkpoint_info"]

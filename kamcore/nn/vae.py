@@ -30,7 +30,7 @@ Sampling: ``z ~ N(0, I)``, decode, trigger bits ``~ Bernoulli(sigmoid(logit))``,
 ``t`` (ns) and ``q`` (p.e.) through the scaler's inverse transform.  :meth:`PointNetVAE.sample`
 does it densely (every PMT); :meth:`PointNetVAE.sample_hits` draws the same way but
 evaluates ``t`` and ``q`` of the triggered PMTs only (:func:`~kamcore.nn.pointnet.sample_hits`),
-the path of :func:`kamcore.train.generative.generate_events`.
+the path of :func:`kamcore.models.generate_events`.
 """
 
 from __future__ import annotations

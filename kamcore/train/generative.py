@@ -22,7 +22,7 @@ the end; ``lr_schedule="cosine"`` decays the learning rate to zero over the run.
 :func:`calibrate_generator` fits the output calibration
 (:class:`~kamcore.nn.pointnet.OutputCalibration`) after training.
 
-:func:`generate_events` turns samples (the models' ``sample_hits``: the output layer split
+:func:`kamcore.models.generate_events` turns samples (the models' ``sample_hits``: the output layer split
 into trigger logits and ``t, q``, evaluated in cache-sized chunks, ``t`` and ``q`` calibrated
 for the triggered PMTs only) into ordinary :class:`~kamcore.events.Events` (hits =
 triggered PMTs, ``t_ns`` = the generated proper time, ``q_pe`` = charge, source
@@ -38,7 +38,6 @@ Importing this module registers the checkpoint kinds ``"vae"`` and ``"gan"``
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import time
@@ -56,9 +55,10 @@ from ..geometry import PMTTable, default_pmt_table
 from ..nn.vae import PointNetVAE, VAEConfig
 from ..nn.wgan import GANConfig, PointCloudWGAN, gradient_penalty
 from .checkpoint import register_model
+from ..models.generator import generate_events
 from .loop import resolve_device
 
-__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "generate_events", "iou_validator",
+__all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "iou_validator",
            "calibrate_generator"]
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,6 @@ class GenTrainConfig(JsonConfig):
     lr_schedule = param.Selector(default="constant", objects=["constant", "cosine"], doc=(
         "Learning rate over the run: constant, or cosine decay from the set rate to 0 at the last step "
         "(both VAE and WGAN-GP learning rates)."))
-
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -446,76 +445,3 @@ def calibrate_generator(model: nn.Module, points, trigger, *, knots: int = 256, 
 
 
 # ------------------------------------------------------------------ generation
-def generate_events(model: nn.Module, n: int, seed: int = 0, pmts: PMTTable | None = None,
-                    source_name: str | None = None, *, batch_size: int = 65536, run: int = 0) -> Events:
-    """Sample ``n`` events from a trained generator as an ordinary :class:`~kamcore.events.Events` batch.
-
-    Parameters
-    ----------
-    model : PointNetVAE or PointCloudWGAN
-        Anything with ``sample_hits(n, generator)`` returning a
-        :class:`~kamcore.nn.pointnet.HitSample`, a fitted ``scaler`` and a ``kind``.
-    n : int
-        Number of events.
-    seed : int
-        Seed of every draw; the same model, seed, ``batch_size`` and device give the
-        same events.
-    pmts : PMTTable, optional
-        The detector's PMT table (default: the shipped one); its size must match the model.
-    source_name : str, optional
-        Default ``"generated:<kind>"``.
-    batch_size : int
-        Events sampled per call of ``model.sample_hits`` (its latents and trigger draws are
-        drawn together, so it is part of what the seed determines; the default keeps the
-        latents of a call at 8 MB and, for ``n`` up to it, copies the hits only once).
-    run : int
-        Run number written to every event.
-
-    Returns
-    -------
-    Events
-        Hits = triggered PMTs (``pmt`` int16, ``t_ns`` proper time in ns, ``q_pe`` p.e.),
-        event ids ``0..n-1``, vertex and energy NaN, no deposit truth; ``attrs`` with
-        ``time_reference = "proper"``, ``generator`` (kind), ``generator_config`` (JSON),
-        ``generator_seed`` and ``pmt_table_digest``.
-    """
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ConfigError(f"number of events must be a non-negative integer, got {n!r}")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be positive, got {batch_size}")
-    n = int(n)
-    pmts = pmts or default_pmt_table()
-    n_pmts = model.scaler.n_pmts
-    if len(pmts) != n_pmts:
-        raise ConfigError(f"the PMT table has {len(pmts)} PMTs, the model generates {n_pmts}")
-    if not bool(model.scaler.fitted):
-        raise ConfigError(f"the {model.kind} model has no fitted point-cloud scaler (train it first)")
-    kind = getattr(model, "kind", "model")
-    source_name = source_name or f"generated:{kind}"
-    like = next(model.parameters())
-    gen = torch.Generator(device=like.device).manual_seed(int(seed))
-    was_training = model.training
-    model.eval()
-    parts = []
-    try:
-        with torch.inference_mode():
-            for a in range(0, n, batch_size):
-                # z, then the trigger draws of the batch, then t and q of the triggered PMTs only
-                parts.append(model.sample_hits(min(batch_size, n - a), generator=gen))
-    finally:
-        model.train(was_training)
-
-    def cat(k: int, dt) -> np.ndarray:   # one batch (the usual case): its arrays as they are
-        if not parts:
-            return np.zeros(0, dt)
-        col = np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
-        return col.astype(dt, copy=False)
-
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(cat(0, np.int64), out=offsets[1:])
-    attrs = {"time_reference": "proper", "generator": kind, "generator_seed": int(seed),
-             "generator_config": json.dumps(model.config.to_dict(), sort_keys=True),
-             "pmt_table_digest": pmts.digest}
-    return Events.from_columns(offsets=offsets, pmt=cat(1, np.int16), t_ns=cat(2, np.float32),
-                               q_pe=cat(3, np.float32), run=np.full(n, run, np.int32),
-                               source=np.full(n, source_name, dtype=object), attrs=attrs)

@@ -16,8 +16,8 @@ from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
 from kamcore.train import load_model, save_model
-from kamcore.train.generative import (GenTrainConfig, calibrate_generator, fit_gan, fit_vae, generate_events,
-                                      iou_validator, prepare_generator)
+from kamcore.models import generate_events
+from kamcore.train.generative import (GenTrainConfig, calibrate_generator, fit_gan, fit_vae, iou_validator, prepare_generator)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -8,7 +8,8 @@ from kamcore.metrics.generative import QUANTITIES
 from kamcore.nn.vae import PointNetVAE, VAEConfig
 from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
-from kamcore.train.generative import GenTrainConfig, fit_vae, generate_events
+from kamcore.models import generate_events
+from kamcore.train.generative import GenTrainConfig, fit_vae
 from kamcore.train.genstudy import PAPER_TABLE1, comparison_row, few_shot_models, generator_table
 
 
