@@ -19,4 +19,4 @@ def test_explore_runs_notebook_executes(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    assert text.count("f_bkg = ") == 4  # four fitted runs printed
+    assert text.count("f_bkg = ") == 5  # the three-line fit of a run file, then four fitted runs of the catalog
