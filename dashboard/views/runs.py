@@ -60,11 +60,12 @@ class RunsView(Viewer):
                                         "p": [], "n": []})
         f = _base("Fitted background fraction per run", height=300)
         r = f.scatter("run", "f", source=self._f_src, size=8, color="color")
-        # the key: one empty fixed-colour renderer per state.  A legend grouped by a data column
+        # the key: one fixed-colour renderer per state (a NaN point).  A legend grouped by a data column
         # (legend_field) keeps row indices that a redraw with fewer rows leaves out of bounds, and
         # Bokeh then fails drawing the legend ("Offset is outside the bounds of the DataView")
         for state, colour in STATE_COLOURS.items():
-            f.scatter(x=[], y=[], size=8, color=colour, legend_label=state)
+            f.scatter(x=[float("nan")], y=[float("nan")], size=8, color=colour, legend_label=state)  # one
+            # point off the plot: a renderer without data draws no marker in the legend
         f.legend.label_text_font_size = "9pt"
         f.legend.spacing = 0
         f.add_layout(Whisker(source=self._f_src, base="run", upper="hi", lower="lo", line_color="#666666"))
