@@ -26,7 +26,7 @@ __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
 STATE_COLOURS = {"ok": OKABE_ITO[0], "flagged": OKABE_ITO[5], "bad fit": OKABE_ITO[3], "not fitted": "#999999",
                  "bad file": "#000000", "incomplete": OKABE_ITO[4], "acknowledged": OKABE_ITO[2],
-                 "unphysical": OKABE_ITO[7]}
+                 "unphysical": OKABE_ITO[1]}  # every state its own colour (black is only "bad file")
 
 
 def _utc(ns) -> str:

@@ -233,6 +233,7 @@ def test_every_run_state_has_a_colour_and_the_pages_use_kamcores_rule(world):
     from kamcore.catalog import RUN_STATES, reference_run, run_state
 
     assert set(STATE_COLOURS) == set(RUN_STATES)
+    assert len(set(STATE_COLOURS.values())) == len(STATE_COLOURS), "two run states share a colour"
     v = RunsView(backend=world, selection=Selection(run=3))
     v.refresh()
     table = v._table.value.set_index("run")
