@@ -76,7 +76,9 @@ circularly padded in phi (the map wraps around in azimuth).
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import warnings
 
 import torch
@@ -84,7 +86,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-__all__ = ["ConvLSTMCell", "AttentionConvLSTM"]
+__all__ = ["ConvLSTMCell", "AttentionConvLSTM", "compile_for_scoring"]
+
+log = logging.getLogger(__name__)
 
 
 def _pad_sphere(x: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
@@ -168,7 +172,8 @@ class _ConvLSTMSequence(torch.autograd.Function):
             hs[t] = h
             if t + 1 < t_len:
                 buf[t + 1, ..., cin:] = hp
-            saved.append((s, c))
+            if compile_ok:  # grad was enabled at the call: backward needs the gates and c_t
+                saved.append((s, c))
         ctx.save_for_backward(buf, weight, scale)
         ctx.saved, ctx.zero = saved, c0
         ctx.dims, ctx.compile_ok = (cin, n, p), compile_ok
@@ -222,9 +227,15 @@ def _eager_kernels(n: int, p: int, cin: int):
 
 def _kernels(n: int, like: torch.Tensor, p: int, cin: int, compile_ok: bool = True):
     """The element-wise forward / backward of one step for ``n`` hidden channels, kernel half-width ``p``;
-    compiled only when ``compile_ok`` (training: scoring never waits for a compile)."""
+    compiled only when ``compile_ok`` (training: scoring never waits for a compile).  Scoring uses
+    the kernels :func:`compile_for_scoring` made, once they are ready, else eager ones."""
+    if not compile_ok:
+        ready = _SCORING_KERNELS.get((n, p, cin))
+        if ready is not None and like.device.type == "cpu" and not _COMPILE_FAILED:
+            return ready, None
+        return _eager_kernels(n, p, cin)
     big = like[0].numel() // max(like.shape[-1], 1) * n >= COMPILE_MIN_NUMEL
-    if not (COMPILE and compile_ok and big and not _COMPILE_FAILED and like.device.type == "cpu"):
+    if not (COMPILE and big and not _COMPILE_FAILED and like.device.type == "cpu"):
         return _eager_kernels(n, p, cin)
     key = (n, p, cin)
     if key not in _KERNELS:
@@ -244,6 +255,66 @@ def _guarded(compiled, eager):
                 warnings.warn(f"torch.compile of the ConvLSTM step failed ({type(err).__name__}: {err}); eager", stacklevel=2)
         return eager(*args)
     return call
+
+
+#: (n, p, cin) -> the scoring forward kernel, compiled for any batch size (dynamic shapes) and checked
+_SCORING_KERNELS: dict = {}
+_SCORING_LOCK = threading.Lock()
+
+
+def _compile_scoring_kernels(shapes, height: int, width: int) -> int:
+    """Compile, check against eager and register the scoring kernel of each ``(n, p, cin)``; returns
+    how many were registered (a failure or a mismatch leaves that shape eager, with a warning)."""
+    done = 0
+    for n, p, cin in shapes:
+        key = (n, p, cin)
+        if key in _SCORING_KERNELS:
+            done += 1
+            continue
+        eager = _eager_kernels(n, p, cin)[0]
+        try:
+            compiled = torch.compile(eager, dynamic=True, fullgraph=True)
+            gen = torch.Generator().manual_seed(0)
+            for b in (2, 3):  # two batch sizes: the graph is dynamic from the first call, checked on both
+                z = torch.randn(b, height, width, 4 * n, generator=gen)
+                c = torch.randn(b, height, width, n, generator=gen)
+                for got, want in zip(compiled(z, c), eager(z, c)):
+                    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        except Exception as err:  # noqa: BLE001 - no compiler, backend failure, mismatch: stay eager
+            log.warning("scoring kernels of the ConvLSTM stay eager: %s", " ".join(str(err).split())[:300])
+            continue
+        with _SCORING_LOCK:
+            _SCORING_KERNELS[key] = _guarded(compiled, eager)  # a later failure: eager from then on
+        done += 1
+    return done
+
+
+def compile_for_scoring(module: nn.Module, *, block: bool = False) -> threading.Thread | None:
+    """Compile the element-wise step kernels of every :class:`AttentionConvLSTM` in ``module`` for scoring.
+
+    For long-lived scorers (``kamcore monitor``): the element-wise kernels are ~60% of eager
+    scoring time on one CPU thread, but the compile takes ~20-50 s once (cached on disk by torch
+    afterwards); ``benchmarks/bench_kamnet.py`` prints the compiled/eager ratio side by side.  With ``block=False`` it runs in a daemon
+    thread and scoring stays eager until the kernels are ready and checked against eager
+    (same result to float32 rounding); one-shot scoring (``kamcore score``) does not call this.
+    Returns the thread (None when ``block`` or nothing to compile; ``COMPILE`` off: nothing).
+    """
+    shapes, size = [], None
+    for m in module.modules():
+        if isinstance(m, AttentionConvLSTM) and m.fast:
+            size = (m.height, m.width)
+            cin = m.cells[0].in_channels
+            for cell in m.cells:
+                shapes.append((cell.hidden_channels, cell.kernel_size // 2, cin))
+                cin = cell.hidden_channels
+    if not (COMPILE and shapes):
+        return None
+    if block:
+        _compile_scoring_kernels(shapes, *size)
+        return None
+    th = threading.Thread(target=_compile_scoring_kernels, args=(shapes, *size), name="kamcore-compile", daemon=True)
+    th.start()
+    return th
 
 
 class ConvLSTMCell(nn.Module):

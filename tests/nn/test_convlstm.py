@@ -243,3 +243,28 @@ def test_kamnet_fast_equals_reference(preset, batch):
     torch.testing.assert_close(res[1][0], res[0][0])
     for (name, _), g0, g1 in zip(ref.named_parameters(), res[0][1], res[1][1]):
         torch.testing.assert_close(g1, g0, atol=1e-10, rtol=1e-7, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.slow
+def test_scoring_kernels_compiled_for_any_batch_size_score_as_eager(monkeypatch):
+    """compile_for_scoring: the dynamic-shape kernels are registered per layer and give eager's scores at
+    batch sizes never seen by the compile; without it scoring runs the eager kernels."""
+    from kamcore.nn import convlstm
+
+    monkeypatch.setattr(convlstm, "_SCORING_KERNELS", {})
+    torch.manual_seed(7)
+    m = AttentionConvLSTM((2, 3), (3, 3), n_time=4, height=6, width=8).eval()
+    x = torch.rand(5, 4, 6, 8)
+    with torch.no_grad():
+        eager = m(x)
+    assert convlstm.compile_for_scoring(m, block=True) is None
+    assert set(convlstm._SCORING_KERNELS) == {(2, 1, 1), (3, 1, 2)}
+    calls = []
+    for key, k in list(convlstm._SCORING_KERNELS.items()):
+        monkeypatch.setitem(convlstm._SCORING_KERNELS, key, lambda *a, _k=k: calls.append(1) or _k(*a))
+    with torch.no_grad():
+        for b in (1, 5):
+            got = m(x[:b])
+            torch.testing.assert_close(got[0], eager[0][:b], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(got[1], eager[1][:b], rtol=1e-5, atol=1e-6)
+    assert len(calls) == 2 * 2 * 4  # two batches x two layers x four slices ran the compiled kernels
