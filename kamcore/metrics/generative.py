@@ -8,6 +8,13 @@ Four distributions are compared, all on the point-cloud hits (``|tau| <= 30 ns``
 * ``nhit`` -- hits per event;
 * ``total_charge`` -- summed charge per event, p.e.
 
+and, for the event's position (:data:`VERTEX_QUANTITIES`; a generator without a vertex
+dipole fails these while passing the four above), the charge centroid
+``c = sum_i q_i x_i / sum_i q_i`` of the point-cloud hits' PMTs:
+
+* ``centroid_r`` -- ``|c|`` per event, cm (isotropic noise alone gives ~40 cm);
+* ``centroid_z`` -- its z per event, cm (a balloon-bottom source sits at negative z).
+
 For a reference sample ``D0`` and a generated sample ``Dg`` of one quantity:
 
     J(P0, Pg) = sum_k min(P0[k], Pg[k]) / sum_k max(P0[k], Pg[k])        (eq. 4, IoU)
@@ -53,13 +60,16 @@ from ..preprocess.config import HitMapConfig
 from ..preprocess.timing import proper_times
 from .classification import auc
 
-__all__ = ["QUANTITIES", "FEATURE_NAMES", "histogram_iou", "normalised_wasserstein", "event_observables",
+__all__ = ["QUANTITIES", "VERTEX_QUANTITIES", "ALL_QUANTITIES", "FEATURE_NAMES", "histogram_iou", "normalised_wasserstein", "event_observables",
            "event_features", "classifier_two_sample_test", "compare_events", "mc_ceiling", "bootstrap_compare"]
 
 log = logging.getLogger(__name__)
 
 #: the compared distributions, in the order of the paper's Table 1
 QUANTITIES = ("time", "charge", "nhit", "total_charge")
+#: the event-position distributions (charge centroid), compared beside the paper's four
+VERTEX_QUANTITIES = ("centroid_r", "centroid_z")
+ALL_QUANTITIES = QUANTITIES + VERTEX_QUANTITIES
 #: high-level features of the classifier two-sample test
 FEATURE_NAMES = ("nhit", "total_charge_pe", "t_mean_ns", "t_std_ns", "t_q10_ns", "t_q25_ns", "t_q50_ns",
                  "t_q75_ns", "t_q90_ns", "centroid_r_cm")
@@ -145,24 +155,37 @@ def _cloud_hits(events: Events, pmts: PMTTable, config: HitMapConfig) -> tuple[n
     return events.event_index()[keep], events.pmt[keep].astype(np.int64), tau[keep], events.q_pe[keep]
 
 
+def _centroids(ev: np.ndarray, pmt: np.ndarray, q: np.ndarray, n: int, pmts: PMTTable) -> np.ndarray:
+    """``(n, 3) float64`` cm: the charge centroid of each event's hits (zeros for an event without hits)."""
+    q64 = q.astype(np.float64)
+    qsum = np.bincount(ev, q64, minlength=n)
+    xyz = pmts.xyz_cm[pmt].astype(np.float64)
+    c = np.stack([np.bincount(ev, q64 * xyz[:, k], minlength=n) for k in range(3)], 1)
+    ok = qsum > 0
+    c[ok] /= qsum[ok, None]
+    return c
+
+
 def event_observables(events: Events, pmts: PMTTable | None = None,
                       config: HitMapConfig | None = None) -> dict[str, np.ndarray]:
-    """The four compared distributions of a batch.
+    """The compared distributions of a batch (:data:`ALL_QUANTITIES`).
 
     Returns
     -------
     dict
         ``time`` ``(H',) float64`` ns and ``charge`` ``(H',) float64`` p.e. of every
-        point-cloud hit; ``nhit`` ``(N,) float64`` and ``total_charge`` ``(N,) float64`` p.e.
-        per event.
+        point-cloud hit; ``nhit`` ``(N,) float64``, ``total_charge`` ``(N,) float64`` p.e.,
+        ``centroid_r`` and ``centroid_z`` ``(N,) float64`` cm per event.
     """
     pmts = pmts or default_pmt_table()
     config = config or HitMapConfig()
-    ev, _, tau, q = _cloud_hits(events, pmts, config)
+    ev, pmt, tau, q = _cloud_hits(events, pmts, config)
     n = len(events)
+    c = _centroids(ev, pmt, q, n, pmts)
     return {"time": tau.astype(np.float64), "charge": q.astype(np.float64),
             "nhit": np.bincount(ev, minlength=n).astype(np.float64),
-            "total_charge": np.bincount(ev, q.astype(np.float64), minlength=n)}
+            "total_charge": np.bincount(ev, q.astype(np.float64), minlength=n),
+            "centroid_r": np.linalg.norm(c, axis=1), "centroid_z": c[:, 2]}
 
 
 def event_features(events: Events, pmts: PMTTable | None = None,
@@ -201,11 +224,7 @@ def event_features(events: Events, pmts: PMTTable | None = None,
         hi = np.minimum(lo + 1, starts[has] + counts[has] - 1)
         w = pos - lo
         out[has, 4 + j] = t_sorted[lo] * (1 - w) + t_sorted[hi] * w
-    xyz = pmts.xyz_cm[pmt].astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.stack([np.bincount(ev, q64 * xyz[:, k], minlength=n) for k in range(3)], 1) / qsum[:, None]
-    ok = qsum > 0
-    out[ok, 9] = np.linalg.norm(c[ok], axis=1)
+    out[:, 9] = np.linalg.norm(_centroids(ev, pmt, q, n, pmts), axis=1)
     return out
 
 
@@ -328,7 +347,7 @@ def compare_events(real: Events, generated: Events, pmts: PMTTable | None = None
     Returns
     -------
     dict
-        ``{quantity: {"iou", "wd", "w"}}`` for every name in :data:`QUANTITIES` (``wd`` is
+        ``{quantity: {"iou", "wd", "w"}}`` for every name in :data:`ALL_QUANTITIES` (``wd`` is
         R of eq. 5, ``w`` the unnormalised distance in the quantity's unit), plus
         ``classifier_auc`` (when requested), ``n_real`` and ``n_generated``.
     """
@@ -337,7 +356,7 @@ def compare_events(real: Events, generated: Events, pmts: PMTTable | None = None
     o_r = event_observables(real, pmts, config)
     o_g = event_observables(generated, pmts, config)
     out: dict = {}
-    for name in QUANTITIES:
+    for name in ALL_QUANTITIES:
         b = bins.get(name, 50) if isinstance(bins, dict) else bins
         r, g = o_r[name], o_g[name]
         w = float(wasserstein_distance(r, g)) if len(r) and len(g) else float("nan")
@@ -373,7 +392,7 @@ def bootstrap_compare(real: Events, generated: Events, pmts: PMTTable | None = N
     Returns
     -------
     dict
-        ``{quantity: {"iou_std", "wd_std", "iou_mean", "wd_mean"}}`` for :data:`QUANTITIES`
+        ``{quantity: {"iou_std", "wd_std", "iou_mean", "wd_mean"}}`` for :data:`ALL_QUANTITIES`
         (mean and standard deviation over the replicas), plus ``n_boot``.
     """
     if n_boot < 2:
@@ -383,29 +402,31 @@ def bootstrap_compare(real: Events, generated: Events, pmts: PMTTable | None = N
     rng = np.random.default_rng(seed)
     samples = []
     for ev in (real, generated):
-        e, _, tau, q = _cloud_hits(ev, pmts, config)
+        e, pmt, tau, q = _cloud_hits(ev, pmts, config)
         counts = np.bincount(e, minlength=len(ev))
+        c = _centroids(e, pmt, q, len(ev), pmts)
         samples.append({"n": len(ev), "counts": counts, "time": tau.astype(np.float64),
                         "charge": q.astype(np.float64), "nhit": counts.astype(np.float64),
-                        "total_charge": np.bincount(e, q.astype(np.float64), minlength=len(ev))})
+                        "total_charge": np.bincount(e, q.astype(np.float64), minlength=len(ev)),
+                        "centroid_r": np.linalg.norm(c, axis=1), "centroid_z": c[:, 2]})
     if min(s["n"] for s in samples) == 0:
         raise ConfigError("bootstrap_compare needs events in both samples")
     ref = samples[0]
     edges, span = {}, {}
-    for name in QUANTITIES:
+    for name in ALL_QUANTITIES:
         b = bins.get(name, 50) if isinstance(bins, dict) else bins
         edges[name] = _edges(ref[name], b) if len(ref[name]) else None
         span[name] = float(ref[name].max() - ref[name].min()) if len(ref[name]) else 0.0
-    iou = {name: [] for name in QUANTITIES}
-    wd = {name: [] for name in QUANTITIES}
+    iou = {name: [] for name in ALL_QUANTITIES}
+    wd = {name: [] for name in ALL_QUANTITIES}
     for _ in range(n_boot):
         drawn = []
         for smp in samples:
             pick = rng.integers(0, smp["n"], smp["n"])
             hits = _resample_hits(smp["counts"], pick)
             drawn.append({"time": smp["time"][hits], "charge": smp["charge"][hits],
-                          "nhit": smp["nhit"][pick], "total_charge": smp["total_charge"][pick]})
-        for name in QUANTITIES:
+                          **{k: smp[k][pick] for k in ("nhit", "total_charge", *VERTEX_QUANTITIES)}})
+        for name in ALL_QUANTITIES:
             r, g = drawn[0][name], drawn[1][name]
             if edges[name] is None or len(g) == 0:
                 continue
@@ -413,7 +434,7 @@ def bootstrap_compare(real: Events, generated: Events, pmts: PMTTable | None = N
             if span[name] > 0:
                 wd[name].append(wasserstein_distance(r, g) / span[name])
     out: dict = {"n_boot": int(n_boot)}
-    for name in QUANTITIES:
+    for name in ALL_QUANTITIES:
         i, w = np.asarray(iou[name]), np.asarray(wd[name])
         out[name] = {"iou_mean": float(i.mean()) if len(i) else float("nan"),
                      "iou_std": float(i.std(ddof=1)) if len(i) > 1 else float("nan"),

@@ -21,7 +21,7 @@ class _MonteCarloGenerator:
 def test_the_same_sample_compares_identical():
     s = compare_generator(_MonteCarloGenerator(), 12, seed=4)
     assert len(s.mc) == len(s.generated) == 12 and s.seed == 4 and s.generator["preset"] == "identity"
-    assert set(s.metrics) == {"time", "charge", "nhit", "total_charge"}
+    assert set(s.metrics) == {"time", "charge", "nhit", "total_charge", "centroid_r", "centroid_z"}
     for m in s.metrics.values():
         assert m["iou"] == pytest.approx(1.0) and m["wd"] == pytest.approx(0.0, abs=1e-12)
     for edges, a, b in s.histograms(20).values():

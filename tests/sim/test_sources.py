@@ -127,3 +127,19 @@ def test_same_streams_same_particles():
     c = sample("C10", seed=6)[1]
     assert np.array_equal(a.e_mev, b.e_mev) and np.array_equal(a.direction, b.direction)
     assert not np.array_equal(a.e_mev, c.e_mev)
+
+
+def test_bottom_cap_vertices_lie_on_the_balloon_bottom():
+    """Bi214_film_bottom: on the film sphere, within 30 deg of the south pole, uniform in area there
+    (cos(alpha) uniform, so its mean is (1 + cos 30 deg) / 2), and with Bi214's particles."""
+    cfg = SimConfig()
+    v, p = sample("Bi214_film_bottom", n_blocks=64)
+    r = np.linalg.norm(v, axis=1)
+    np.testing.assert_allclose(r, cfg.xels_radius_cm)
+    cos_a = -v[:, 2] / r
+    assert cos_a.min() >= np.cos(np.radians(30.0)) - 1e-12
+    assert abs(cos_a.mean() - (1 + np.cos(np.radians(30.0))) / 2) < 0.003
+    phi = np.arctan2(v[:, 1], v[:, 0])
+    assert abs(np.mean(np.cos(phi))) < 0.05 and abs(np.mean(np.sin(phi))) < 0.05
+    assert get_source("Bi214_film_bottom").emitter == get_source("Bi214_film").emitter
+    assert len(p.event) > len(v)  # beta + gammas
