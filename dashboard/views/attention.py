@@ -6,8 +6,12 @@
 * the mean attention per source from the shipped held-out results, signal against
   each background, for comparison.
 
-Attention is ``A_t = sum_{c, theta, phi} a_t`` of :class:`kamcore.nn.AttentionConvLSTM`;
-shown as the fraction ``A_t / sum_t A_t`` per event.
+Attention is the per-slice score ``S(t)`` of :class:`kamcore.nn.AttentionConvLSTM`
+(fractions summing to 1 per event).  Colours show it as a deviation from uniform on one
+fixed scale, ``log2(T S(t))`` from -2 (a quarter of uniform) to +2 (four times), so two
+events, or two models, are compared by eye.  The selected event is addressed by
+``RUN:EVENT`` (:class:`~dashboard.selection.Selection`): once it has left the live buffer
+it is read back from its run and score files (attention included).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
-from bokeh.palettes import Viridis256
+from bokeh.palettes import RdBu11
 from panel.viewable import Viewer
 
 from ..plots import OKABE_ITO, _base
@@ -31,6 +35,21 @@ def _fractions(att: np.ndarray) -> np.ndarray:
     return np.divide(att, s, out=np.zeros_like(att), where=s > 0)
 
 
+#: colour scale of attention: log2 of the fraction over uniform, clipped to +-LOG2_RANGE
+LOG2_RANGE = 2.0
+#: blue (below uniform) -> white (uniform) -> red (above)
+PALETTE = tuple(reversed(RdBu11))
+
+
+def _log2_ratio(frac: np.ndarray) -> np.ndarray:
+    """``log2(T a_t)`` of attention fractions ``(..., T)``, clipped to +-:data:`LOG2_RANGE` (0 = uniform)."""
+    frac = np.asarray(frac, np.float64)
+    t = frac.shape[-1]
+    with np.errstate(divide="ignore"):
+        out = np.log2(np.maximum(frac * t, 2.0 ** -LOG2_RANGE))
+    return np.clip(out, -LOG2_RANGE, LOG2_RANGE)
+
+
 class AttentionView(Viewer):
     """The Attention page (importable: ``AttentionView(backend=..., selection=...)``)."""
 
@@ -38,6 +57,7 @@ class AttentionView(Viewer):
     selection = param.ClassSelector(class_=Selection, doc="Shared selection of the session.")
     n_events = param.Integer(default=50, bounds=(1, 1000), doc="Events in the heatmap.")
     shown_seq = param.Integer(default=0)
+    shown_address = param.String(default="", doc="RUN:EVENT of the event drawn.")
 
     def __init__(self, **params):
         from .common import EventDisplay
@@ -51,26 +71,27 @@ class AttentionView(Viewer):
         self._T = T
         centres = 0.5 * (self._edges[1:] + self._edges[:-1])
         # event profile: bars coloured by attention
-        self._mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=2.0 / T)
+        self._mapper = LinearColorMapper(palette=PALETTE, low=-LOG2_RANGE, high=LOG2_RANGE)
         self._bar_src = ColumnDataSource({"x": centres, "top": np.zeros(T), "att": np.zeros(T),
-                                          "slice": np.arange(T)})
+                                          "ratio": np.zeros(T), "slice": np.arange(T)})
         p = _base("Event time profile, bars coloured by attention", height=320)
         p.vbar(x="x", top="top", width=float(np.diff(self._edges)[0]) * 0.92, source=self._bar_src,
-               fill_color={"field": "att", "transform": self._mapper}, line_color=None)
+               fill_color={"field": "ratio", "transform": self._mapper}, line_color="#bbbbbb", line_width=0.5)
         p.add_tools(HoverTool(tooltips=[("slice", "@slice"), ("t", "@x{0.0} ns"), ("hits", "@top"),
-                                        ("attention", "@att{0.000}")]))
+                                        ("attention", "@att{0.0000}"), ("log2 vs uniform", "@ratio{+0.00}")]))
         p.add_layout(ColorBar(color_mapper=self._mapper, width=10,
-                              title=f"attention (uniform {1 / T:.4f})"),
+                              title=f"attention: log2(fraction / uniform 1/{T})"),
                      "right")
         p.xaxis.axis_label = "proper hit time (ns), one bar per time slice"
         p.yaxis.axis_label = "hits"
         self._bar_fig = p
         # heatmap of the newest events
-        self._heat_mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=2.0 / T)
+        self._heat_mapper = LinearColorMapper(palette=PALETTE, low=-LOG2_RANGE, high=LOG2_RANGE)
         self._heat_src = ColumnDataSource({"image": [np.zeros((1, T))], "dh": [1]})
         h = _base("Attention of the newest events", height=320, x_range=Range1d(0, T), y_range=Range1d(0, 1))
         h.image("image", source=self._heat_src, x=0, y=0, dw=T, dh="dh", color_mapper=self._heat_mapper)
-        h.add_layout(ColorBar(color_mapper=self._heat_mapper, width=10, title="attention fraction"), "right")
+        h.add_layout(ColorBar(color_mapper=self._heat_mapper, width=10,
+                              title=f"attention: log2(fraction / uniform 1/{T})"), "right")
         h.xaxis.axis_label = "time slice"
         h.yaxis.axis_label = "event (newest on top)"
         self._heat_fig = h
@@ -107,39 +128,65 @@ class AttentionView(Viewer):
             self._class_note.object = ("<small>No per-source attention in the shipped results of "
                                        f"<code>{self.backend.model['name'] if self.backend else '?'}</code>.</small>")
 
+    def _selected(self):
+        """``(LiveEvents or None, where, note)`` of the selection: the newest event, a live sequence number
+        (links of earlier versions), or ``RUN:EVENT`` from the buffer or the run's files."""
+        from kamcore.errors import KamcoreError
+        from kamcore.monitor import parse_event_address
+
+        b, want = self.backend, (self.selection.event or "").strip()
+        if not want:
+            return b.buffer.event(None), "buffer", ""
+        if want.isdigit():
+            ev = b.buffer.event(int(want))
+            return ev, "buffer", ("" if ev is not None else f"Live event #{want} is no longer in the live buffer; "
+                                  "links now name the event as RUN:EVENT, which never expires.")
+        try:
+            addr = parse_event_address(want)
+        except KamcoreError as exc:
+            return None, "", str(exc)
+        if want == self.shown_address:
+            return None, "", ""  # drawn already; a run-file read is not repeated every tick
+        ev, where = b.event(*addr)
+        return (ev, where, "") if ev is not None else (None, "", f"Event {want} cannot be shown: {where}")
+
     def refresh(self) -> bool:
+        import html
+
+        from kamcore.monitor import format_event_address
+
         if self.backend is None:
             return False
-        b, sel = self.backend, self.selection
+        b = self.backend
         if not b.has_attention:
             self._info.object = (
                 f"<div class='alert alert-info'>The classifier <code>{b.model['name']}</code> "
                 f"({b.model_meta.get('model')}) has no attention layer: the bars below show the event's time "
-                "profile only. Serve with <code>KAMDASH_MODEL=kamnet_cpu</code> (the shipped KamNet) to see "
+                "profile only. Serve with <code>KAMDASH_MODEL=kamnet_bi214</code> (a shipped KamNet) to see "
                 "which time slices the network attends to.</div>")
-        want = sel.event or None
-        ev = b.buffer.event(want)
+        ev, where, note = self._selected()
+        if note:
+            self._info.object = f"<div class='alert alert-warning'>{html.escape(note)}</div>"
         changed = False
-        if ev is not None and int(ev.seq[0]) != self.shown_seq:
+        address = "" if ev is None else format_event_address(int(ev.events.run[0]), int(ev.events.event_id[0]))
+        if ev is not None and (address != self.shown_address or int(ev.seq[0]) != self.shown_seq):
             counts = self.display.event(ev, maps=False).slice_counts  # hits per time slice (kamcore.monitor)
             att = _fractions(ev.attention[0]) if ev.attention is not None else np.full(self._T, 1.0 / self._T)
             self._bar_src.data = {"x": self._bar_src.data["x"], "top": counts, "att": att,
-                                  "slice": np.arange(self._T)}
-            lo, hi = float(att.min()), float(att.max())  # stretch: learned attention may sit close to 1/T
-            self._mapper.update(low=lo, high=hi if hi > lo else lo + 1e-6)
-            self._bar_fig.title.text = (f"Event {int(ev.events.event_id[0])} of run {int(ev.events.run[0])} "
-                                        f"(live #{int(ev.seq[0])}, score {float(ev.score[0]):.3f}): time profile "
-                                        "coloured by attention")
-            self.shown_seq = int(ev.seq[0])
+                                  "ratio": _log2_ratio(att), "slice": np.arange(self._T)}
+            src = "" if where == "buffer" else f", read from the {where}"
+            self._bar_fig.title.text = (f"Event {address} (run:event{src}), score {float(ev.score[0]):.3f}: "
+                                        "time profile coloured by attention")
+            self.shown_seq, self.shown_address = int(ev.seq[0]), address
+            if b.has_attention and not note:
+                self._info.object = ""
             changed = True
         if b.buffer.seq != self._heat_seq and b.has_attention:
             recent = b.buffer.latest(self.n_events)
             if len(recent) and recent.attention is not None:
-                img = _fractions(recent.attention)
+                img = _log2_ratio(_fractions(recent.attention))
                 self._heat_src.data = {"image": [img], "dh": [len(img)]}
                 self._heat_fig.y_range.end = len(img)
-                lo, hi = (float(np.percentile(img, 1)), float(np.percentile(img, 99))) if img.size else (0.0, 1.0)
-                self._heat_mapper.update(low=lo, high=hi if hi > lo else lo + 1e-6)
             self._heat_seq = b.buffer.seq
             changed = True
         return changed

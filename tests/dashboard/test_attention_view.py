@@ -1,0 +1,74 @@
+"""The Attention page on a small real world scored by a shipped KamNet (no browser)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.selection import Selection
+
+
+@pytest.fixture(scope="module")
+def kamnet_world(tmp_path_factory):
+    """Two simulated runs of 30 events scored by the shipped KamNet, fitted into a SQLite catalog."""
+    import torch
+
+    from dashboard.backend import Backend
+    from dashboard.config import DashboardConfig
+    from kamcore.catalog import Catalog
+    from kamcore.fit import Templates
+    from kamcore.monitor import LiveStore, MonitorConfig, Producer, SimulatedFeed
+
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("kamnet_world")
+    cfg = DashboardConfig(model="kamnet_cpu", producer="external", store=str(tmp / "live"),
+                          catalog=f"sqlite:///{tmp / 'cat.sqlite'}", generated_events=40)
+    feed = SimulatedFeed(MonitorConfig(rate_hz=1e5, run_length=30, batch_events=30, seed=5,
+                                       convection_probability=0.0))
+    with LiveStore(cfg.store_path(), max_events=500, writable=True) as store:
+        Producer(feed, store, Catalog(cfg.catalog), cfg.model_path(), Templates.load(cfg.templates_path())).run(max_runs=2)
+    backend = Backend(cfg, start=False)
+    backend.buffer.poll()
+    return backend
+
+
+def test_bars_and_heatmap_show_the_stored_attention_on_the_fixed_log2_scale(kamnet_world):
+    from dashboard.views import AttentionView
+    from dashboard.views.attention import LOG2_RANGE
+
+    b = kamnet_world
+    assert b.has_attention
+    v = AttentionView(backend=b, selection=Selection())
+    assert v.refresh()
+    newest = b.buffer.event(None)
+    att = newest.attention[0] / newest.attention[0].sum()
+    np.testing.assert_allclose(v._bar_src.data["att"], att, rtol=1e-6)
+    want = np.clip(np.log2(att * len(att)), -LOG2_RANGE, LOG2_RANGE)
+    np.testing.assert_allclose(v._bar_src.data["ratio"], want, atol=1e-6)
+    assert (v._mapper.low, v._mapper.high) == (-LOG2_RANGE, LOG2_RANGE)  # one scale for every event
+    address = f"{int(newest.events.run[0])}:{int(newest.events.event_id[0])}"
+    assert v.shown_address == address and address in v._bar_fig.title.text
+    img = v._heat_src.data["image"][0]
+    assert img.shape == (min(v.n_events, len(b.buffer)), len(att))
+    assert (v._heat_mapper.low, v._heat_mapper.high) == (-LOG2_RANGE, LOG2_RANGE)
+    assert not np.allclose(img[0], img[1])  # two events, two attention rows
+    assert not v.refresh()  # nothing new: nothing redrawn
+
+
+def test_an_event_address_that_left_the_buffer_is_read_from_the_run_files(kamnet_world):
+    from dashboard.backend import Backend
+    from dashboard.views import AttentionView
+
+    values = {k: val for k, val in kamnet_world.config.param.values().items() if k != "name"}
+    small = Backend(type(kamnet_world.config)(**{**values, "buffer_events": 10}), start=False)
+    small.buffer.poll()
+    assert small.buffer.find(1, 4) is None
+    held = kamnet_world.buffer.find(1, 4)
+    v = AttentionView(backend=small, selection=Selection(event="1:4"))
+    assert v.refresh() and v.shown_address == "1:4"
+    assert "read from the run file" in v._bar_fig.title.text
+    np.testing.assert_allclose(v._bar_src.data["att"], held.attention[0] / held.attention[0].sum(), rtol=1e-5)
+    assert not v.refresh()  # the run file is not read again every tick
+    bad = AttentionView(backend=small, selection=Selection(event="1:99999"))
+    bad.refresh()
+    assert "no event with run 1, event id 99999" in bad._info.object
