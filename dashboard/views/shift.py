@@ -210,6 +210,7 @@ class ShiftView(Viewer):
             if sh is None:
                 raise KamcoreError("sign in first")
             self.backend.check_item(sh["id"], key, by=self._name(self._shifter) or sh["shifter"], checked=value)
+            self._shift_msg.object = ""  # an earlier refusal no longer applies
         except KamcoreError as exc:
             self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
         self._shift_sig = None
