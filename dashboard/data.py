@@ -10,6 +10,12 @@
 * **catalog** -- runs, periods, notes, alarms and thresholds, cached for ``poll_s`` seconds and
   shared by all sessions; the notes, acknowledgements and thresholds a session writes are
   seen by all at their next tick;
+* **health** -- the detector health of each closed run (PMT occupancy, hot and dead PMTs; made by the
+  producer, :mod:`kamcore.monitor.health`), the trends against wall-clock time, the KS compatibility
+  of a run with the curated reference run (:func:`kamcore.monitor.compare_runs`, cached per pair);
+* **shift workflow** -- good / bad marks, the curated reference run, the shift with its checklist and
+  sign-off (written through :class:`kamcore.catalog.Catalog`, who and when stored there), and the e-log
+  entry of a run (:func:`kamcore.monitor.run_elog`);
 * **samples** -- Monte Carlo against generated events (:func:`kamcore.metrics.compare_generator`),
   computed once per (generator, seed) and cached; the generators are loaded once.
 
@@ -336,6 +342,70 @@ class DataAccess:
                 log.info("run %s: no scores (%s)", run.get("run"), exc)
                 return np.zeros(0)
         return self._cache.get(("scores", run["run"], run.get("updated_at")), load)
+
+    # ------------------------------------------------------------ health
+    def health_summaries(self) -> dict[int, dict]:
+        """Per-run health without per-PMT arrays (:meth:`kamcore.catalog.Catalog.health_summaries`; cached)."""
+        return self._cache.get("health", self.catalog.health_summaries)
+
+    def run_health(self, run: int) -> dict | None:
+        """The stored health of run ``run`` with its per-PMT counts and z (cached until it is rewritten)."""
+        summ = self.health_summaries().get(int(run))
+        if summ is None:
+            return None
+        return self._cache_long.get(("health", int(run), summ["updated_at"]), lambda: self.catalog.run_health(run))
+
+    def trends(self) -> dict:
+        """Columns of the trend plots (:func:`kamcore.monitor.run_trends`) of the catalog's runs."""
+        from kamcore.monitor import run_trends
+
+        return self._cache.get("trends", lambda: run_trends(self.runs(), self.health_summaries()))
+
+    def compatibility(self, run: dict, reference: dict) -> dict:
+        """KS p-values of score, Nhit and energy of ``run`` against ``reference`` (catalog rows), cached per pair."""
+        from kamcore.monitor import compare_runs
+
+        key = ("ks", run["run"], run.get("updated_at"), reference["run"], reference.get("updated_at"))
+        return self._cache_long.get(key, lambda: compare_runs(run, reference))
+
+    # ------------------------------------------------------------ shift workflow
+    def curated_reference(self) -> dict | None:
+        """The curated reference run choice (who, when, why), or None (cached)."""
+        return self._cache.get("curated_reference", self.catalog.curated_reference)
+
+    def set_reference_run(self, run: int | None, *, by: str, reason: str | None = None) -> None:
+        self.catalog.set_reference_run(run, by=by, reason=reason)
+        self._cache.clear()
+
+    def run_marks(self, run: int) -> list[dict]:
+        return self._cache.get(("marks", int(run)), lambda: self.catalog.run_marks(run=int(run), limit=20))
+
+    def mark_run(self, run: int, mark: str, *, by: str, reason: str | None = None) -> None:
+        self.catalog.mark_run(run, mark, by=by, reason=reason)
+        self._cache.clear()
+
+    def current_shift(self) -> dict | None:
+        return self._cache.get("shift", self.catalog.current_shift)
+
+    def start_shift(self, shifter: str) -> int:
+        sid = self.catalog.start_shift(shifter)
+        self._cache.clear()
+        return sid
+
+    def check_item(self, shift_id: int, item: str, *, by: str, checked: bool = True) -> None:
+        self.catalog.check_item(shift_id, item, by=by, checked=checked)
+        self._cache.clear()
+
+    def sign_off_shift(self, shift_id: int, *, by: str, comment: str | None = None) -> None:
+        self.catalog.sign_off_shift(shift_id, by=by, comment=comment)
+        self._cache.clear()
+
+    def elog(self, run: int) -> str:
+        """The Markdown e-log entry of run ``run`` with its plots embedded (:func:`kamcore.monitor.run_elog`)."""
+        from kamcore.monitor import run_elog
+
+        return run_elog(self.catalog, run, model_digest=self.model["digest"], template_digest=self.templates.digest,
+                        templates=self.templates, plots="embed").markdown
 
     # ------------------------------------------------------------ models
     @property

@@ -202,13 +202,13 @@ def create_app(backend=None, selection: Selection | None = None):
     and notebooks.
     """
     from .backend import Backend
-    from .views import AttentionView, GeneratedView, LiveView, RunsView, ShiftView, StudiesView
+    from .views import AttentionView, GeneratedView, HealthView, LiveView, RunsView, ShiftView, StudiesView
 
     pn.extension("tabulator", raw_css=[CSS], notifications=False)
     backend = backend or Backend.instance()
     selection = selection or Selection()
     selection.sync_url()
-    factories = {"shift": ShiftView, "live": LiveView, "attention": AttentionView, "runs": RunsView, "generated": GeneratedView,
+    factories = {"shift": ShiftView, "live": LiveView, "health": HealthView, "attention": AttentionView, "runs": RunsView, "generated": GeneratedView,
                  "studies": StudiesView}
     views: dict = {}
     keys = list(VIEWS)

@@ -12,7 +12,7 @@ from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMappe
 from bokeh.palettes import Cividis256, Viridis256
 from bokeh.plotting import figure
 
-__all__ = ["OKABE_ITO", "TOOLS", "sphere_figure", "slice_figure", "histogram_figure", "empty_hist", "html_div"]
+__all__ = ["OKABE_ITO", "TOOLS", "sphere_figure", "occupancy_figure", "trend_figure", "slice_figure", "histogram_figure", "empty_hist", "html_div"]
 
 #: Okabe & Ito (2008) colour-blind-safe categorical palette
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -45,6 +45,47 @@ def sphere_figure(title: str, pmt_x: np.ndarray, pmt_y: np.ndarray, outline: tup
     bar = ColorBar(color_mapper=mapper, width=10, title="proper time (ns)", name="kd-colorbar")
     p.add_layout(bar, "right")  # retitled with the colour choice: sphere_data(..., colorbar=)
     return p, src, mapper
+
+
+def occupancy_figure(title: str, pmt_x: np.ndarray, pmt_y: np.ndarray, outline: tuple[np.ndarray, np.ndarray],
+                     *, height: int = 380):
+    """Mollweide map of the PMT occupancy of a run: every PMT coloured by its hits per event, dead PMTs
+    ringed in vermillion, hot PMTs in reddish purple, with a colour bar in hits per PMT per event.
+
+    Returns ``(figure, PMT source {x, y, pmt, occ, expected, z}, flagged source {x, y, pmt, kind, color},
+    colour mapper)``.
+    """
+    p = _base(title, height=height, match_aspect=True, x_range=Range1d(-2.1, 2.1), y_range=Range1d(-1.1, 1.1))
+    p.axis.visible = False
+    p.grid.visible = False
+    p.line(outline[0], outline[1], line_color="#888888", line_width=1)
+    n = len(pmt_x)
+    src = ColumnDataSource({"x": pmt_x, "y": pmt_y, "pmt": np.arange(n), "occ": np.full(n, np.nan),
+                            "expected": np.full(n, np.nan), "z": np.zeros(n)})
+    mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=0.5, nan_color="#d0d0d0")
+    r = p.scatter("x", "y", source=src, size=5, line_color=None, fill_color={"field": "occ", "transform": mapper})
+    flagged = ColumnDataSource({"x": [], "y": [], "pmt": [], "kind": [], "color": []})
+    f = p.scatter("x", "y", source=flagged, size=16, fill_color=None, line_color="color", line_width=3)
+    p.add_tools(HoverTool(renderers=[r, f], tooltips=[("PMT", "@pmt"), ("occupancy", "@occ{0.000} hits/event"),
+                                                      ("expected", "@expected{0.000} hits/event"), ("z", "@z{0.0}")]))
+    p.add_layout(ColorBar(color_mapper=mapper, width=10, title="occupancy (hits per PMT per event)",
+                          name="kd-occ-colorbar"), "right")
+    return p, src, flagged, mapper
+
+
+def trend_figure(title: str, y_label: str, *, height: int = 170, x_range=None, color: str = OKABE_ITO[0]):
+    """A quantity per run against the run's start time (UTC): ``(figure, source {t, y, lo, hi, run})``."""
+    from bokeh.models import Whisker
+
+    p = _base(title, height=height, x_axis_type="datetime", **({"x_range": x_range} if x_range is not None else {}))
+    p.yaxis.axis_label = y_label
+    src = ColumnDataSource({"t": [], "y": [], "lo": [], "hi": [], "run": []})
+    p.line("t", "y", source=src, color="#aaaaaa")
+    r = p.scatter("t", "y", source=src, size=6, color=color)
+    p.add_layout(Whisker(source=src, base="t", upper="hi", lower="lo", line_color="#777777"))
+    p.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@run"), (y_label, "@y{0.000}"),
+                                                   ("start", "@t{%Y-%m-%d %H:%M:%S}")], formatters={"@t": "datetime"}))
+    return p, src
 
 
 def slice_figure(title: str, size: int, *, height: int = 330):

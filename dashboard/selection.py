@@ -14,8 +14,8 @@ import param
 __all__ = ["Selection", "VIEWS"]
 
 #: view key -> tab title
-VIEWS = {"shift": "Shift", "live": "Live", "attention": "Attention", "runs": "Runs", "generated": "Real vs generated",
-         "studies": "Studies"}
+VIEWS = {"shift": "Shift", "live": "Live", "health": "Health", "attention": "Attention", "runs": "Runs",
+         "generated": "Real vs generated", "studies": "Studies"}
 
 
 class Selection(param.Parameterized):

@@ -3,9 +3,10 @@
 
 from .attention import AttentionView
 from .generated import GeneratedView
+from .health import HealthView
 from .live import LiveView
 from .runs import RunsView
 from .shift import ShiftView
 from .studies import StudiesView
 
-__all__ = ["ShiftView", "LiveView", "AttentionView", "RunsView", "GeneratedView", "StudiesView"]
+__all__ = ["ShiftView", "LiveView", "HealthView", "AttentionView", "RunsView", "GeneratedView", "StudiesView"]

@@ -50,6 +50,8 @@ class RunsView(Viewer):
 
     def __init__(self, **params):
         params.setdefault("selection", Selection())
+        if "author" not in params and pn.state.curdoc is not None and pn.state.user:
+            params["author"] = pn.state.user  # the basic-auth / OAuth user signs what this session writes
         super().__init__(**params)
         comps = self.backend.templates.components
         self._comps = comps
@@ -123,6 +125,17 @@ class RunsView(Viewer):
         self._ack.on_click(lambda e: self._ack_run())
         self._note_msg = pn.pane.HTML("", sizing_mode="stretch_width")
         self._notes = pn.pane.HTML("", sizing_mode="stretch_width")
+        # good / bad marking by a person, and the e-log entry of the shown run
+        self._mark_good = pn.widgets.Button(name="Mark good", button_type="success", width=110, align="end")
+        self._mark_bad = pn.widgets.Button(name="Mark bad", button_type="danger", width=110, align="end")
+        self._mark_clear = pn.widgets.Button(name="Clear mark", width=100, align="end")
+        self._mark_reason = pn.widgets.TextInput(name="Why (good / bad)", placeholder="e.g. HV trip at 03:10",
+                                                 width=260)
+        for w, m in ((self._mark_good, "good"), (self._mark_bad, "bad"), (self._mark_clear, "none")):
+            w.on_click(lambda e, m=m: self._mark(m))
+        self._mark_info = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._elog = pn.widgets.FileDownload(callback=self._elog_file, filename="run_elog.md", button_type="light",
+                                             label="Download e-log entry (Markdown)", width=260, embed=False)
         self._open_notes = pn.widgets.Select(name="Open note", options={}, width=300)
         self._resolve = pn.widgets.Button(name="Resolve note", width=120, align="end")
         self._resolve.on_click(self._resolve_note)
@@ -184,12 +197,12 @@ class RunsView(Viewer):
                          "f_bkg": None if f is None else round(f, 3), "error": None if e is None else round(e, 3),
                          "p-value": None if fit.get("pvalue") is None else round(fit["pvalue"], 3),
                          "flags": ", ".join(sorted({x["kind"] for x in r.get("flags", [])})) or "",
-                         "good": r.get("good", False),
+                         "mark": r.get("mark") or "",
                          "file problem": (r.get("error") or "") if r.get("status") in FILE_PROBLEMS else ""})
         import pandas as pd
 
         df = pd.DataFrame(rows, columns=["run", "state", "start (UTC)", "stop (UTC)", "events", "live time (s)",
-                                         "f_bkg", "error", "p-value", "flags", "good", "file problem"])
+                                         "f_bkg", "error", "p-value", "flags", "mark", "file problem"])
         self._table.value = df.iloc[::-1].reset_index(drop=True)
         self._highlight()
         fitted = [(r, r["fit"]) for r in runs if r.get("fit") and r["fit"].get("bkg_fraction") is not None]
@@ -234,9 +247,15 @@ class RunsView(Viewer):
             self._table.selection = rows
 
     def _reference(self, cur: dict) -> dict | None:
-        """The run chosen in the selector, else the catalog's reference run (:func:`kamcore.catalog.reference_run`)."""
+        """The run chosen in the selector, else the curated reference run (set on the Health page), else the
+        catalog's automatic reference run (:func:`kamcore.catalog.reference_run`)."""
         if self.reference_run:
             return next((r for r in self._runs if r["run"] == self.reference_run), None)
+        curated = self.backend.curated_reference()
+        if curated is not None and curated["run"] != cur["run"]:
+            row = next((r for r in self._runs if r["run"] == curated["run"]), None)
+            if row is not None:
+                return row
         ref = reference_run(self._runs, exclude=cur["run"], config=self.backend.flag_config())
         return None if ref is None else ref.run
 
@@ -285,6 +304,8 @@ class RunsView(Viewer):
                                   + (f", reference run {ref['run']}" if ref is not None else "")
                                   + (f" (negative yield of {', '.join(negative)} not stacked)" if negative else ""))
         self._result.object = self._fit_html(cur, ref)
+        self._draw_mark(cur)
+        self._elog.filename = f"run_{cur['run']:06d}_elog.md"
         self._notes_sig = None  # notes list follows the run
 
     def _fit_html(self, cur: dict, ref: dict | None) -> str:
@@ -328,7 +349,44 @@ class RunsView(Viewer):
                               if items else f"<i>No notes for run {run}.</i>")
         self._open_notes.options = {f"#{n['id']}: {n['text'][:40]}": n["id"] for n in notes if n["status"] == "open"}
 
+    def _draw_mark(self, cur: dict) -> None:
+        marks = self.backend.run_marks(cur["run"])
+        if not marks or marks[0]["mark"] == "none":
+            text = f"Run {cur['run']} is <b>not marked</b> good or bad."
+        else:
+            m = marks[0]
+            colour = OKABE_ITO[2] if m["mark"] == "good" else OKABE_ITO[5]
+            text = (f"Run {cur['run']} marked <b style='color:{colour}' class='kd-mark' data-mark='{m['mark']}'>"
+                    f"{m['mark'].upper()}</b> by <b>{html.escape(m['by'])}</b> {html.escape((m['at'] or '')[:19].replace('T', ' '))} UTC"
+                    + (f": &ldquo;{html.escape(m['reason'])}&rdquo;" if m.get("reason") else ""))
+        self._mark_info.object = text
+
+    def _elog_file(self):
+        """The e-log entry of the shown run (Markdown, plots embedded as PNG), for the download button."""
+        import io
+
+        cur = self._current()
+        if cur is None:
+            return io.StringIO("No run in the catalog.\n")
+        return io.StringIO(self.backend.elog(cur["run"]))
+
     # ------------------------------------------------------------- actions
+    def _mark(self, mark: str) -> None:
+        from kamcore.errors import KamcoreError
+
+        cur = self._current()
+        reason = (self._mark_reason.value_input or self._mark_reason.value or "").strip() or None
+        try:
+            if cur is None:
+                raise KamcoreError("no run selected")
+            self.backend.mark_run(cur["run"], mark, by=(self.author or "").strip(), reason=reason)
+        except KamcoreError as exc:
+            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._note_msg.object = f"Run {cur['run']}: mark {mark} stored."
+        self._mark_reason.param.update(value="", value_input="")
+        self._signature = None  # redrawn by the session tick
+
     def _on_select(self, event) -> None:
         if event.new is not None and event.new != self.selection.run:
             self.selection.run = int(event.new)
@@ -407,7 +465,8 @@ class RunsView(Viewer):
         caption = pn.pane.HTML("<div class='kd-caption'><b>Run fits and flags.</b> Per-run template fits of the score histogram: background fraction, flags, high-background periods, and shift notes shared by every session.</div>", sizing_mode="stretch_width")
         nav = pn.Row(self._prev, self._select, self._next, self._last, self._ref_select,
                      sizing_mode="stretch_width")
-        notes = pn.Column(self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
+        notes = pn.Column(self._mark_info, pn.Row(self._mark_reason, self._mark_good, self._mark_bad, self._mark_clear),
+                          self._elog, self._notes, pn.Row(self._author, self._text, sizing_mode="stretch_width"),
                           pn.Row(self._add), pn.Row(self._ack_text, self._ack),
                           pn.Row(self._open_notes, self._resolve), self._note_msg,
                           sizing_mode="stretch_width")

@@ -2,6 +2,10 @@
 your own text), the event rate of the runs against wall-clock time, the last run's state, the open flags,
 and the thresholds (changed by experts only, logged in the catalog).
 
+The shift workflow sits here too, compact: the shifter signs in (the logged-in user when the server has
+basic auth or OAuth, else a typed name), ticks the shift checklist (:data:`kamcore.catalog.SHIFT_CHECKLIST`)
+and signs the shift off; all stored in the catalog with who and when.
+
 Alarms are raised in :mod:`kamcore.monitor.alarms` (flags, periods; the feed state by the server's
 poller) and stored in the catalog, so every session shows the same list, and an acknowledgement made
 in one session clears the alarm in all of them at their next tick.
@@ -114,6 +118,26 @@ class ShiftView(Viewer):
         self._th_log = pn.pane.HTML("", sizing_mode="stretch_width")
         self._alarm_sig = None
         self._th_sig = None
+        # shift workflow: sign-in, checklist, sign-off
+        from kamcore.catalog import SHIFT_CHECKLIST
+
+        self._shift_pane, self._shift_line = html_div("", CSS, min_height=20)
+        self._shifter = pn.widgets.TextInput(name="Shifter", value=self.user, placeholder="your name", width=170,
+                                             disabled=bool(self.user))
+        self._sign_in = pn.widgets.Button(name="Sign in", button_type="primary", width=90, align="end")
+        self._sign_in.on_click(self._on_sign_in)
+        self._checks = {}
+        for key, text in SHIFT_CHECKLIST:
+            cb = pn.widgets.Checkbox(name=text, value=False, css_classes=["kd-check-" + key], disabled=True)
+            cb.param.watch(lambda e, key=key: self._on_check(key, e.new), "value")
+            self._checks[key] = cb
+        self._off_comment = pn.widgets.TextInput(name="Sign-off comment", placeholder="hand-over notes",
+                                                 sizing_mode="stretch_width")
+        self._sign_off = pn.widgets.Button(name="Sign off the shift", button_type="warning", width=150, align="end")
+        self._sign_off.on_click(self._on_sign_off)
+        self._shift_msg = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._shift_sig = None
+        self._setting_checks = False
 
     # ---------------------------------------------------------------- data
     def _current_thresholds(self) -> dict:
@@ -126,10 +150,86 @@ class ShiftView(Viewer):
         return {k: float(st[k]["value"]) if k in st else v for k, v in defaults.items()}
 
     def refresh(self) -> bool:
-        """Redraw status, alarms, run trend and thresholds when they changed; True when redrawn."""
+        """Redraw status, alarms, run trend, thresholds and the shift when they changed; True when redrawn."""
         changed = self._draw_status()
         changed = self._draw_runs() or changed
+        changed = self._draw_shift() or changed
         return self._draw_alarms() or changed
+
+    def _draw_shift(self) -> bool:
+        from kamcore.catalog import SHIFT_CHECKLIST
+
+        sh = self.backend.current_shift()
+        sig = None if sh is None else (sh["id"], tuple(sorted(sh["checks"])))
+        if sig == self._shift_sig and self._shift_line.text:
+            return False
+        self._shift_sig = sig
+        if sh is None:
+            self._shift_line.text = ("<span class='kd-shift' data-shift=''><b>Shift</b>: nobody signed in "
+                                     "&middot; sign in below</span>")
+        else:
+            n = len(sh["checks"])
+            self._shift_line.text = (
+                f"<span class='kd-shift' data-shift='{sh['id']}' data-shifter='{html.escape(sh['shifter'], quote=True)}'>"
+                f"<b>Shift</b> #{sh['id']}: <b>{html.escape(sh['shifter'])}</b> since {_hhmm(sh['signed_in_at'])[11:16]}"
+                f" UTC &middot; checklist {n}/{len(SHIFT_CHECKLIST)}</span>")
+        self._setting_checks = True
+        try:
+            for key, cb in self._checks.items():
+                done = sh is not None and key in sh["checks"]
+                cb.value = done
+                cb.disabled = sh is None
+                c = sh["checks"][key] if done else None
+                cb.name = dict(SHIFT_CHECKLIST)[key] + (f" ({c['by']}, {_hhmm(c['at'])[11:16]})" if c else "")
+        finally:
+            self._setting_checks = False
+        self._sign_off.disabled = sh is None
+        return True
+
+    def _name(self, widget) -> str:
+        return (self.user or widget.value_input or widget.value or "").strip()
+
+    def _on_sign_in(self, event=None) -> None:
+        from kamcore.errors import KamcoreError
+
+        try:
+            sid = self.backend.start_shift(self._name(self._shifter))
+        except KamcoreError as exc:
+            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._shift_msg.object = f"Signed in: shift #{sid}."
+        self._shift_sig = None
+
+    def _on_check(self, key: str, value: bool) -> None:
+        from kamcore.errors import KamcoreError
+
+        if self._setting_checks:
+            return
+        sh = self.backend.current_shift()
+        try:
+            if sh is None:
+                raise KamcoreError("sign in first")
+            self.backend.check_item(sh["id"], key, by=self._name(self._shifter) or sh["shifter"], checked=value)
+            self._shift_msg.object = ""  # an earlier refusal no longer applies
+        except KamcoreError as exc:
+            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+        self._shift_sig = None
+
+    def _on_sign_off(self, event=None) -> None:
+        from kamcore.errors import KamcoreError
+
+        sh = self.backend.current_shift()
+        comment = (self._off_comment.value_input or self._off_comment.value or "").strip() or None
+        try:
+            if sh is None:
+                raise KamcoreError("nobody is signed in")
+            self.backend.sign_off_shift(sh["id"], by=self._name(self._shifter) or sh["shifter"], comment=comment)
+        except KamcoreError as exc:
+            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            return
+        self._shift_msg.object = f"Shift #{sh['id']} signed off."
+        self._off_comment.param.update(value="", value_input="")
+        self._shift_sig = None
 
     def _draw_status(self) -> bool:
         from ..status import STATE_CLASSES, format_age, session_state
@@ -265,7 +365,11 @@ class ShiftView(Viewer):
                         self._ack_msg, sizing_mode="stretch_width")
         thresholds = pn.Card(*self._th.values(), self._save, self._th_msg, self._th_log, title="Alarm thresholds",
                              collapsed=True, sizing_mode="stretch_width")
-        left = pn.Column(self._alarms_pane, ack, sizing_mode="stretch_width")
+        shift = pn.Card(pn.Row(self._shifter, self._sign_in), *self._checks.values(),
+                        pn.Row(self._off_comment, self._sign_off, sizing_mode="stretch_width"), self._shift_msg,
+                        title="Shift sign-in, checklist and sign-off", collapsed=True, sizing_mode="stretch_width",
+                        css_classes=["kd-shift-card"])
+        left = pn.Column(self._alarms_pane, ack, self._shift_pane, shift, sizing_mode="stretch_width")
         right = pn.Column(pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), self._summary_pane,
                           thresholds, sizing_mode="stretch_width")
         return pn.Column(caption, self._status_pane, pn.Row(left, right, sizing_mode="stretch_width"),

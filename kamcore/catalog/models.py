@@ -16,6 +16,13 @@
   open/acknowledged with who, when and the acknowledgement's own text.
 * ``settings`` / ``settings_log`` -- thresholds an expert changed (stale
   seconds, flag z, p-value): the current value per key, and every change.
+* ``run_health`` -- the detector health of a closed run (:mod:`kamcore.monitor.health`): PMT
+  occupancy counts, hot and dead PMTs, mean Nhit, energy peak; unique ``run_number``.
+* ``run_marks`` -- every good / bad mark a person gave a run (who, when, why); the run's
+  ``good`` column holds the newest (True good, False bad, NULL unmarked).
+* ``reference_runs`` -- the curated reference run, every choice with who and when (the newest wins).
+* ``shifts`` / ``shift_checks`` -- a shifter's sign-in and sign-off, and the checklist items ticked
+  during the shift (who, when); unique ``(shift_id, item)``.
 
 Times of runs are integers (ns since the Unix epoch, as in the event files);
 bookkeeping times (``updated_at``, note times) are timezone-aware UTC.
@@ -32,7 +39,8 @@ from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Intege
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "Alarm", "Setting", "SettingChange", "utcnow",
+__all__ = ["Base", "Run", "Fit", "Flag", "PeriodRow", "Note", "Alarm", "Setting", "SettingChange", "RunHealthRow",
+           "RunMark", "ReferenceChoice", "Shift", "ShiftCheck", "utcnow",
            "SCHEMA_VERSION"]
 
 #: bumped on incompatible table changes
@@ -59,7 +67,7 @@ class Run(Base):
     n_events: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32), default="ok")  # ok | bad_file | incomplete (being written)
     error: Mapped[str | None] = mapped_column(Text)
-    good: Mapped[bool | None] = mapped_column(Boolean)  # marked good by the shift crew (reference)
+    good: Mapped[bool | None] = mapped_column(Boolean)  # newest mark of the crew: True good, False bad, None none
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     fits: Mapped[list["Fit"]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -178,3 +186,68 @@ class SettingChange(Base):
     value_json: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RunHealthRow(Base):
+    __tablename__ = "run_health"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_number: Mapped[int] = mapped_column(Integer, unique=True, index=True)
+    n_events: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))  # ok | too_few_events
+    mean_nhit: Mapped[float | None] = mapped_column(Float)
+    energy_peak_mev: Mapped[float | None] = mapped_column(Float)
+    n_dead: Mapped[int] = mapped_column(Integer)
+    n_hot: Mapped[int] = mapped_column(Integer)
+    dead_json: Mapped[str] = mapped_column(Text)
+    hot_json: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(64))  # neighbours | run N
+    result_json: Mapped[str] = mapped_column(Text)  # RunHealth.to_dict(): counts, expected, z per PMT
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RunMark(Base):
+    __tablename__ = "run_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_number: Mapped[int] = mapped_column(Integer, index=True)
+    mark: Mapped[str] = mapped_column(String(8))  # good | bad | none (cleared)
+    marked_by: Mapped[str] = mapped_column(String(200))
+    marked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReferenceChoice(Base):
+    __tablename__ = "reference_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_number: Mapped[int | None] = mapped_column(Integer)  # None: back to the automatic rule
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Shift(Base):
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shifter: Mapped[str] = mapped_column(String(200))
+    signed_in_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    signed_off_by: Mapped[str | None] = mapped_column(String(200))
+    signed_off_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    checks: Mapped[list["ShiftCheck"]] = relationship(back_populates="shift", cascade="all, delete-orphan")
+
+
+class ShiftCheck(Base):
+    __tablename__ = "shift_checks"
+    __table_args__ = (UniqueConstraint("shift_id", "item", name="uq_shift_check_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(64))
+    checked_by: Mapped[str] = mapped_column(String(200))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    shift: Mapped[Shift] = relationship(back_populates="checks")

@@ -44,7 +44,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import CatalogError, ConfigError, one_line
-from .models import Alarm, Base, Fit, Flag, Note, PeriodRow, Run, Setting, SettingChange, utcnow
+from .models import (Alarm, Base, Fit, Flag, Note, PeriodRow, ReferenceChoice, Run, RunHealthRow, RunMark, Setting,
+                     SettingChange, Shift, ShiftCheck, utcnow)
 
 __all__ = ["Catalog", "CatalogError", "default_catalog_url", "default_catalog_path", "SETTINGS",
            "run_time_problems"]
@@ -219,16 +220,183 @@ class Catalog:
             return self._store_fit(s, self._run_id(s, run_number), fit, model, template_digest, config, command)
 
     def store_run_fit(self, run_number: int, fit, *, run_fields: dict, model: dict, template_digest: str, config,
-                      command: str | None = None) -> int:
-        """:meth:`upsert_run` with ``run_fields`` and :meth:`store_fit` in one transaction; returns the fit id.
+                      command: str | None = None, health: dict | None = None) -> int:
+        """:meth:`upsert_run` with ``run_fields`` and :meth:`store_fit` (and :meth:`store_health` of
+        ``health``, a :meth:`kamcore.monitor.health.RunHealth.to_dict`) in one transaction; returns the fit id.
 
-        What closing a run writes: either both rows are committed or neither (a writer killed in between
+        What closing a run writes: either all rows are committed or none (a writer killed in between
         leaves the catalog as it was, and the run is closed again on restart).
         """
         self._check_run_fields(run_fields)
         with self._tx() as s:
             rid = self._upsert(s, Run, ["run_number"], {"run_number": int(run_number), **run_fields})
-            return self._store_fit(s, rid, fit, model, template_digest, config, command)
+            fid = self._store_fit(s, rid, fit, model, template_digest, config, command)
+            if health is not None:
+                self._store_health(s, int(run_number), health)
+            return fid
+
+    # ----------------------------------------------------------------- health
+    def store_health(self, run_number: int, health: dict) -> None:
+        """Insert or replace the detector health of a run (a :meth:`kamcore.monitor.health.RunHealth.to_dict`)."""
+        with self._tx() as s:
+            self._store_health(s, int(run_number), health)
+
+    def _store_health(self, s: Session, run_number: int, h: dict) -> None:
+        self._upsert(s, RunHealthRow, ["run_number"], {
+            "run_number": run_number, "n_events": int(h["n_events"]), "status": str(h["status"]),
+            "mean_nhit": _finite(h.get("mean_nhit")), "energy_peak_mev": _finite(h.get("energy_peak_mev")),
+            "n_dead": len(h["dead"]), "n_hot": len(h["hot"]), "dead_json": json.dumps(list(h["dead"])),
+            "hot_json": json.dumps(list(h["hot"])), "reference": str(h.get("reference", "neighbours")),
+            "result_json": json.dumps(h)})
+
+    def run_health(self, run_number: int) -> dict | None:
+        """The stored health of a run with its per-PMT arrays (:meth:`~kamcore.monitor.health.RunHealth.to_dict`
+        plus ``updated_at``), or None."""
+        with self._session() as s:
+            row = s.execute(select(RunHealthRow).where(RunHealthRow.run_number == int(run_number))).scalar_one_or_none()
+            if row is None:
+                return None
+            return json.loads(row.result_json) | {"updated_at": _iso(row.updated_at)}
+
+    def health_summaries(self) -> dict[int, dict]:
+        """``{run: {"n_events", "status", "mean_nhit", "energy_peak_mev", "dead", "hot", "reference",
+        "updated_at"}}`` of every run with a stored health (no per-PMT arrays)."""
+        with self._session() as s:
+            return {r.run_number: {"run": r.run_number, "n_events": r.n_events, "status": r.status,
+                                   "mean_nhit": r.mean_nhit, "energy_peak_mev": r.energy_peak_mev,
+                                   "dead": json.loads(r.dead_json), "hot": json.loads(r.hot_json),
+                                   "reference": r.reference, "updated_at": _iso(r.updated_at)}
+                    for r in s.execute(select(RunHealthRow).order_by(RunHealthRow.run_number)).scalars()}
+
+    # -------------------------------------------------------- marks, reference
+    def mark_run(self, run_number: int, mark: str, *, by: str, reason: str | None = None) -> None:
+        """Mark a run ``"good"`` or ``"bad"`` (or ``"none"``: clear the mark) as ``by``, now; every mark is
+        kept (:meth:`run_marks`), the run's ``good`` holds the newest."""
+        if mark not in ("good", "bad", "none"):
+            raise ConfigError(f"a run mark is 'good', 'bad' or 'none', got {mark!r}")
+        if not str(by).strip():
+            raise ConfigError("marking a run needs a name (who marks it)")
+        with self._tx() as s:
+            row = s.execute(select(Run).where(Run.run_number == int(run_number))).scalar_one_or_none()
+            if row is None:
+                raise ConfigError(f"no run {run_number} in {self.url}")
+            row.good = {"good": True, "bad": False, "none": None}[mark]
+            s.add(RunMark(run_number=int(run_number), mark=mark, marked_by=str(by).strip(), marked_at=utcnow(),
+                          reason=(str(reason).strip() or None) if reason is not None else None))
+
+    def run_marks(self, run: int | None = None, limit: int = 200) -> list[dict]:
+        """Good / bad marks, newest first (optionally of one run): ``{"run", "mark", "by", "at", "reason"}``."""
+        with self._session() as s:
+            q = select(RunMark).order_by(RunMark.marked_at.desc(), RunMark.id.desc()).limit(limit)
+            if run is not None:
+                q = q.where(RunMark.run_number == int(run))
+            return [{"id": m.id, "run": m.run_number, "mark": m.mark, "by": m.marked_by, "at": _iso(m.marked_at),
+                     "reason": m.reason} for m in s.execute(q).scalars()]
+
+    def set_reference_run(self, run_number: int | None, *, by: str, reason: str | None = None) -> None:
+        """Set the curated reference run (None: back to the automatic rule of
+        :func:`kamcore.catalog.reference_run`) as ``by``, now; every choice is kept."""
+        if not str(by).strip():
+            raise ConfigError("setting the reference run needs a name (who sets it)")
+        with self._tx() as s:
+            if run_number is not None:
+                row = s.execute(select(Run).where(Run.run_number == int(run_number))).scalar_one_or_none()
+                if row is None:
+                    raise ConfigError(f"no run {run_number} in {self.url}")
+                if row.status != "ok":
+                    raise ConfigError(f"run {run_number} cannot be the reference: its file is {row.status}")
+            s.add(ReferenceChoice(run_number=None if run_number is None else int(run_number), set_by=str(by).strip(),
+                                  set_at=utcnow(), reason=(str(reason).strip() or None) if reason else None))
+
+    def reference_choices(self, limit: int = 50) -> list[dict]:
+        """Choices of the curated reference run, newest first: ``{"run", "by", "at", "reason"}``
+        (``run`` None: the automatic rule was chosen again)."""
+        with self._session() as s:
+            q = select(ReferenceChoice).order_by(ReferenceChoice.set_at.desc(), ReferenceChoice.id.desc()).limit(limit)
+            return [{"id": c.id, "run": c.run_number, "by": c.set_by, "at": _iso(c.set_at), "reason": c.reason}
+                    for c in s.execute(q).scalars()]
+
+    def curated_reference(self) -> dict | None:
+        """The newest reference choice when it names a run (:meth:`reference_choices`), else None."""
+        ch = self.reference_choices(limit=1)
+        return ch[0] if ch and ch[0]["run"] is not None else None
+
+    # ----------------------------------------------------------------- shifts
+    def start_shift(self, shifter: str) -> int:
+        """Sign ``shifter`` in; returns the shift id.  The same shifter signing in again gets the open shift;
+        another one is refused while a shift is open (sign it off first: a hand-over is a sign-off)."""
+        name = str(shifter).strip()
+        if not name:
+            raise ConfigError("signing in needs a name")
+        with self._tx() as s:
+            cur = s.execute(select(Shift).where(Shift.signed_off_at.is_(None))
+                            .order_by(Shift.signed_in_at.desc(), Shift.id.desc())).scalars().first()
+            if cur is not None:
+                if cur.shifter == name:
+                    return int(cur.id)
+                raise ConfigError(f"shift #{cur.id} of {cur.shifter} (since {_iso(cur.signed_in_at)[:16]} UTC) is "
+                                  "still open: sign it off first")
+            sh = Shift(shifter=name, signed_in_at=utcnow())
+            s.add(sh)
+            s.flush()
+            return int(sh.id)
+
+    def check_item(self, shift_id: int, item: str, *, by: str, checked: bool = True) -> None:
+        """Tick (or untick) checklist item ``item`` (:data:`kamcore.catalog.shift.SHIFT_CHECKLIST`) of an open
+        shift as ``by``, now."""
+        from .shift import checklist_keys
+
+        if item not in checklist_keys():
+            raise ConfigError(f"unknown checklist item {item!r}; known: {checklist_keys()}")
+        if not str(by).strip():
+            raise ConfigError("ticking a checklist item needs a name")
+        with self._tx() as s:
+            sh = s.get(Shift, int(shift_id))
+            if sh is None:
+                raise ConfigError(f"no shift with id {shift_id} in {self.url}")
+            if sh.signed_off_at is not None:
+                raise ConfigError(f"shift #{shift_id} was signed off; its checklist is closed")
+            row = s.execute(select(ShiftCheck).where(ShiftCheck.shift_id == sh.id, ShiftCheck.item == item)
+                            ).scalar_one_or_none()
+            if checked and row is None:
+                s.add(ShiftCheck(shift_id=sh.id, item=item, checked_by=str(by).strip(), checked_at=utcnow()))
+            elif not checked and row is not None:
+                s.delete(row)
+
+    def sign_off_shift(self, shift_id: int, *, by: str, comment: str | None = None) -> None:
+        """Sign an open shift off as ``by``, now; refused while a checklist item is unticked."""
+        from .shift import checklist_keys
+
+        if not str(by).strip():
+            raise ConfigError("signing off needs a name")
+        with self._tx() as s:
+            sh = s.get(Shift, int(shift_id))
+            if sh is None:
+                raise ConfigError(f"no shift with id {shift_id} in {self.url}")
+            if sh.signed_off_at is not None:
+                raise ConfigError(f"shift #{shift_id} was already signed off by {sh.signed_off_by}")
+            done = {c.item for c in sh.checks}
+            left = [k for k in checklist_keys() if k not in done]
+            if left:
+                raise ConfigError(f"shift #{shift_id} cannot be signed off: checklist item(s) {', '.join(left)} "
+                                  "not ticked")
+            sh.signed_off_by, sh.signed_off_at = str(by).strip(), utcnow()
+            sh.comment = (str(comment).strip() or None) if comment else None
+
+    def shifts(self, limit: int = 20) -> list[dict]:
+        """Shifts, newest first: ``{"id", "shifter", "signed_in_at", "signed_off_by", "signed_off_at",
+        "comment", "open", "checks": {item: {"by", "at"}}}``."""
+        with self._session() as s:
+            q = select(Shift).order_by(Shift.signed_in_at.desc(), Shift.id.desc()).limit(limit)
+            return [{"id": sh.id, "shifter": sh.shifter, "signed_in_at": _iso(sh.signed_in_at),
+                     "signed_off_by": sh.signed_off_by, "signed_off_at": _iso(sh.signed_off_at),
+                     "comment": sh.comment, "open": sh.signed_off_at is None,
+                     "checks": {c.item: {"by": c.checked_by, "at": _iso(c.checked_at)} for c in sh.checks}}
+                    for sh in s.execute(q).scalars()]
+
+    def current_shift(self) -> dict | None:
+        """The open shift (:meth:`shifts`), or None."""
+        return next((sh for sh in self.shifts(limit=5) if sh["open"]), None)
 
     def _store_fit(self, s: Session, rid: int, fit, model: dict, template_digest: str, config,
                    command: str | None) -> int:
@@ -537,10 +705,17 @@ def _iso(t: dt.datetime | None) -> str | None:
     return t.isoformat()
 
 
+def _finite(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if x == x and abs(x) != float("inf") else None
+
+
 def _run_dict(r: Run) -> dict:
     return {"run": r.run_number, "path": r.path, "start_ns": r.start_ns, "stop_ns": r.stop_ns,
             "livetime_s": r.livetime_s, "n_events": r.n_events, "status": r.status, "error": r.error,
-            "good": bool(r.good), "updated_at": _iso(r.updated_at)}
+            "good": bool(r.good), "mark": {True: "good", False: "bad"}.get(r.good), "updated_at": _iso(r.updated_at)}
 
 
 def _fit_dict(f: Fit) -> dict:

@@ -52,9 +52,10 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
         if name == "name" or name in skip:
             continue
         kind = int if isinstance(par.default, int) and not isinstance(par.default, bool) else float
+        kind = str if isinstance(par.default, str) else kind  # dead_pmts / hot_pmts: comma-separated PMT ids
         doc = (par.doc or "").replace("%", "%%")
         g.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
-                       metavar="N" if kind is int else "F", help=f"{doc} (default: {par.default})")
+                       metavar={int: "N", float: "F", str: "IDS"}[kind], help=f"{doc} (default: {par.default!r})")
     add_param_options(p, FlagConfig, title="flags")
 
 

@@ -305,7 +305,14 @@ def _fit(args) -> int:
 # ------------------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
     _add_catalog(p)
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object (= --format json)")
+    p.add_argument("--format", choices=["text", "json", "md"], default=None, help=(
+        "text (default), json, or md: the Markdown e-log entry of one run (--run; fit, flags, health, "
+        "alarms, notes, plots as PNG)"))
+    p.add_argument("--run", type=int, metavar="R", help="--format md: the run (default: the newest)")
+    p.add_argument("--out", metavar="FILE.md", help=(
+        "--format md: write the entry to FILE.md and its PNG plots next to it (default: print it, no plots)"))
+    p.add_argument("--templates", metavar="FILE.json", help="--format md: stack these templates on the score plot")
     p.add_argument("--model-digest", metavar="D", help="only fits/periods of this model")
     p.add_argument("--template-digest", metavar="D", help="only fits/periods of this template version")
 
@@ -317,10 +324,17 @@ def _fmt(x, spec=".3f"):
 def _report(args) -> int:
     from ..fit import run_range
 
+    fmt = args.format or ("json" if args.json else "text")
+    if args.json and fmt != "json":
+        raise ConfigError(f"--json and --format {fmt} contradict each other")
+    if fmt != "md" and (args.run is not None or args.out or args.templates):
+        raise ConfigError("--run, --out and --templates go with --format md")
     cat = _catalog(args)
+    if fmt == "md":
+        return _report_md(cat, args)
     rep = cat.report(model_digest=args.model_digest, template_digest=args.template_digest)
     rep["command"] = _cmd(args)
-    if args.json:
+    if fmt == "json":
         print(json.dumps(rep, default=str))
         return 0
     print(f"catalog {rep['catalog']}: {len(rep['runs'])} run(s), {len(rep['periods'])} period(s), "
@@ -346,6 +360,36 @@ def _report(args) -> int:
         about = f"run {n['run']}" if n["run"] is not None else (f"period #{n['period_id']}" if n["period_id"]
                                                                 else "general")
         print(f"note #{n['id']} [{n['kind']}, {about}] {n['author']} {n['created_at']}: {n['text']}")
+    return 0
+
+
+def _report_md(cat, args) -> int:
+    """``runs report --format md``: the e-log entry of one run (:func:`kamcore.monitor.run_elog`)."""
+    from ..fit import Templates
+    from ..io import atomic_output
+    from ..monitor import run_elog
+    from .params import check_output_file
+
+    run = args.run
+    if run is None:
+        runs = cat.list_runs()
+        if not runs:
+            raise ConfigError(f"catalog {cat.url} holds no run")
+        run = runs[-1]["run"]
+    templates = Templates.load(args.templates) if args.templates else None
+    out = check_output_file(args.out) if args.out else None
+    prefix = f"{out.stem}_" if out is not None else ""
+    entry = run_elog(cat, run, model_digest=args.model_digest, template_digest=args.template_digest,
+                     templates=templates, plots="files" if out is not None else None, plot_prefix=prefix)
+    if out is None:
+        sys.stdout.write(entry.markdown)
+        return 0
+    for name, data in entry.plots.items():
+        with atomic_output(out.parent / name) as tmp:
+            Path(tmp).write_bytes(data)
+    with atomic_output(out) as tmp:
+        Path(tmp).write_text(entry.markdown)
+    print(f"{out}: e-log entry of run {run}" + (f", plots {', '.join(sorted(entry.plots))}" if entry.plots else ""))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Closing a run: score file, template fit, catalog rows, and flags of the stored sequence.
+"""Closing a run: score file, template fit, detector health, catalog rows, and flags of the stored sequence.
 
 These are the steps of ``kamcore runs fit`` for one run, as library functions
 (:func:`close_run`, :func:`mark_bad_file`, :func:`flag_stored_sequence`) so the
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores"]
+__all__ = ["close_run", "mark_bad_file", "flag_stored_sequence", "write_run_scores", "run_file_health"]
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,45 @@ def mark_bad_file(catalog, path, run: int | None, error: str, *, status: str = "
                            error=" ".join(str(error).split()))
 
 
-def close_run(catalog, run_file, scores: np.ndarray, info: dict, templates, fit_config, *, model: dict,
-              command: str | None = None):
-    """Fit one run's scores ``(N,)`` and store run + fit in the catalog; returns the :class:`~kamcore.fit.RunFit`.
+def run_file_health(catalog, run_file, run: int, *, events=None, config=None) -> dict | None:
+    """The detector health (:func:`kamcore.monitor.health.run_health`, as a dict) of run ``run`` from
+    ``events`` or its run file, against the curated reference run's stored health when one is set (and
+    is another run), else each PMT's neighbours; None (logged) when the file cannot be read."""
+    from ..errors import KamcoreError
+    from .health import run_health
 
-    ``info`` is :func:`kamcore.runs.run_info` of the run.  The run row (``status="ok"``) and its fit are
-    written in one transaction (:meth:`~kamcore.catalog.Catalog.store_run_fit`).
+    try:
+        if events is None:
+            from ..io import open_events
+
+            events = open_events(run_file)
+        ref = catalog.curated_reference()
+        ref_h = catalog.run_health(ref["run"]) if ref is not None and ref["run"] != int(run) else None
+        if ref_h is not None and ref_h.get("status") != "ok":
+            ref_h = None  # a reference run too short to define an occupancy pattern
+        return run_health(events, run=int(run), reference=ref_h, config=config).to_dict()
+    except (KamcoreError, OSError) as exc:
+        log.warning("run %s: no detector health (%s)", run, exc)
+        return None
+
+
+def close_run(catalog, run_file, scores: np.ndarray, info: dict, templates, fit_config, *, model: dict,
+              command: str | None = None, events=None, health_config=None):
+    """Fit one run's scores ``(N,)`` and store run + fit + detector health in the catalog; returns the
+    :class:`~kamcore.fit.RunFit`.
+
+    ``info`` is :func:`kamcore.runs.run_info` of the run.  The run row (``status="ok"``), its fit and its
+    health (:func:`run_file_health`, from ``events`` or else the run file) are written in one transaction
+    (:meth:`~kamcore.catalog.Catalog.store_run_fit`).
     """
     from ..fit import fit_run
 
     res = fit_run(np.asarray(scores), templates, fit_config, livetime_s=info["livetime_s"], run=info["run"])
+    health = run_file_health(catalog, run_file, info["run"], events=events, config=health_config)
     catalog.store_run_fit(info["run"], res, run_fields={
         "path": str(Path(run_file).resolve()), "start_ns": info["start_ns"], "stop_ns": info["stop_ns"],
         "livetime_s": info["livetime_s"], "n_events": int(len(scores)), "status": "ok", "error": None},
-        model=model, template_digest=templates.digest, config=fit_config, command=command)
+        model=model, template_digest=templates.digest, config=fit_config, command=command, health=health)
     return res
 
 

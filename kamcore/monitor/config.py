@@ -14,6 +14,10 @@ convection period begins with probability ``convection_probability`` (when none
 is under way); it lasts ``1 .. convection_max_length`` runs (uniform) and scales
 the Bi214 components by ``convection_strength``.
 
+Faulty PMTs can be simulated to test the detector-health checks (:mod:`kamcore.monitor.health`):
+``dead_pmts`` lose all their hits, ``hot_pmts`` fire a noise hit in an event with probability
+``hot_rate`` (:func:`kamcore.monitor.health.inject_pmt_faults`).
+
 >>> MonitorConfig(rate_hz=50.0).rate_hz
 50.0
 """
@@ -63,10 +67,29 @@ class MonitorConfig(JsonConfig):
         "Simulated feed: release events when the wall clock passes their time stamps (False: at once, "
         "for a replay of runs in the past)."))
 
+    dead_pmts = param.String(default="", doc=(
+        "Simulated feed: ids of PMTs that give no hits (comma-separated, e.g. '17,402'), to test the health checks."))
+    hot_pmts = param.String(default="", doc=(
+        "Simulated feed: ids of PMTs that fire noise hits (comma-separated), to test the health checks."))
+    hot_rate = param.Number(default=0.5, bounds=(0.0, 1.0), doc=(
+        "Simulated feed: probability per event that a hot PMT without a hit fires a noise hit."))
+
     def validate(self) -> "MonitorConfig":
         if not str(self.feed).strip():
             raise ConfigError("MonitorConfig.feed must be 'sim' or a directory, got an empty string")
+        self.faulty_pmts()
         return self
+
+    def faulty_pmts(self) -> tuple[list[int], list[int]]:
+        """``(dead, hot)`` PMT ids of ``dead_pmts`` / ``hot_pmts``; ConfigError on a bad id or a PMT in both."""
+        from .health import parse_pmt_list
+
+        dead = parse_pmt_list(self.dead_pmts, what="MonitorConfig.dead_pmts")
+        hot = parse_pmt_list(self.hot_pmts, what="MonitorConfig.hot_pmts")
+        both = sorted(set(dead) & set(hot))
+        if both:
+            raise ConfigError(f"PMT {both[0]} is in both MonitorConfig.dead_pmts and hot_pmts")
+        return dead, hot
 
     def run_duration_s(self) -> float:
         """Live time of a simulated run, s: ``run_length / rate_hz`` (module docstring)."""

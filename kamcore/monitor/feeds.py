@@ -12,7 +12,9 @@ runs dry or ``stop`` (a :class:`threading.Event`) is set:
   released once the wall clock has passed its time stamp and the last batch of a
   run (``closes_run=True``) once the run has stopped, so no stored run or event
   lies in the future, as with a DAQ; ``realtime=False`` (a history replay, whose
-  runs lie in the past) releases them at once.
+  runs lie in the past) releases them at once.  ``dead_pmts`` / ``hot_pmts`` of the
+  configuration silence PMTs or make them fire noise hits in every run
+  (:func:`kamcore.monitor.health.inject_pmt_faults`, seeded per run).
 * :class:`DirectoryFeed` -- finished run files ``run_*.parquet`` that a DAQ
   writes into a directory; one batch per file (``closes_run=True``, ``path``
   set).  Hidden and temporary files are ignored.  Files the catalog already
@@ -175,8 +177,17 @@ class SimulatedFeed:
         pmts = default_pmt_table()
         size = c.batch_size()
 
+        dead, hot = c.faulty_pmts()
+
         def make(run: int, strength: float):
-            return simulate_run(run, seed=c.seed, config=self.run_config(run), strength=strength, pmts=pmts)
+            ev, truth = simulate_run(run, seed=c.seed, config=self.run_config(run), strength=strength, pmts=pmts)
+            if dead or hot:
+                from .health import inject_pmt_faults
+
+                rng = np.random.default_rng(np.random.SeedSequence([int(c.seed), int(run), 11]))
+                ev = inject_pmt_faults(ev, dead=dead, hot=hot, hot_rate=float(c.hot_rate), rng=rng)
+                truth = {**truth, "dead_pmts": dead, "hot_pmts": hot}
+            return ev, truth
 
         run = c.first_run
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kamcore-feed")
