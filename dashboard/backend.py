@@ -50,6 +50,10 @@ def producer_command(config: DashboardConfig, *, parent_pid: int | None = None) 
             "--status-file", str(store / "producer.json")]
     if config.catalog:
         argv += ["--catalog", config.catalog]
+    if config.dead_pmts:
+        argv += ["--dead-pmts", config.dead_pmts]
+    if config.hot_pmts:
+        argv += ["--hot-pmts", config.hot_pmts]
     if parent_pid:
         argv += ["--parent-pid", str(parent_pid)]
     return argv

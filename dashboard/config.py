@@ -52,6 +52,10 @@ class DashboardConfig(JsonConfig):
         "Embedded feed: runs simulated at full speed when the catalog has none for this model, so the "
         "Runs view has a history from the start."))
     seed = param.Integer(default=0, bounds=(0, None), doc="Embedded feed: seed of runs and convection periods.")
+    dead_pmts = param.String(default="", doc=(
+        "Embedded feed: comma-separated PMT ids simulated dead (no hits), to try the Health page."))
+    hot_pmts = param.String(default="", doc=(
+        "Embedded feed: comma-separated PMT ids simulated hot (a noise hit in half of the events)."))
     poll_s = param.Number(default=0.2, bounds=(0.02, 10.0), doc=(
         "Seconds between live-store polls (one poller per server) and between session refreshes."))
     buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(
