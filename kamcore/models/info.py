@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ModelFileError
 from .identity import model_identity
 
-__all__ = ["CheckpointInfo", "checkpoint_info"]
+__all__ = ["CheckpointInfo", "checkpoint_info", "find_checkpoint"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -39,6 +39,18 @@ class CheckpointInfo:
         return self.meta.get("model") == "kamnet"
 
 
+def find_checkpoint(name_or_path: str | os.PathLike) -> Path:
+    """The checkpoint ``name_or_path`` as given (``PREFIX``, ``PREFIX.json`` or ``PREFIX.safetensors``), or the
+    shipped one of that name in ``assets/`` (``kamnet_cpu``, ``cnn_bi214``, ``vae_xe136``, ...).
+
+    The one place a model name is resolved (:func:`kamcore._assets.find_asset` with the checkpoint's
+    ``.json``); a name found nowhere comes back as given, so the loader's error names what the user typed.
+    """
+    from .._assets import find_asset
+
+    return Path(find_asset(name_or_path, ".json"))
+
+
 def checkpoint_info(name_or_path: str | os.PathLike, *, what: str = "classifier") -> CheckpointInfo:
     """:class:`CheckpointInfo` of the checkpoint at ``name_or_path`` or the shipped one of that name.
 
@@ -46,9 +58,7 @@ def checkpoint_info(name_or_path: str | os.PathLike, *, what: str = "classifier"
     not a JSON object (``what`` names the kind of checkpoint expected in the message), or the weights
     cannot be read.
     """
-    from .._assets import find_asset
-
-    p = Path(find_asset(name_or_path, ".json"))
+    p = find_checkpoint(name_or_path)
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     meta_path = p.with_name(p.name + ".json")

@@ -209,3 +209,23 @@ def test_score_one_line_errors(setup, tmp_path, capsys, monkeypatch):
     empty.mkdir()
     code = main(["runs", "score", str(empty), "--model", str(setup / "m"), "--workers", "0"])
     assert code == 2 and "no run files" in capsys.readouterr().err
+
+
+def test_templates_and_fit_take_a_shipped_model_name(setup, tmp_path, capsys, monkeypatch):
+    """``--model cnn_cpu`` is the shipped checkpoint (kamcore.models.load_model), from any directory."""
+    from kamcore.models import load_model
+
+    monkeypatch.chdir(tmp_path)  # no cnn_cpu file here: only the shipped one can match
+    out = tmp_path / "t_cnn_cpu.json"
+    code = main(["runs", "templates", "--model", "cnn_cpu", "--out", str(out), "--events", "20",
+                 "--components", "Bi214", "--bins", "4"])
+    text = capsys.readouterr().out
+    assert code == 0 and "model cnn_cpu@" in text
+    doc = json.loads(out.read_text())
+    assert doc["model"] == load_model("cnn_cpu").identity and sum(doc["counts"]["Bi214"]) > 0
+    # the tiny model's templates refuse the shipped model: the one-line check of Templates.check_model
+    code = main(["runs", "fit", str(setup / "runs"), "--model", "cnn_cpu", "--templates", str(setup / "t.json"),
+                 "--catalog", str(tmp_path / "c.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{setup / 't.json'}: templates were made with model m@" in err and "come from cnn_cpu@" in err
