@@ -115,7 +115,9 @@ def _templates(args) -> int:
     t = Templates.from_scores(scores, edges, model=ident, meta={
         "events_per_component": args.events, "seed": args.seed, "command": _cmd(args),
         "selection": {"energy_mev": [sel.energy_min_mev, sel.energy_max_mev],
-                      "max_reconstructed_radius_cm": sel.max_radius_cm}})
+                      "max_reconstructed_radius_cm": sel.max_radius_cm},
+        # the rates runs fitted with these templates are assumed to have (Templates.rates_per_hour)
+        "rates_per_hour": {k: round(v, 4) for k, v in sel.expected_rates_per_hour().items()}})
     t.save(args.out)
     print(f"{args.out}: templates {t.digest} of {len(comps)} components x {args.events} events, "
           f"{t.n_bins} bins, model {ident['name']}@{ident['digest']}")
