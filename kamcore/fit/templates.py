@@ -265,12 +265,25 @@ class Templates:
             raise SchemaError(f"{path}: not a templates file (format {found!r}, expected {_FORMAT!r})")
         if doc.get("version") != _VERSION:
             raise SchemaError(f"{path}: templates version {doc.get('version')!r}, this kamcore reads {_VERSION}")
+        missing = [k for k in ("edges", "counts", "model") if k not in doc]
+        if missing:
+            raise SchemaError(f"{path}: templates file lacks {', '.join(map(repr, missing))}")
+        meta = doc.get("meta", {})
+        for key, want, value in (("edges", list, doc["edges"]), ("counts", dict, doc["counts"]),
+                                 ("model", dict, doc["model"]), ("meta", dict, meta)):
+            if not isinstance(value, want):
+                raise SchemaError(f"{path}: templates {key!r} must be a JSON {'array' if want is list else 'object'}, "
+                                  f"got {type(value).__name__}")
+        rates = meta.get("rates_per_hour")
+        if rates is not None and not (isinstance(rates, dict) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+                for v in rates.values())):
+            raise SchemaError(f"{path}: meta 'rates_per_hour' must map sources to rates >= 0 (events per hour), "
+                              f"got {rates!r}")
         try:
-            return cls(doc["edges"], doc["counts"], doc["model"], doc.get("meta", {}))
-        except (KeyError, TypeError) as exc:
-            raise SchemaError(f"{path}: templates file lacks {exc}") from None
-        except ConfigError as exc:
-            raise SchemaError(f"{path}: {exc}") from None
+            return cls(doc["edges"], doc["counts"], doc["model"], meta)
+        except (TypeError, ValueError) as exc:  # ConfigError included; numpy: values that are not numbers
+            raise SchemaError(f"{path}: {' '.join(str(exc).split())}") from None
 
     def __repr__(self) -> str:
         n = {k: int(v.sum()) for k, v in self.counts.items()}
