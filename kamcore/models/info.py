@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, one_line
 from .identity import model_identity
 
 __all__ = ["CheckpointInfo", "checkpoint_info", "find_checkpoint"]
@@ -37,6 +37,35 @@ class CheckpointInfo:
     def has_attention(self) -> bool:
         """The model reports attention per time slice (KamNet)."""
         return self.meta.get("model") == "kamnet"
+
+    @property
+    def input(self):
+        """The :class:`~kamcore.preprocess.HitMapConfig` a classifier's maps are made with -- the same as
+        :attr:`kamcore.models.Model.input` (its recorded ``hitmap_config``, else the charge centroid on the grid
+        of its network configuration) -- read from the JSON without building the network; None for a generator.
+
+        A display that shows events as this model sees them (time slices, grid, vertex) needs only this:
+        ``kamcore.monitor.display_grid(info.input)``, ``display_event(ev, config=info.input)``.
+        Raises :class:`~kamcore.errors.ModelFileError` naming the JSON when its configuration is damaged.
+        """
+        from types import SimpleNamespace
+
+        from ..nn.cnn import CNNConfig
+        from ..nn.kamnet import KamNetConfig
+        from ..train.inputs import checkpoint_input_config
+
+        cls = {"kamnet": KamNetConfig, "cnn": CNNConfig}.get(self.meta.get("model"))
+        if cls is None:
+            return None
+        where = str(self.path.with_name(self.path.name + ".json"))
+        try:
+            config = cls.from_json(self.meta.get("config") or {})
+        except ModelFileError:
+            raise
+        except Exception as exc:  # ConfigError: bad keys or values
+            raise ModelFileError(f"{where}: invalid {self.meta['model']} configuration ({one_line(exc)})") from None
+        # checkpoint_input_config reads only the network's configuration (its grid), not its weights
+        return checkpoint_input_config(SimpleNamespace(config=config), self.meta, where)
 
 
 def find_checkpoint(name_or_path: str | os.PathLike) -> Path:
