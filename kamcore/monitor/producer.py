@@ -2,9 +2,8 @@
 
 For every :class:`~kamcore.monitor.feeds.FeedBatch`:
 
-1. hit maps, made as the model's checkpoint records (:meth:`kamcore.models.Model.predict`), are scored by the classifier
-   (:func:`kamcore.train.predict`: score ``(N,)``, attention ``(N, T)`` for
-   KamNet);
+1. the events are scored by the classifier on hit maps made as its checkpoint records
+   (:meth:`kamcore.models.Model.predict`: score ``(N,)``, attention ``(N, T)`` for KamNet);
 2. the events, proper times, scores and attention are appended to the
    :class:`~kamcore.monitor.store.LiveStore`; the first batch of a run
    replaces whatever events of that run the store holds (``replace_runs``);
