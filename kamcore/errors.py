@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "ScoreError",
     "KamcoreWarning",
+    "RateWarning",
     "one_line",
 ]
 
@@ -72,6 +73,10 @@ class ScoreError(KamcoreError, ValueError):
 
 class KamcoreWarning(UserWarning):
     """Base class of the warnings kamcore emits."""
+
+
+class RateWarning(KamcoreWarning):
+    """A run's event rate is far from the rate its fit's yield constraints assume (the fit is biased)."""
 
 
 def one_line(exc: BaseException | str, limit: int | None = 300) -> str:

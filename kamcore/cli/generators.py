@@ -72,36 +72,37 @@ def parse_arch(items: list[str]) -> dict:
 
 
 def build_generator(kind: str, preset: str, overrides: dict | None = None):
-    from ..nn.vae import PointNetVAE, VAEConfig
-    from ..nn.wgan import GANConfig, PointCloudWGAN
+    """:func:`kamcore.models.build_generator`; a bad setting's error names ``--arch``."""
+    from ..models import build_generator as build
+    from ..nn.vae import VAEConfig
+    from ..nn.wgan import GANConfig
 
-    cls, build = (VAEConfig, PointNetVAE) if kind == "vae" else (GANConfig, PointCloudWGAN)
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(cls.param) - {"name"})
-    if unknown or "name" in overrides:
-        raise ConfigError(f"--arch: unknown {kind} setting(s) {unknown or ['name']}; known: "
-                          f"{sorted(k for k in cls.param if k != 'name')}")
+    cls = VAEConfig if kind == "vae" else GANConfig
     if preset not in cls.PRESETS:
         cls.from_preset(preset)  # the one-line "unknown preset" ConfigError
     try:
-        return build(cls.from_preset(preset, **overrides))
-    except (ValueError, TypeError) as exc:  # a bad --arch value (ConfigError included)
+        return build(kind, preset, overrides)
+    except ConfigError as exc:
         raise ConfigError(f"--arch: {one_line(exc, None)}") from None
 
 
 def resolve_checkpoint(path: str) -> Path:
     """``path``, or the shipped checkpoint of that name in ``assets/`` (e.g. ``vae_xe136``):
-    :func:`kamcore._assets.find_asset` with the checkpoint's ``.json``."""
-    from .._assets import find_asset
+    :func:`kamcore.models.find_checkpoint`."""
+    from ..models import find_checkpoint
 
-    return find_asset(path, ".json")
+    return find_checkpoint(path)
 
 
 def load_generator(path: str, device: str = "cpu"):
-    from ..train import load_model
+    """``(module, meta)`` of the event generator ``path`` (a checkpoint or a shipped name), for the commands
+    that train, calibrate and sample it; a checkpoint of another kind gets the one-line "expected an event
+    generator" :class:`~kamcore.errors.ModelFileError`."""
+    from ..models.generator import load_generator as load
 
-    return load_model(resolve_checkpoint(path), device=torch_device(device), kinds=GENERATOR_KINDS,
-                      expected=f"an event generator ({' or '.join(GENERATOR_KINDS)})")
+    gen = load(path, device=torch_device(device), kinds=GENERATOR_KINDS,
+               expected=f"an event generator ({' or '.join(GENERATOR_KINDS)})")
+    return gen.module, gen.meta
 
 
 def set_threads(n: int) -> None:

@@ -4,6 +4,8 @@ Each sub-command lives in a module of this package and registers itself in
 :data:`~kamcore.cli.registry.COMMANDS` (name -> ``(add_arguments, run)``).  Any
 :class:`~kamcore.errors.KamcoreError` (and argument errors) ends with exit status
 2 and one line on stderr; nothing shows a traceback unless ``KAMCORE_DEBUG=1``.
+kamcore's own warnings (:class:`~kamcore.errors.KamcoreWarning`, e.g. a run far from the rates of
+its fit's constraints) are one ``kamcore: warning: ...`` line each.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
-from ..errors import KamcoreError, one_line
+from ..errors import KamcoreError, KamcoreWarning, one_line
 from . import (  # noqa: F401
     events_cmds,
     gen_cmds,
@@ -36,6 +39,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D102 - argparse hook
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """kamcore's own warnings as one line on stderr, like its errors; others as Python prints them."""
+    if issubclass(category, KamcoreWarning):
+        print(f"kamcore: warning: {one_line(message, None)}", file=sys.stderr if file is None else file)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             parser.print_help()
             return 0
-        return int(COMMANDS[args.command][2](args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(COMMANDS[args.command][2](args) or 0)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

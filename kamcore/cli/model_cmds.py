@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .generators import resolve_checkpoint
 from .params import add_param_options, check_output_file, config_from_args
 from .registry import command
 
@@ -153,8 +152,8 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 def _evaluate(args) -> int:
     from ..geometry import default_pmt_table
     from ..io import atomic_output
-    from ..train import hitmap_set, input_config, load_model
-    from ..train.checkpoint import CLASSIFIER_KINDS
+    from ..models import load_model
+    from ..train import hitmap_set
     from ..train.evaluate import evaluate_by_source, hitmap_sets, simulate_heldout
 
     if args.out:
@@ -179,8 +178,8 @@ def _evaluate(args) -> int:
                                                    "events_per_source": args.simulate}, "models": {}}
     sets: dict[str, tuple] = {}  # one set of maps per preprocessing (models may read different ones)
     for path in args.models:
-        model, meta = load_model(resolve_checkpoint(path), kinds=CLASSIFIER_KINDS)
-        config = input_config(model)
+        loaded = load_model(path)
+        model, meta, config = loaded.module, loaded.meta, loaded.input
         key = config.to_json()
         if key not in sets:
             sets[key] = (hitmap_set(sig_ev, 1.0, pmts, config), hitmap_sets(evs, pmts, config))

@@ -62,6 +62,7 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
 def _monitor(args) -> int:
     from ..catalog import Catalog
     from ..fit import FlagConfig, Templates
+    from ..models import load_model
     from ..monitor import LiveStore, MonitorConfig, run_monitor
 
     cfg = config_from_args(MonitorConfig, args).validate()
@@ -72,6 +73,8 @@ def _monitor(args) -> int:
     if args.history_runs < 0:
         raise ConfigError(f"--history-runs must be >= 0, got {args.history_runs}")
     templates = Templates.load(args.templates)
+    model = load_model(args.model)  # shipped names too; loaded once, checked against the templates' file here
+    templates.check_model(model, args.templates)
     fit_cfg = templates.fit_config(**({"min_events": args.min_events} if args.min_events is not None else {}))
     cat = Catalog(args.catalog)
     with LiveStore(args.store, max_events=cfg.store_events, writable=True) as store:
@@ -79,7 +82,7 @@ def _monitor(args) -> int:
             print(f"kamcore monitor: {prod.feed!r} -> {store.path} (seq {store.seq}), catalog {cat.url}",
                   file=sys.stderr)
 
-        stats = run_monitor(cfg, store, cat, args.model, templates, history_runs=args.history_runs,
+        stats = run_monitor(cfg, store, cat, model, templates, history_runs=args.history_runs,
                             status_path=args.status_file, parent_pid=args.parent_pid, max_runs=args.max_runs,
                             duration_s=args.duration, started=started, runs_dir=args.runs_dir, fit_config=fit_cfg,
                             flag_config=config_from_args(FlagConfig, args), command="kamcore " + shlex.join(args.argv))

@@ -92,11 +92,10 @@ def _templates_args(p: argparse.ArgumentParser) -> None:
 
 
 def _templates(args) -> int:
-    from ..fit import FitConfig, Templates, model_identity, score_edges
+    from ..fit import FitConfig, Templates, score_edges
     from ..geometry import default_pmt_table
+    from ..models import load_model
     from ..runs import RunSimConfig, simulate_selected
-    from ..train import load_model, score_events
-    from ..train.checkpoint import CLASSIFIER_KINDS
 
     if args.events < 1:
         raise ConfigError(f"--events must be >= 1, got {args.events}")
@@ -104,19 +103,21 @@ def _templates(args) -> int:
                                                          score_max=args.score_max))
     edges = score_edges(cfg)
     comps = args.components or list(cfg.components)
-    model, meta = load_model(args.model, kinds=CLASSIFIER_KINDS)
-    ident = model_identity(args.model, meta)
+    model = load_model(args.model)
+    ident = dict(model.identity)
     pmts = default_pmt_table()
     sel = RunSimConfig()
     scores = {}
     for k, comp in enumerate(comps):
         ev = simulate_selected(comp, args.events, (args.seed, k), sel, pmts=pmts)
-        scores[comp], _ = score_events(model, ev, pmts)
+        scores[comp], _ = model.predict(ev, pmts=pmts)
         log.info("%s: %d events scored, mean %.3f", comp, len(ev), scores[comp].mean())
     t = Templates.from_scores(scores, edges, model=ident, meta={
         "events_per_component": args.events, "seed": args.seed, "command": _cmd(args),
         "selection": {"energy_mev": [sel.energy_min_mev, sel.energy_max_mev],
-                      "max_reconstructed_radius_cm": sel.max_radius_cm}})
+                      "max_reconstructed_radius_cm": sel.max_radius_cm},
+        # the rates runs fitted with these templates are assumed to have (Templates.rates_per_hour)
+        "rates_per_hour": {k: round(v, 4) for k, v in sel.expected_rates_per_hour().items()}})
     t.save(args.out)
     print(f"{args.out}: templates {t.digest} of {len(comps)} components x {args.events} events, "
           f"{t.n_bins} bins, model {ident['name']}@{ident['digest']}")
@@ -223,7 +224,7 @@ def _incomplete(path: Path) -> str | None:
 
 
 def _fit(args) -> int:
-    from ..fit import FlagConfig, Templates, model_identity, run_range
+    from ..fit import FlagConfig, Templates, run_range
     from ..monitor import close_run, flag_stored_sequence, mark_bad_file
     from ..runs import find_run_files, load_run_scores, score_run_file
 
@@ -241,17 +242,14 @@ def _fit(args) -> int:
         over["constraints"] = dict(_parse_constraint(c) for c in args.constraint)
     fit_cfg = templates.fit_config(**over)
     flag_cfg = config_from_args(FlagConfig, args)
-    model = meta = None
+    model = None
     ident = templates.model
     if args.model:
-        from ..train import load_model
-        from ..train.checkpoint import CLASSIFIER_KINDS
+        from ..models import load_model
 
-        model, meta = load_model(args.model, kinds=CLASSIFIER_KINDS)
-        ident = model_identity(args.model, meta)
-        if ident["digest"] != templates.model["digest"]:
-            raise ConfigError(f"{args.templates}: templates were made with model {templates.model['name']}@"
-                              f"{templates.model['digest']}, --model {args.model} is {ident['name']}@{ident['digest']}")
+        model = load_model(args.model)
+        templates.check_model(model, args.templates)
+        ident = dict(model.identity)
     files = find_run_files(args.dir)
     if not files:
         raise ConfigError(f"{args.dir}: no run files (*.parquet, *.root)")
@@ -268,7 +266,7 @@ def _fit(args) -> int:
                 if model is None:
                     raise ConfigError(f"{path}: no up-to-date score file of model {ident['name']}@"
                                       f"{ident['digest']}; run 'kamcore runs score' or give --model to score it")
-                score_run_file(path, args.model, model=model, meta=meta, ident=ident)
+                score_run_file(path, model)
                 n_scored += 1
                 sc = load_run_scores(path, ident["digest"])
             info = sc["meta"]["run_info"]

@@ -220,6 +220,7 @@ def fit_histogram(counts: np.ndarray, templates: Templates, config: FitConfig | 
     if config.constraints and (livetime_s is None or not np.isfinite(livetime_s) or livetime_s <= 0):
         raise ConfigError(f"run {run}: FitConfig.constraints {sorted(config.constraints)} need the run's live time, "
                           f"got {livetime_s!r}")
+    templates.check_rate(n, livetime_s, config, run=run)  # RateWarning: constraints of another rate
     t0 = time.perf_counter()
     tpl = [templates.counts[c] for c in comps]
     cost = Template(counts, templates.edges, tpl, name=comps, method=config.method)

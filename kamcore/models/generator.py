@@ -21,7 +21,7 @@ from ..events import Events
 from ..geometry import PMTTable, default_pmt_table
 from .identity import model_identity
 
-__all__ = ["GENERATOR_KINDS", "Generator", "load_generator", "generate_events"]
+__all__ = ["GENERATOR_KINDS", "Generator", "load_generator", "build_generator", "generate_events"]
 
 #: the generator kinds a checkpoint may hold
 GENERATOR_KINDS = ("vae", "gan")
@@ -55,16 +55,49 @@ class Generator:
 
 
 def load_generator(name_or_path: str | os.PathLike, *, kinds: tuple[str, ...] = GENERATOR_KINDS,
-                   device: str = "cpu") -> Generator:
+                   device: str = "cpu", expected: str | None = None) -> Generator:
     """The generator at ``name_or_path`` (``PREFIX``, ``PREFIX.json``, ``PREFIX.safetensors``) or the
     shipped one of that name, of one of ``kinds``; one-line :class:`~kamcore.errors.ModelFileError` when it
-    is missing or cannot be loaded."""
-    from ..train.checkpoint import load_model as load_checkpoint
-    from .info import checkpoint_info
+    is missing or cannot be loaded.
 
-    info = checkpoint_info(name_or_path, what=" or ".join(k.upper() for k in kinds))
-    module, meta = load_checkpoint(info.path, device=device, kinds=tuple(kinds))
-    return Generator(module, meta, info.path.with_name(info.path.name + ".safetensors"))
+    ``expected`` (the command line's wording): a missing checkpoint is reported by the checkpoint loader
+    ("model configuration not found") and a checkpoint of another kind as "is a KIND checkpoint; expected
+    ``expected``"; without it, a missing one is "KINDS checkpoint not found" (:func:`checkpoint_info`).
+    """
+    from ..train.checkpoint import checkpoint_paths
+    from ..train.checkpoint import load_model as load_checkpoint
+    from .info import checkpoint_info, find_checkpoint
+
+    if expected is None:
+        path = checkpoint_info(name_or_path, what=" or ".join(k.upper() for k in kinds)).path
+    else:
+        path = find_checkpoint(name_or_path)
+    module, meta = load_checkpoint(path, device=device, kinds=tuple(kinds), expected=expected)
+    return Generator(module, meta, checkpoint_paths(path)[0])
+
+
+def build_generator(kind: str, preset: str, overrides: dict | None = None):
+    """A fresh, untrained ``kind`` (``"vae"`` or ``"gan"``) network of preset ``preset`` with the settings
+    ``overrides`` (``VAEConfig`` / ``GANConfig`` parameter -> value) applied.
+
+    An unknown kind, preset or setting, or a bad value, raises a one-line :class:`~kamcore.errors.ConfigError`.
+    """
+    from ..nn.vae import PointNetVAE, VAEConfig
+    from ..nn.wgan import GANConfig, PointCloudWGAN
+
+    if kind not in GENERATOR_KINDS:
+        raise ConfigError(f"generator kind must be one of {list(GENERATOR_KINDS)}, got {kind!r}")
+    cls, build = (VAEConfig, PointNetVAE) if kind == "vae" else (GANConfig, PointCloudWGAN)
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(cls.param) - {"name"})
+    if unknown or "name" in overrides:
+        raise ConfigError(f"unknown {kind} setting(s) {unknown or ['name']}; known: "
+                          f"{sorted(k for k in cls.param if k != 'name')}")
+    config = cls.from_preset(preset)  # an unknown preset: its one-line ConfigError
+    try:
+        return build(cls.from_preset(preset, **overrides)) if overrides else build(config)
+    except (ValueError, TypeError) as exc:  # a bad value (ConfigError included)
+        raise ConfigError(f"{kind} settings {overrides}: {' '.join(str(exc).split())}") from None
 
 
 def generate_events(model: torch.nn.Module, n: int, seed: int = 0, pmts: PMTTable | None = None,

@@ -109,16 +109,27 @@ class Model:
         """KamNet reports attention per time slice; the CNN does not."""
         return hasattr(self.module, "forward_with_attention")
 
+    def predict(self, events, *, pmts=None, batch_size: int = 64, device: str = "auto"
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores ``(N,) float32`` in [0, 1] and attention ``(N, T) float32`` (None for the CNN) of ``events``
+        (:class:`kamcore.Events`, ``N`` events; none gives empty scores), maps made as the model was trained
+        (:attr:`input`) with ``pmts`` (default: the shipped PMT table).  :meth:`score` wraps them with the
+        event ids, run timing and identity."""
+        from ..train.inputs import score_events
+
+        if len(events) == 0:
+            return np.zeros(0, np.float32), None
+        return score_events(self.module, events, pmts, batch_size=batch_size, device=device)
+
     def score(self, events, *, pmts=None, batch_size: int = 64, device: str = "auto") -> Scores:
         """:class:`Scores` of ``events`` (:class:`kamcore.Events`), maps made as the model was trained."""
         from ..runs.files import run_info
-        from ..train.inputs import score_events
 
         try:
             info = run_info(events) if len(events) else None
         except EventDataError:
             info = None  # events of several runs: scores without one run's timing
-        score, attention = score_events(self.module, events, pmts, batch_size=batch_size, device=device)
+        score, attention = self.predict(events, pmts=pmts, batch_size=batch_size, device=device)
         return Scores(score=score, attention=attention, run=np.asarray(events.run), event_id=np.asarray(events.event_id),
                       source=np.asarray(events.source).astype(str), energy_mev=np.asarray(events.energy_mev, np.float32),
                       run_info=info, identity=dict(self.identity))
@@ -130,11 +141,11 @@ class Model:
 def load_model(name_or_path: str | os.PathLike, *, device: str = "cpu") -> Model:
     """The classifier at ``name_or_path`` (``PREFIX``, ``PREFIX.json``, ``PREFIX.safetensors``) or the
     shipped one of that name; one-line :class:`~kamcore.errors.ModelFileError` when it cannot be loaded."""
-    from .._assets import find_asset
     from ..train.checkpoint import CLASSIFIER_KINDS, checkpoint_paths
     from ..train.checkpoint import load_model as load_checkpoint
+    from .info import find_checkpoint
 
-    path = find_asset(name_or_path, ".json")
+    path = find_checkpoint(name_or_path)
     module, meta = load_checkpoint(path, device=device, kinds=CLASSIFIER_KINDS)
     weights, _ = checkpoint_paths(path)
     return Model(module, meta, weights)

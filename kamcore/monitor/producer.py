@@ -2,9 +2,8 @@
 
 For every :class:`~kamcore.monitor.feeds.FeedBatch`:
 
-1. hit maps, made as the model's checkpoint records (:func:`kamcore.train.score_events`), are scored by the classifier
-   (:func:`kamcore.train.predict`: score ``(N,)``, attention ``(N, T)`` for
-   KamNet);
+1. the events are scored by the classifier on hit maps made as its checkpoint records
+   (:meth:`kamcore.models.Model.predict`: score ``(N,)``, attention ``(N, T)`` for KamNet);
 2. the events, proper times, scores and attention are appended to the
    :class:`~kamcore.monitor.store.LiveStore`; the first batch of a run
    replaces whatever events of that run the store holds (``replace_runs``);
@@ -154,8 +153,9 @@ class Producer:
     store : LiveStore
         Opened ``writable=True``.
     catalog : kamcore.catalog.Catalog
-    model_path : str or os.PathLike
-        Classifier checkpoint; must be the model the templates were made with.
+    model : str, os.PathLike or kamcore.models.Model
+        Classifier checkpoint (a path or a shipped name, :func:`kamcore.models.load_model`) or the model
+        already loaded; must be the model the templates were made with (:meth:`Templates.check_model`).
     templates : kamcore.fit.Templates
     runs_dir : str or os.PathLike
         Where the simulated feed's run files and score files go.
@@ -168,22 +168,18 @@ class Producer:
     device : str
     """
 
-    def __init__(self, feed, store: LiveStore, catalog, model_path, templates, *, runs_dir=None, fit_config=None,
+    def __init__(self, feed, store: LiveStore, catalog, model, templates, *, runs_dir=None, fit_config=None,
                  flag_config=None, command: str | None = None, device: str = "cpu"):
-        from ..fit import FlagConfig, model_identity
+        from ..fit import FlagConfig
         from ..geometry import default_pmt_table
-        from ..train import load_model
-        from ..train.checkpoint import CLASSIFIER_KINDS
+        from ..models import Model, load_model
 
         if not store.writable:
             raise ConfigError(f"{store}: the producer needs the store opened writable=True")
         self.feed, self.store, self.catalog, self.templates = feed, store, catalog, templates
-        self.model, meta = load_model(model_path, device=device, kinds=CLASSIFIER_KINDS)
-        self.ident = model_identity(model_path, meta)
-        if self.ident["digest"] != templates.model["digest"]:
-            raise ConfigError(f"templates were made with model {templates.model['name']}@"
-                              f"{templates.model['digest']}, the model {model_path} is "
-                              f"{self.ident['name']}@{self.ident['digest']}")
+        self.model = model if isinstance(model, Model) else load_model(model, device=device)
+        templates.check_model(self.model)
+        self.ident = dict(self.model.identity)
         self.runs_dir = Path(runs_dir) if runs_dir is not None else store.path.with_name(store.path.name + ".runs")
         self.fit_config = fit_config or templates.fit_config()
         if hasattr(feed, "fit_config"):  # a simulated feed knows its runs' rates (SimulatedFeed.fit_config)
@@ -207,11 +203,7 @@ class Producer:
     # ------------------------------------------------------------ one batch
     def score(self, events):
         """Scores ``(N,) float32`` and attention ``(N, T) float32`` or None of ``events``."""
-        from ..train import score_events
-
-        if len(events) == 0:
-            return np.zeros(0, np.float32), None
-        return score_events(self.model, events, self.pmts, device=self.device)
+        return self.model.predict(events, pmts=self.pmts, device=self.device)
 
     def handle(self, batch: FeedBatch, stats: ProducerStats) -> None:
         """Score, store and (when it closes a run) close one batch."""

@@ -86,7 +86,8 @@ def run_monitor(config: MonitorConfig, store, catalog, model_path, templates, *,
     config : MonitorConfig (validated)
     store : LiveStore opened ``writable=True``
     catalog : kamcore.catalog.Catalog
-    model_path, templates : the classifier checkpoint and its :class:`~kamcore.fit.Templates`
+    model_path, templates : the classifier (checkpoint path, shipped name or a loaded
+        :class:`kamcore.models.Model`; loaded once for the whole session) and its :class:`~kamcore.fit.Templates`
     history_runs : simulated feed: runs replayed at full speed first (when the catalog has no fit of this
         model and these templates)
     status_path : the status file to keep (None: none)
@@ -96,7 +97,7 @@ def run_monitor(config: MonitorConfig, store, catalog, model_path, templates, *,
     producer_kw : passed to :class:`~kamcore.monitor.Producer` (``runs_dir``, ``fit_config``, ``flag_config``,
         ``command``, ``device``)
     """
-    from ..models import model_identity
+    from ..models import Model, load_model
     from .producer import Producer, ProducerStats, make_feed
     from .feeds import SimulatedFeed
 
@@ -108,12 +109,14 @@ def run_monitor(config: MonitorConfig, store, catalog, model_path, templates, *,
     if parent_pid:
         follow_parent(int(parent_pid), lambda: [p.stop("parent gone") for p in current])
     status("producer starting", "starting")
+    model = model_path if isinstance(model_path, Model) else load_model(model_path,
+                                                                        device=producer_kw.get("device", "cpu"))
+    templates.check_model(model)  # before any history or feed starts
     total = ProducerStats()
     values = {k: v for k, v in config.param.values().items() if k != "name"}
     command = producer_kw.pop("command", None)
     if history_runs and config.feed == "sim":
-        ident = model_identity(model_path)
-        fitted = catalog.list_runs(model_digest=ident["digest"], template_digest=templates.digest)
+        fitted = catalog.list_runs(model_digest=model.identity["digest"], template_digest=templates.digest)
         if not any(r["fit"] for r in fitted):
             first = max((r["run"] for r in catalog.list_runs()), default=config.first_run - 1) + 1
             # the history ran before now: its runs end a run's length before this moment, back to back
@@ -122,7 +125,7 @@ def run_monitor(config: MonitorConfig, store, catalog, model_path, templates, *,
                                                   "batch_events": config.run_length, "realtime": False,
                                                   "start_ns": time.time_ns() - span_ns}))
             status(f"replaying {history_runs} runs of history", "history")
-            prod = Producer(hist, store, catalog, model_path, templates,
+            prod = Producer(hist, store, catalog, model, templates,
                             command=None if command is None else f"{command} (history)", **producer_kw)
             current.append(prod)
             if started is not None:
@@ -136,7 +139,7 @@ def run_monitor(config: MonitorConfig, store, catalog, model_path, templates, *,
     feed = make_feed(MonitorConfig(**values), catalog)
     status(f"live simulated feed, {config.rate_hz:g} Hz" if config.feed == "sim" else f"following {config.feed}",
            "live")
-    prod = Producer(feed, store, catalog, model_path, templates, command=command, **producer_kw)
+    prod = Producer(feed, store, catalog, model, templates, command=command, **producer_kw)
     current.append(prod)
     if started is not None:
         started(prod)

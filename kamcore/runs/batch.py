@@ -94,7 +94,7 @@ class BatchScore:
     runs : tuple of RunScore
         One per run file, in the order given.
     model : dict
-        ``{"name", "kind", "digest"}`` of the model (:func:`kamcore.fit.model_identity`).
+        ``{"name", "kind", "digest"}`` of the model (:attr:`kamcore.models.Model.identity`).
     where : str
         Where it ran, e.g. ``"serial (1 torch thread)"``,
         ``"local cluster of 2 worker process(es) x 1 thread"``.
@@ -151,13 +151,13 @@ def default_workers(n_runs: int) -> int:
 
 
 # ------------------------------------------------------------------ one run (serial and on workers)
-def _score_one(run_file: Path, model_path: Path, model, meta: dict, ident: dict, rescore: bool) -> RunScore:
+def _score_one(run_file: Path, model, rescore: bool) -> RunScore:
     if not rescore:
-        sc = load_run_scores(run_file, ident["digest"])
+        sc = load_run_scores(run_file, model.identity["digest"])
         if sc is not None:
             return RunScore(run_file, "current", int(len(sc["score"])))
     try:
-        _, n = _score_run(run_file, model_path, model=model, meta=meta, ident=ident)
+        _, n = _score_run(run_file, model)
     except KamcoreError as exc:
         return RunScore(run_file, "bad", 0, one_line(exc, None))
     return RunScore(run_file, "scored", int(n))
@@ -165,33 +165,29 @@ def _score_one(run_file: Path, model_path: Path, model, meta: dict, ident: dict,
 
 @functools.lru_cache(maxsize=2)
 def _worker_model(model_path: str, digest: str):
-    """``(model, meta, ident)`` of the checkpoint, loaded once per worker process and (path, digest).
+    """The :class:`kamcore.models.Model` of the checkpoint, loaded once per worker process and (path, digest).
 
     Raises :class:`~kamcore.errors.ModelFileError` when the worker's copy of the
     checkpoint is not the one the client saw (another digest).
     """
     from ..errors import ModelFileError
-    from ..fit import model_identity
-    from ..train import load_model
-    from ..train.checkpoint import CLASSIFIER_KINDS
+    from ..models import load_model
 
-    model, meta = load_model(model_path, kinds=CLASSIFIER_KINDS)
-    ident = model_identity(model_path, meta)
-    if ident["digest"] != digest:
-        raise ModelFileError(f"{model_path}: the worker reads weights {ident['digest']}, the client {digest} "
+    model = load_model(model_path)
+    if model.identity["digest"] != digest:
+        raise ModelFileError(f"{model_path}: the worker reads weights {model.identity['digest']}, the client {digest} "
                              "(workers must see the same model file)")
-    return model, meta, ident
+    return model
 
 
 def _warm_up(model, run_file: Path, n_events: int = 64) -> None:
     """Score the first ``n_events`` of ``run_file`` without writing (imports, caches, first calls); errors ignored."""
     from ..geometry import default_pmt_table
     from ..io import open_events
-    from ..train import score_events
 
     try:
         events = open_events(run_file)
-        score_events(model, events.take(slice(0, n_events)), default_pmt_table(), device="cpu")
+        model.predict(events.take(slice(0, n_events)), pmts=default_pmt_table(), device="cpu")
     except KamcoreError:
         pass  # the run reports its own error when it is scored
 
@@ -201,8 +197,7 @@ def _warm_task(model_path: str, digest: str, threads: int, run_file: str) -> int
     import torch
 
     torch.set_num_threads(threads)
-    model, _, _ = _worker_model(model_path, digest)
-    _warm_up(model, Path(run_file))
+    _warm_up(_worker_model(model_path, digest), Path(run_file))
     return torch.get_num_threads()
 
 
@@ -211,8 +206,7 @@ def _score_task(run_file: str, model_path: str, digest: str, threads: int, resco
     import torch
 
     torch.set_num_threads(threads)
-    model, meta, ident = _worker_model(model_path, digest)
-    return _score_one(Path(run_file), Path(model_path), model, meta, ident, rescore)
+    return _score_one(Path(run_file), _worker_model(model_path, digest), rescore)
 
 
 @contextlib.contextmanager
@@ -298,23 +292,23 @@ def _score_distributed(files, model_path: Path, ident: dict, *, scheduler, worke
     return BatchScore(tuple(results), ident, where, n_workers, seconds, startup)
 
 
-def _score_serial(files, model_path: Path, model, meta, ident: dict, *, threads, rescore, progress,
-                  t_start: float) -> BatchScore:
+def _score_serial(files, model, *, threads, rescore, progress, t_start: float) -> BatchScore:
     results = []
     with _torch_threads(threads):
         if files:
             _warm_up(model, files[0])
         t0 = time.perf_counter()
         for f in files:
-            results.append(_score_one(f, model_path, model, meta, ident, rescore))
+            results.append(_score_one(f, model, rescore))
             if progress is not None:
                 progress(results[-1])
         seconds = time.perf_counter() - t0
     plural = "s" if threads > 1 else ""
-    return BatchScore(tuple(results), ident, f"serial ({threads} torch thread{plural})", 0, seconds, t0 - t_start)
+    return BatchScore(tuple(results), dict(model.identity), f"serial ({threads} torch thread{plural})", 0, seconds,
+                      t0 - t_start)
 
 
-def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.PathLike, *, workers: int | None = None,
+def score_runs(run_files: Iterable[str | os.PathLike], model, *, workers: int | None = None,
                scheduler: str | None = None, threads_per_worker: int = 1, rescore: bool = False,
                connect_timeout_s: float = 10.0, progress: Callable[[RunScore], None] | None = None) -> BatchScore:
     """Write the score file of every run file, serially or on a Dask cluster (see the module docstring).
@@ -323,8 +317,9 @@ def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.Path
     ----------
     run_files : iterable of path
         Run files (:func:`kamcore.runs.find_run_files` of a directory).
-    model_path : path
-        Classifier checkpoint (``.safetensors`` + ``.json``, :func:`kamcore.train.load_model`).
+    model : path, shipped name or kamcore.models.Model
+        Classifier checkpoint (``.safetensors`` + ``.json``) or a shipped name such as ``cnn_bi214``
+        (:func:`kamcore.models.load_model`), or the model already loaded.
     workers : int, optional
         Worker processes of the local cluster; 0 = serial in this process.
         Default: :func:`default_workers`.  Not with ``scheduler``.
@@ -355,9 +350,7 @@ def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.Path
     MissingDependencyError
         Dask is not installed (only when not serial).
     """
-    from ..fit import model_identity
-    from ..train import load_model
-    from ..train.checkpoint import CLASSIFIER_KINDS
+    from .scoring import _loaded
 
     files = [Path(f).resolve() for f in run_files]
     if threads_per_worker < 1:
@@ -367,13 +360,13 @@ def score_runs(run_files: Iterable[str | os.PathLike], model_path: str | os.Path
     if scheduler is not None and workers is not None:
         raise ConfigError(f"workers={workers} applies to a local cluster; the scheduler {scheduler} has its own "
                           "workers (give one of the two)")
-    model_path = Path(model_path).resolve()
     t_start = time.perf_counter()
-    model, meta = load_model(model_path, kinds=CLASSIFIER_KINDS)  # a bad checkpoint fails here, before any cluster starts
-    ident = model_identity(model_path, meta)
+    model = _loaded(model)  # a bad checkpoint fails here, before any cluster starts
     if workers == 0:
-        return _score_serial(files, model_path, model, meta, ident, threads=threads_per_worker, rescore=rescore,
-                             progress=progress, t_start=t_start)
+        return _score_serial(files, model, threads=threads_per_worker, rescore=rescore, progress=progress,
+                             t_start=t_start)
+    # workers load the weights file the client found (a shipped name resolved here), by its absolute path
+    model_path, ident = model.path.resolve(), dict(model.identity)
     del model
     if not files:
         return BatchScore((), ident, "nowhere (no run files)", 0, 0.0)

@@ -1,9 +1,9 @@
 """Scoring run files with a classifier: one score file next to each run.
 
 :func:`score_run_file` reads a run, builds its hit maps, scores every event
-with :func:`kamcore.train.score_events` (maps made the model's way) and writes ``<stem>.scores.parquet``
+with :meth:`kamcore.models.Model.predict` (maps made the model's way) and writes ``<stem>.scores.parquet``
 (:func:`write_run_scores`, :func:`kamcore.io.write_scores`) whose metadata
-records the model identity (:func:`kamcore.fit.model_identity`), the digest of
+records the model identity (:attr:`kamcore.models.Model.identity`), the digest of
 the run file's bytes (:func:`kamcore.runs.run_file_digest`) and the run's number
 and times.  A score file is up to date, and reused, only when it was made by the
 same model (same weights digest) from the same run file (same run digest), see
@@ -40,7 +40,7 @@ def write_run_scores(run_file: str | os.PathLike, events, scores: np.ndarray, at
     attention : (N, T) float32 or None
         Attention per time slice (KamNet), None for the CNN.
     ident : dict
-        ``{"name", "kind", "digest"}`` of the model (:func:`kamcore.fit.model_identity`).
+        ``{"name", "kind", "digest"}`` of the model (:attr:`kamcore.models.Model.identity`).
     """
     from ..io import write_scores
 
@@ -52,32 +52,32 @@ def write_run_scores(run_file: str | os.PathLike, events, scores: np.ndarray, at
                               "run_digest": run_file_digest(run_file), "n_events": int(len(events))})
 
 
-def _score_run(run_file, model_path, *, model=None, meta: dict | None = None, ident: dict | None = None,
-               device: str = "cpu") -> tuple[Path, int]:
+def _loaded(model, device: str = "cpu"):
+    """``model`` when it is a loaded :class:`kamcore.models.Model`, else the model of that name or path."""
+    from ..models import Model, load_model
+
+    return model if isinstance(model, Model) else load_model(model, device=device)
+
+
+def _score_run(run_file, model, *, device: str = "cpu") -> tuple[Path, int]:
     """:func:`score_run_file`, also returning the number of events scored."""
-    from ..fit import model_identity
     from ..geometry import default_pmt_table
     from ..io import open_events
-    from ..train import load_model, score_events
-    from ..train.checkpoint import CLASSIFIER_KINDS
 
-    if model is None:
-        model, meta = load_model(model_path, device=device, kinds=CLASSIFIER_KINDS)
-    ident = ident or model_identity(model_path, meta)
+    model = _loaded(model, device)
     events = open_events(run_file)
     run_info(events, str(run_file))  # a run file must hold one run: fail before scoring
-    scores, att = score_events(model, events, default_pmt_table(), device=device)
-    return write_run_scores(run_file, events, scores, att, ident), len(events)
+    scores, att = model.predict(events, pmts=default_pmt_table(), device=device)
+    return write_run_scores(run_file, events, scores, att, model.identity), len(events)
 
 
-def score_run_file(run_file: str | os.PathLike, model_path: str | os.PathLike, *, model=None, meta: dict | None = None,
-                   ident: dict | None = None, device: str = "cpu") -> Path:
+def score_run_file(run_file: str | os.PathLike, model, *, device: str = "cpu") -> Path:
     """Score the events of ``run_file`` and write its score file; returns the score file's path.
 
-    ``model``/``meta``/``ident`` may be passed when the caller has already loaded
-    the checkpoint (serial loops); otherwise it is loaded from ``model_path``.
+    ``model`` is a loaded :class:`kamcore.models.Model` (serial loops load it once) or a checkpoint
+    path or shipped name (:func:`kamcore.models.load_model`).
     """
-    return _score_run(run_file, model_path, model=model, meta=meta, ident=ident, device=device)[0]
+    return _score_run(run_file, model, device=device)[0]
 
 
 def load_run_scores(run_file: str | os.PathLike, model_digest: str) -> dict | None:

@@ -5,7 +5,7 @@
   (pressure map, excited states) can run on a laptop (``tiny``: 4 time slices on an
   8 x 8 map, seconds; ``small``: the ``cpu`` networks with fewer channels on the real
   28 x 38 x 38 maps) or reproduce the paper's networks on a GPU (``paper``).
-* **Checkpoints** are loaded with :func:`kamcore.train.load_model` (shipped names such
+* **Checkpoints** are loaded with :func:`kamcore.models.load_model` (shipped names such
   as ``kamnet_cpu`` are found in ``assets/``); :func:`hitmap_config_for` gives the map
   geometry a loaded model expects.
 * **Results file**: one JSON per study (:func:`write_results`) with the inputs, models,
@@ -85,12 +85,10 @@ def load_checkpoint(name: str):
 
     ``info``: name, kind, preset, sha256 of the weights, validation AUC and the training command.
     """
-    from .._assets import find_asset
-    from ..train import checkpoint_paths, load_model
+    from ..models import load_model
 
-    path = find_asset(name, ".json")
-    model, meta = load_model(path)
-    weights, _ = checkpoint_paths(path)
+    loaded = load_model(name)
+    model, meta, weights = loaded.module, loaded.meta, loaded.path
     tr = meta.get("training") or {}
     info = {"name": weights.with_suffix("").name, "kind": meta.get("model"), "preset": meta.get("preset"),
             "sha256": file_sha256(weights), "val_auc": (meta.get("metrics") or {}).get("val_auc"),

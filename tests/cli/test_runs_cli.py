@@ -14,8 +14,9 @@ from kamcore.io import read_scores
 def setup(copy_tiny_cnn, tmp_path_factory):
     d = tmp_path_factory.mktemp("runs_cli")
     copy_tiny_cnn(d)
-    assert main(["runs", "simulate", "--runs", "3", "--events-per-run", "24", "--seed", "3", "--out", str(d / "runs"),
-                 "--convection", "2:1:3", "--no-progress"]) == 0
+    # 24 events per 5184 s: the rate the templates assume (400 per day), so the fits' constraints hold
+    assert main(["runs", "simulate", "--runs", "3", "--events-per-run", "24", "--run-duration-s", "5184", "--seed", "3",
+                 "--out", str(d / "runs"), "--convection", "2:1:3", "--no-progress"]) == 0
     assert main(["runs", "templates", "--model", str(d / "m"), "--out", str(d / "t.json"), "--events", "40",
                  "--bins", "8"]) == 0
     return d
@@ -35,6 +36,7 @@ def test_fit_scores_fits_flags_and_reports(setup, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "3 run(s) fitted (3 scored), 0 bad file(s)" in out
+    assert err == ""  # the runs are at the rates the templates assume: no RateWarning
     sc = read_scores(setup / "runs" / "run_000001.scores.parquet")
     assert sc["meta"]["model_digest"] and sc["meta"]["run_info"]["run"] == 1
     # second pass reuses the score files and updates the same rows
@@ -209,3 +211,36 @@ def test_score_one_line_errors(setup, tmp_path, capsys, monkeypatch):
     empty.mkdir()
     code = main(["runs", "score", str(empty), "--model", str(setup / "m"), "--workers", "0"])
     assert code == 2 and "no run files" in capsys.readouterr().err
+
+
+def test_templates_and_fit_take_a_shipped_model_name(setup, tmp_path, capsys, monkeypatch):
+    """``--model cnn_cpu`` is the shipped checkpoint (kamcore.models.load_model), from any directory."""
+    from kamcore.models import load_model
+
+    monkeypatch.chdir(tmp_path)  # no cnn_cpu file here: only the shipped one can match
+    out = tmp_path / "t_cnn_cpu.json"
+    code = main(["runs", "templates", "--model", "cnn_cpu", "--out", str(out), "--events", "20",
+                 "--components", "Bi214", "--bins", "4"])
+    text = capsys.readouterr().out
+    assert code == 0 and "model cnn_cpu@" in text
+    doc = json.loads(out.read_text())
+    assert doc["model"] == load_model("cnn_cpu").identity and sum(doc["counts"]["Bi214"]) > 0
+    # the tiny model's templates refuse the shipped model: the one-line check of Templates.check_model
+    code = main(["runs", "fit", str(setup / "runs"), "--model", "cnn_cpu", "--templates", str(setup / "t.json"),
+                 "--catalog", str(tmp_path / "c.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{setup / 't.json'}: templates were made with model m@" in err and "come from cnn_cpu@" in err
+
+
+def test_fit_warns_once_per_run_at_another_rate_than_its_constraints(setup, tmp_path, capsys):
+    """Constraints at 10x the runs' rates: one 'kamcore: warning: run N: ...' line per run, the fit goes on."""
+    ten = [f"{c}:{10 * r}:{rel}" for c, (r, rel) in {"Xe136_2vbb": (9.1667, 0.05), "Solar_nu": (0.8333, 0.1),
+                                                      "C10": (1.6667, 0.2)}.items()]
+    code = main(["runs", "fit", str(setup / "runs"), "--model", str(setup / "m"), "--templates", str(setup / "t.json"),
+                 "--catalog", str(tmp_path / "c.sqlite"), "--min-events", "5", "--constraint", *ten])
+    out, err = capsys.readouterr()
+    assert code == 0 and "3 run(s) fitted" in out, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all(x.startswith("kamcore: warning: run ") for x in lines), err
+    assert all("in 5184 s" in x and "constraints assume 240.0" in x for x in lines), err

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import kamcore
-from kamcore.errors import ConfigError, ModelFileError
+from kamcore.errors import ConfigError, ModelFileError, RateWarning
 from kamcore.fit import Templates
 from kamcore.io import read_scores, write_events
 from kamcore.models import Model, Scores, load_model
@@ -24,12 +24,14 @@ def run_file(tmp_path_factory, pmts):
 def test_three_line_analyst_path_on_a_shipped_model(run_file):
     path, truth = run_file
     scores = kamcore.load_model("cnn_cpu").score(kamcore.open_events(path))
-    fit = kamcore.fit_run(scores, kamcore.load_templates("templates_cnn_cpu.json"))
+    with pytest.warns(RateWarning, match="run 17: .* events in 3600 s"):  # 150/h, the templates assume 16.7/h
+        fit = kamcore.fit_run(scores, kamcore.load_templates("templates_cnn_cpu.json"))
     assert isinstance(scores, Scores) and len(scores) == sum(truth["counts"].values())
     assert scores.livetime_s == 3600.0 and scores.run_info["run"] == 17
     assert fit.run == 17 and fit.status == "ok" and np.isfinite(fit.bkg_fraction)
     # the live time came from the scores: the same numbers without it need it given
-    again = kamcore.fit_run(scores.score, kamcore.load_templates("templates_cnn_cpu.json"), livetime_s=3600.0, run=17)
+    with pytest.warns(RateWarning):
+        again = kamcore.fit_run(scores.score, kamcore.load_templates("templates_cnn_cpu.json"), livetime_s=3600.0, run=17)
     assert again.yields == fit.yields
 
 
@@ -67,3 +69,24 @@ def test_load_model_errors_are_one_line(tmp_path):
     assert "\n" not in str(exc.value) and "nothing" in str(exc.value)
     with pytest.raises(ModelFileError, match="event generator|cnn|kamnet"):
         load_model("vae_xe136")
+
+
+def test_checkpoint_info_knows_the_input_without_building_the_network(tmp_path):
+    """CheckpointInfo.input == Model.input: what a display needs to show events as the model reads them."""
+    import torch
+
+    from kamcore.models import checkpoint_info
+    from kamcore.nn.kamnet import KamNet, KamNetConfig
+    from kamcore.preprocess import HitMapConfig
+    from kamcore.train import save_model
+
+    for name in ("cnn_cpu", "cnn_bi214"):  # the legacy chain, a recorded fitted-vertex chain
+        assert checkpoint_info(name).input.to_dict() == load_model(name).input.to_dict()
+    assert checkpoint_info("cnn_bi214").input.vertex == "fit" and checkpoint_info("cnn_cpu").input.vertex == "centroid"
+    torch.manual_seed(0)
+    recorded = HitMapConfig(n_time_bins=4, bandwidth=4, bin_width_ns=10.5, vertex="fit")
+    save_model(tmp_path / "k", KamNet(KamNetConfig.from_preset("tiny")), "kamnet", preset="tiny",
+               hitmap_config=recorded.to_dict())
+    info = checkpoint_info(tmp_path / "k")
+    assert info.input.to_dict() == load_model(tmp_path / "k").input.to_dict() == recorded.to_dict()
+    assert checkpoint_info("vae_xe136", what="generator").input is None

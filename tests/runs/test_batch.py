@@ -122,3 +122,14 @@ def test_option_scheduler_and_dependency_errors(setup, tmp_path, monkeypatch):
         score_runs(files, setup / "m", workers=2)
     # serial scoring does not need Dask
     assert score_runs(_copy(setup, tmp_path / "s"), setup / "m", workers=0).count("scored") == 3
+
+
+def test_a_shipped_model_name_scores_from_any_directory(setup, tmp_path, monkeypatch):
+    """``score_runs(files, "cnn_cpu")``: the name is resolved in assets/, not against the working directory."""
+    from kamcore.models import load_model
+
+    files = _copy(setup, tmp_path / "s")[:1]
+    monkeypatch.chdir(tmp_path)
+    res = score_runs(files, "cnn_cpu", workers=0)
+    assert res.count("scored") == 1 and res.model == load_model("cnn_cpu").identity
+    assert load_run_scores(files[0], res.model["digest"]) is not None
