@@ -56,7 +56,8 @@ __all__ = ["GENERATOR_KINDS", "add_train_generator_args", "add_train_generator_p
            "resolve_checkpoint"]
 
 #: row labels of the metric table, in the order of the paper's Table 1
-_LABELS = {"time": "hit time", "charge": "charge", "nhit": "NHIT", "total_charge": "total charge"}
+_LABELS = {"time": "hit time", "charge": "charge", "nhit": "NHIT", "total_charge": "total charge",
+           "centroid_r": "centroid R", "centroid_z": "centroid z"}
 
 
 
@@ -333,7 +334,7 @@ def _describe(path: str, events) -> dict:
 
 def _compare(args) -> int:
     from ..io import open_events
-    from ..metrics.generative import QUANTITIES, compare_events, mc_ceiling
+    from ..metrics.generative import ALL_QUANTITIES, compare_events, mc_ceiling
 
     if args.bins < 1:
         raise ConfigError(f"--bins must be >= 1, got {args.bins}")
@@ -373,7 +374,7 @@ def _compare(args) -> int:
     if ceiling is not None:
         head += f"   {'ceiling IoU':>11} {'WD':>8}"
     print(head)
-    for q in QUANTITIES:
+    for q in ALL_QUANTITIES:  # the paper's four, then the charge centroid's R and z (cm)
         m = result["metrics"][q]
         line = f"{_LABELS[q]:<14} {cell(m['iou'], '7.1%')} {cell(m['wd'], '8.4f')}"
         if ceiling is not None:

@@ -77,7 +77,7 @@ def test_generate_info_hitmaps_compare(d, kind, capsys):
 
     code, out, err = run(["compare", str(d / "mc.parquet"), str(gen)], capsys)
     assert code == 0, err
-    for label in ("hit time", "charge", "NHIT", "total charge", "classifier AUC"):
+    for label in ("hit time", "charge", "NHIT", "total charge", "centroid R", "centroid z", "classifier AUC"):
         assert label in out
     assert "50 events: Xe136_0vbb" in out and f"40 events: generated:{kind}" in out
 
