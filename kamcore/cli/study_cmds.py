@@ -5,6 +5,7 @@
 * ``fiducial``       -- film 214Bi rate vs radius before/after the cut, fiducial expansion (Fig. 7)
 * ``excited-states`` -- KamNet on 2vbb excited states vs the ground state, DES and S/N (sec. VI)
 * ``attention``      -- attention by source, rejection vs gamma cascade (Figs. 5-6)
+* ``few-shot``       -- pre-train a VAE on 214Bi, fine-tune on 50 balloon-bottom events (generative paper Fig. 10)
 
 Each writes ``OUT/<study>.json`` and ``OUT/<study>_*.png``; the JSON records the command.
 """
@@ -37,11 +38,15 @@ def _studies():
                            "70% rejection, DES, S/N (sec. VI)", studies.ExcitedStatesConfig, True),
         "attention": ("mean attention per time slice by source and Pearson r of rejection vs gamma cascade "
                       "(Figs. 5-6)", studies.AttentionStudyConfig, False),
+        "few-shot": ("pre-train a VAE on 214Bi, fine-tune it on 50 events of a balloon-bottom background and "
+                     "compare with from-scratch training and fresh MC (generative paper sec. 4.4, Fig. 10)",
+                     studies.FewShotConfig, "generator"),
     }
 
 
 def _args(p: argparse.ArgumentParser) -> None:
     from ..train import TrainConfig
+    from ..train.generative import GenTrainConfig
 
     sub = p.add_subparsers(dest="study", metavar="STUDY", required=True, parser_class=type(p))
     for name, (help_, cls, trains) in _studies().items():
@@ -49,7 +54,10 @@ def _args(p: argparse.ArgumentParser) -> None:
         q = sub.add_parser(name, help=text, description=help_)
         q.add_argument("--out", required=True, metavar="DIR",
                        help=f"output directory (created; its parent must exist): {name.replace('-', '_')}.json + PNGs")
-        if trains:
+        if trains == "generator":
+            add_param_options(q, cls, title="study")
+            add_param_options(q, GenTrainConfig, title="fine-tuning and from-scratch training (kamcore train vae options)")
+        elif trains:
             q.add_argument("--no-progress", action="store_true", help="no progress bar")
             if name == "excited-states":
                 q.add_argument("--save-model", metavar="PREFIX", help="also write the trained KamNet checkpoint")
@@ -69,7 +77,11 @@ def _run(args) -> int:
     cmd = "kamcore " + shlex.join(args.argv)
     _, cls, trains = _studies()[args.study]
     cfg = config_from_args(cls, args)
-    if trains:
+    if trains == "generator":
+        from ..train.generative import GenTrainConfig
+
+        doc = studies.run_few_shot(cfg, config_from_args(GenTrainConfig, args), args.out, command=cmd)
+    elif trains:
         train_cfg = config_from_args(TrainConfig, args)
         with tqdm(unit="step", desc=args.study, disable=args.no_progress or None, file=sys.stderr) as bar:
             def tick(info):
@@ -93,5 +105,5 @@ def _run(args) -> int:
 
 
 _run.arguments = _args
-command("study", "the KamNet paper's physics studies: pressure-map, sensitivity, fiducial, excited-states, "
-                 "attention (JSON + PNG figures)")(_run)
+command("study", "the papers' studies: pressure-map, sensitivity, fiducial, excited-states, attention, "
+                 "few-shot (JSON + PNG figures)")(_run)

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..events import Events
 from ..geometry import PMTTable, default_pmt_table
-from ..metrics.generative import QUANTITIES, bootstrap_compare, compare_events
+from ..metrics.generative import ALL_QUANTITIES, bootstrap_compare, compare_events
 from ..nn.vae import PointNetVAE, VAEConfig
 from .generative import GenTrainConfig, fit_vae, prepare_generator
 
@@ -60,14 +60,14 @@ def comparison_row(reference: Events, other: Events, pmts: PMTTable | None = Non
     -------
     dict
         ``{quantity: {"iou", "iou_std", "wd", "wd_std"}}`` for
-        :data:`~kamcore.metrics.generative.QUANTITIES`, ``classifier_auc`` (when requested)
-        and ``events``.
+        :data:`~kamcore.metrics.generative.ALL_QUANTITIES` (the paper's four and the charge
+        centroid's R and z), ``classifier_auc`` (when requested) and ``events``.
     """
     pmts = pmts or default_pmt_table()
     res = compare_events(reference, other, pmts, bins=bins, classifier=classifier, seed=seed)
     boot = bootstrap_compare(reference, other, pmts, bins=bins, n_boot=n_boot, seed=seed) if n_boot else {}
     row: dict = {}
-    for q in QUANTITIES:
+    for q in ALL_QUANTITIES:
         b = boot.get(q, {})
         row[q] = {"iou": res[q]["iou"], "iou_std": b.get("iou_std", math.nan),
                   "wd": res[q]["wd"], "wd_std": b.get("wd_std", math.nan)}
