@@ -247,3 +247,50 @@ def _score(args) -> int:
 
 _score.arguments = _score_args
 command("score", "score every event of a file with a classifier (score + attention per time slice)")(_score)
+
+
+# ----------------------------------------------------------------------------- recalibrate
+def _recalibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="classifier checkpoint (path or shipped name)")
+    p.add_argument("files", nargs="+", metavar="FILE", help=(
+        "event files the statistics are estimated on (e.g. the training files; labels are not used)"))
+    p.add_argument("--out", required=True, metavar="PREFIX", help="the recalibrated checkpoint (written atomically)")
+    p.add_argument("--events", type=int, default=2048, metavar="N", help="events drawn from FILEs (default 2048)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="B", help="batch of the estimate (default 32)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the event draw (default 0)")
+
+
+def _recalibrate(args) -> int:
+    """Re-estimate a classifier's batch-norm statistics (kamcore.train.recalibrate_batchnorm)."""
+    import datetime as dt
+
+    import torch
+
+    from ..geometry import default_pmt_table
+    from ..models import load_model
+    from ..train import hitmap_set, recalibrate_batchnorm, save_model
+
+    if args.events < 2 or args.batch_size < 2:
+        raise ConfigError(f"--events and --batch-size must be >= 2, got {args.events} and {args.batch_size}")
+    torch.set_num_threads(1)
+    model = load_model(args.model)
+    events = _read_all(args.files)
+    rng = np.random.default_rng(args.seed)
+    pick = np.sort(rng.choice(len(events), size=min(args.events, len(events)), replace=False))
+    data = hitmap_set(events.take(pick), 0.0, default_pmt_table(), model.input)
+    used = recalibrate_batchnorm(model.module, data, events=len(data), batch_size=args.batch_size, seed=args.seed)
+    if not used:
+        raise ConfigError(f"{args.model}: has no batch-norm layer to recalibrate")
+    meta = {k: v for k, v in model.meta.items() if k not in ("model", "config", "kamcore_version")}
+    meta["batchnorm_recalibration"] = {
+        "command": "kamcore " + shlex.join(getattr(args, "argv", [])), "events": used,
+        "files": [Path(f).name for f in args.files], "from_digest": model.identity["digest"],
+        "utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    weights, _ = save_model(args.out, model.module, model.kind, **meta)
+    print(f"{weights}: batch-norm statistics re-estimated on {used} events of {len(args.files)} file(s) "
+          f"(from {model.name}@{model.identity['digest']})")
+    return 0
+
+
+_recalibrate.arguments = _recalibrate_args
+command("recalibrate", "re-estimate a classifier's batch-norm statistics on event files (precise BN)")(_recalibrate)

@@ -7,7 +7,15 @@ scaled to the run length: a linear ramp-up over the first ``warmup_fraction`` of
 steps (lets the attention settle), flat, a linear ramp-down to 10% over the
 ``cooldown_fraction`` before the last one, and 10% at the end.
 The weights of the epoch with the best validation AUC are kept (the loss can keep
-falling while the ranking, which is what a rejection cut uses, gets worse).  Randomness (initial weights,
+falling while the ranking, which is what a rejection cut uses, gets worse).
+
+Before each validation the batch-norm running statistics are re-estimated ("precise BN",
+:func:`recalibrate_batchnorm`, ``precise_bn_events`` training events): the momentum
+averages lag the moving weights, and for KamNet they were off far enough that every
+eval-mode logit sat near -8 (validation loss 2-8, all scores in the first template bin)
+while the per-batch statistics of training were fine.  It changes only the buffers used in
+eval mode, never the weights' trajectory (train mode normalises by batch statistics, and it
+draws from its own random stream), so it is not part of a resumable run's identity.  Randomness (initial weights,
 shuffling, dropout) comes from ``seed``.
 """
 
@@ -26,7 +34,7 @@ from torch import nn
 from ..config import JsonConfig
 from .data import HitMapSet, iterate_batches
 
-__all__ = ["TrainConfig", "fit_classifier", "predict", "resolve_device"]
+__all__ = ["TrainConfig", "fit_classifier", "predict", "recalibrate_batchnorm", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,9 @@ class TrainConfig(JsonConfig):
         "Stop after this many optimiser steps of this run, keeping a resumable state (0: no limit)."))
     checkpoint_minutes = param.Number(default=5.0, bounds=(0.01, None), doc=(
         "Write the resumable training state every this many minutes (with a state prefix)."))
+    precise_bn_events = param.Integer(default=1024, bounds=(0, None), doc=(
+        "Training events that re-estimate the batch-norm statistics before each validation (0: the "
+        "momentum averages as they are)."))
 
 
 def _lr_factor(step: int, total: int, warm: float, cool: float) -> float:
@@ -98,9 +109,46 @@ def predict(model: nn.Module, data: HitMapSet, *, batch_size: int = 64, device: 
     return s, a
 
 
+def recalibrate_batchnorm(model: nn.Module, data: HitMapSet, *, events: int = 1024, batch_size: int = 32,
+                          seed: int = 0, device: str = "cpu") -> int:
+    """Re-estimate the running mean and variance of every batch-norm layer of ``model`` ("precise BN").
+
+    The statistics are reset and accumulated as plain averages (``momentum=None``) over batches of
+    ``batch_size`` of ``events`` events of ``data`` drawn without replacement (seeded by ``seed``, its own
+    random stream; labels are not used).  Only the batch-norm layers run in training mode (no dropout);
+    weights do not change.  Returns the number of events used (0: no batch-norm layer or no events).
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    n = min(int(events), len(data))
+    if not norms or n < 2:
+        return 0
+    was_training = model.training
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    used = 0
+    try:
+        with torch.no_grad():
+            for x, _, _ in iterate_batches(data, batch_size, shuffle=True, rng=np.random.default_rng(seed),
+                                           device=resolve_device(device), drop_last=len(data) >= batch_size):
+                if used >= n:
+                    break
+                _logits_and_attention(model, x)
+                used += len(x)
+    finally:
+        for m, mom in zip(norms, momenta):
+            m.momentum = mom
+        model.train(was_training)
+    return used
+
+
 def _train_identity(config: TrainConfig) -> dict:
-    """The settings a resumed run must share with the run it continues (not threads, device, budget)."""
-    skip = {"threads", "device", "max_minutes", "max_steps", "checkpoint_minutes"}
+    """The settings a resumed run must share with the run it continues (not threads, device, budget, nor the
+    batch-norm re-estimation, which never changes the weights)."""
+    skip = {"threads", "device", "max_minutes", "max_steps", "checkpoint_minutes", "precise_bn_events"}
     return {k: v for k, v in config.to_dict().items() if k not in skip}
 
 
@@ -222,6 +270,9 @@ def fit_classifier(model: nn.Module, train: HitMapSet, val: HitMapSet, config: T
                 write_state(epoch, k + 1)
                 t_ckpt = time.perf_counter()
         skip_batches = 0
+        if config.precise_bn_events:
+            recalibrate_batchnorm(model, train, events=config.precise_bn_events, batch_size=config.batch_size,
+                                  seed=config.seed + 7919 * (epoch + 1), device=str(dev))
         scores, _ = predict(model, val, batch_size=max(config.batch_size, 64), device=str(dev))
         with torch.no_grad():
             p = torch.from_numpy(np.clip(scores, 1e-7, 1 - 1e-7).astype(np.float64))

@@ -116,3 +116,32 @@ def test_score_a_tiny_kamnet_trained_on_its_own_grid(runs, tmp_path, capsys):
     assert main(["score", str(out), str(runs / "sig.parquet"), "--out", str(tmp_path / "t.parquet")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "hitmap_config makes 4 x 38 x 38 maps, the network reads 4 x 8 x 8" in err
+
+
+def test_recalibrate_rewrites_only_the_batch_norm_statistics(runs, tmp_path, capsys):
+    """kamcore recalibrate: same weights, new running statistics, the provenance recorded; too few events is
+    a one-line error (exit 2)."""
+    import torch
+    from safetensors.torch import load_file
+
+    out = tmp_path / "k"
+    assert main(["train", "kamnet", "--signal", str(runs / "sig.parquet"), "--background", str(runs / "bkg.parquet"),
+                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--batch-size", "16", "--no-progress",
+                 "--device", "cpu", "--no-nhit-matching", "--precise-bn-events", "0"]) == 0
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(tmp_path / "k.safetensors"), "pt") as f:
+        header = f.metadata()
+    before = load_file(str(tmp_path / "k.safetensors"))
+    stale = {k: (v + 3.0 if k.endswith("running_mean") else v) for k, v in before.items()}
+    save_file(stale, str(tmp_path / "k.safetensors"), metadata=header)
+    assert main(["recalibrate", str(out), str(runs / "sig.parquet"), str(runs / "bkg.parquet"), "--events", "64",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "re-estimated on 64 events" in capsys.readouterr().out
+    after = load_file(str(tmp_path / "r.safetensors"))
+    changed = {k for k in after if not torch.equal(after[k], stale[k])}
+    assert changed and all("running_" in k or "num_batches" in k for k in changed)
+    meta = json.loads((tmp_path / "r.json").read_text())
+    assert meta["batchnorm_recalibration"]["events"] == 64 and meta["hitmap_config"]["n_time_bins"] == 4
+    assert main(["recalibrate", str(out), str(runs / "sig.parquet"), "--events", "1", "--out", str(tmp_path / "x")]) == 2

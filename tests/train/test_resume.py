@@ -92,3 +92,36 @@ def test_state_writes_are_generational_and_damage_is_one_line(tiny_sets, tmp_pat
     state_paths(prefix).write_text("{not json")
     with pytest.raises(ModelFileError, match="g.state.json: not a training state"):
         load_state(prefix)
+
+
+def test_precise_bn_reestimates_only_the_batch_norm_buffers(tiny_sets):
+    """recalibrate_batchnorm: the running mean becomes the average of the batch means, the weights and the
+    global RNG are untouched, and the eval-mode logits of corrupted statistics come back."""
+    from kamcore.train import recalibrate_batchnorm
+    from kamcore.train.data import iterate_batches
+
+    train, _ = tiny_sets
+    model = _build("kamnet").eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms
+    x = next(iter(iterate_batches(train, len(train), device=torch.device("cpu"))))[0]
+    assert recalibrate_batchnorm(model, train, events=10**6, batch_size=len(train), seed=1) == len(train)
+    with torch.no_grad():
+        clean = model(x)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    for m in norms:  # stale statistics, as the momentum averages of a long run can be
+        m.running_mean.add_(5.0)
+    with torch.no_grad():
+        stale = model(x)
+    assert not torch.allclose(stale, clean, atol=1e-3)
+    rng = torch.random.get_rng_state()
+    assert recalibrate_batchnorm(model, train, events=10**6, batch_size=len(train), seed=1) == len(train)
+    assert torch.equal(torch.random.get_rng_state(), rng)  # its own random stream; dropout stayed off
+    assert not model.training
+    with torch.no_grad():
+        again = model(x)
+    torch.testing.assert_close(again, clean, rtol=1e-4, atol=1e-5)
+    for k, v in model.state_dict().items():
+        if k in weights:
+            assert torch.equal(v, weights[k]), k
+    assert norms[0].momentum == 0.1  # restored
