@@ -25,9 +25,9 @@ __all__ = ["OKABE_ITO", "TOOLS", "theme", "ink", "hit_palette", "hit_outline", "
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 TOOLS = "pan,wheel_zoom,reset,save"
 PALETTES = {"time": Viridis256, "charge": Cividis256}
-#: first palette entry on a dark background: viridis[96] (#2C728E) and cividis[96] (#60646E) have a contrast
-#: ratio of 2.9 and 2.6 against the dark theme's #212529 (viridis[0] #440154: 1.0, i.e. invisible)
-DARK_START = 96
+#: first palette entry on a dark background: viridis[112] (#26818E) and cividis[112] (#6F6F72) have a contrast
+#: ratio of 2.9 and 2.7 against the dark theme's plot area #2B3035 (viridis[0] #440154: 1.0, invisible)
+DARK_START = 112
 #: per theme: lines and labels a builder draws itself, the faint PMTs under the hits, the hits' outline,
 #: PMTs without data
 INK = {"default": "#444444", "dark": "#dddddd"}
