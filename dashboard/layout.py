@@ -227,8 +227,8 @@ BANNER_CSS = """
 
 GROUP_CAPTION = {
     "analysis": ("<div class='kd-caption kd-group' data-group='analysis'><b>Analysis</b> &middot; offline work, "
-                 "not the live feed: generated events against the Monte Carlo, and the KamNet paper's physics "
-                 "studies on our models.</div>"),
+                 "not the live feed: generated events against the Monte Carlo, and the results of the KamNet paper's "
+                 "studies on our models (kamcore study).</div>"),
 }
 
 
