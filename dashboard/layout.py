@@ -1,5 +1,7 @@
 """The served page: a template with a header (current run, LIVE / PAUSED badge, time of the last update),
-one tab per view, a light/dark switch, and the selection in the URL.
+one tab per view (Real vs generated and Studies as sub-tabs of one Analysis tab), a light/dark switch, and
+the selection in the URL.  The page is responsive: the header and the tab bar wrap on a phone, whose
+browser lays the page out at its own width (the template's meta viewport).
 
 :func:`create_app` builds one session's page; ``dashboard/app.py`` serves it.
 """
@@ -12,7 +14,7 @@ import html
 import panel as pn
 
 from .plots import html_div
-from .selection import VIEWS, Selection
+from .selection import GROUPS, TABS, VIEWS, Selection, page_of, tab_of
 
 __all__ = ["create_app", "SessionTicker"]
 
@@ -86,9 +88,10 @@ class SessionTicker:
             f"data-text='{html.escape(top['text'] if top else '', quote=True)}'>"
             f"{len(alarms)} open alarm{'' if len(alarms) == 1 else 's'}</a>")
         text = (
-            f"<div class='kd-head'>{badge}<span class='kd-run'>Run {run if run is not None else '&mdash;'}</span>"
+            f"<div class='kd-head'><span class='kd-sub'>KamLAND-Zen shift monitor</span>{badge}<span class='kd-run'>Run {run if run is not None else '&mdash;'}</span>"
             f"<span class='kd-time'>{when}</span>"
-            f"<span class='kd-producer'>{html.escape(b.producer_state)}</span>{alarm_badge}"
+            f"{alarm_badge}<span class='kd-producer' title='{html.escape(b.producer_state, quote=True)}'>"
+            f"{html.escape(b.producer_state)}</span>"
             f"<span class='kd-shown' data-seq='{seq}' data-wall-ns='{wall}' data-event='{addr}' "
             f"data-state='{state}'></span></div>")
         if text != self.header.text:
@@ -108,7 +111,10 @@ class SessionTicker:
 
 
 CSS = """
-.kd-head {display:flex; gap:18px; align-items:center; color:white; font-size:1.05em; white-space:nowrap}
+.kd-head {display:flex; flex-wrap:wrap; column-gap:14px; row-gap:4px; align-items:center; color:white;
+          font-size:1.05em; min-width:0}
+.kd-head > * {white-space:nowrap}
+.kd-sub {opacity:0.8}
 .kd-badge {padding:3px 10px; border-radius:4px; font-weight:bold; letter-spacing:0.05em}
 .kd-live {background:#009E73; color:white}
 .kd-replay {background:#56B4E9; color:black}
@@ -119,9 +125,27 @@ CSS = """
 .kd-nodata {background:#777777; color:white}
 @keyframes kd-blink {50% {opacity:0.55}}
 .kd-run {font-weight:bold}
-.kd-producer {opacity:0.75; font-size:0.85em}
+.kd-producer {opacity:0.75; font-size:0.85em; flex:0 1 auto; min-width:0; overflow:hidden; text-overflow:ellipsis}
 .kd-alarm-badge {color:white; text-decoration:none; padding:2px 8px; border-radius:4px; border:1px solid #ffffff66}
 .kd-alarm-on {background:#D55E00; font-weight:bold}
+@media (max-width: 1599px) {.kd-sub {display:none}}
+@media (max-width: 700px) {.kd-head {font-size:1em; column-gap:10px} .kd-producer {display:none}}
+"""
+
+#: page-wide colours of the theme, as CSS variables (they reach into the components' shadow roots): links
+#: and secondary text readable on the light and on the dark background
+THEME_VARS = {
+    "default": ":root, :host {--kd-link:#0a58ca; --kd-muted:#555555}",
+    "dark": ":root, :host {--kd-link:#8ab4f8; --kd-muted:#b8b8b8}",
+}
+PAGE_CSS = """
+a {color: var(--kd-link)}
+#header .title {white-space:nowrap}
+@media (max-width: 700px) {
+  #header .app-header {flex:1 1 100%}
+  #header .title {font-size:1.3em}
+  #header-items {width:100%}
+}
 """
 
 #: runs in the browser when the header changes: a new alarm (newer than the page and than the last one
@@ -183,15 +207,29 @@ if ('Notification' in window) { Notification.requestPermission(); }
 """
 
 
-#: the tab bar stays at the top while a page scrolls
+#: the tab bar stays at the top while a page scrolls, and wraps onto a second line on a phone
 TABS_CSS = """
-:host > .bk-header, .bk-header {position: sticky; top: 0; z-index: 50; background: var(--background-color, white)}
+:host > .bk-header, .bk-header {position: sticky; top: 0; z-index: 50;
+  background: var(--panel-background-color, var(--background-color, white))}
+.bk-headers-wrapper {flex-wrap: wrap; overflow-x: hidden}
+"""
+
+#: the sub-tabs of a group (Analysis): not sticky (the tab bar above is), set off as a group
+SUBTABS_CSS = """
+.bk-header {border-left: 4px solid var(--kd-link); padding-left: 6px}
+.bk-headers-wrapper {flex-wrap: wrap; overflow-x: hidden}
 """
 
 BANNER_CSS = """
 .kd-banner {background:#B00020; color:white; padding:8px 14px; border-radius:4px; font-size:1.1em}
 .kd-banner-stale {background:#D55E00}
 """
+
+GROUP_CAPTION = {
+    "analysis": ("<div class='kd-caption kd-group' data-group='analysis'><b>Analysis</b> &middot; offline work, "
+                 "not the live feed: generated events against the Monte Carlo, and the results of the KamNet paper's "
+                 "studies on our models (kamcore study).</div>"),
+}
 
 
 def create_app(backend=None, selection: Selection | None = None):
@@ -204,15 +242,21 @@ def create_app(backend=None, selection: Selection | None = None):
     from .backend import Backend
     from .views import AttentionView, GeneratedView, HealthView, LiveView, RunsView, ShiftView, StudiesView
 
-    pn.extension("tabulator", raw_css=[CSS], notifications=False)
+    dark = pn.config.theme == "dark"
+    pn.extension("tabulator", raw_css=[THEME_VARS["dark" if dark else "default"], PAGE_CSS], notifications=False)
     backend = backend or Backend.instance()
     selection = selection or Selection()
     selection.sync_url()
+    loc = pn.state.location
+    if loc is not None:
+        def name_the_page():  # ?view=analysis: the link names the page it opened
+            if loc.query_params.get("view") in GROUPS and selection.view in VIEWS:
+                loc.update_query(view=selection.view)
+        pn.state.onload(name_the_page)
     factories = {"shift": ShiftView, "live": LiveView, "health": HealthView, "attention": AttentionView, "runs": RunsView, "generated": GeneratedView,
                  "studies": StudiesView}
     views: dict = {}
-    keys = list(VIEWS)
-    holders = {k: pn.Column(sizing_mode="stretch_width") for k in keys}
+    holders = {k: pn.Column(sizing_mode="stretch_width") for k in VIEWS}
 
     def ensure(key: str):
         if key not in views:
@@ -227,21 +271,49 @@ def create_app(backend=None, selection: Selection | None = None):
             if h.objects != want:
                 h.objects = want
 
-    tabs = pn.Tabs(*[(VIEWS[k], holders[k]) for k in keys], dynamic=False, sizing_mode="stretch_width",
+    # the tab bar: one tab per page, the grouped pages (Analysis) as sub-tabs of one tab
+    tab_keys = list(TABS)
+    subtabs = {g: pn.Tabs(*[(VIEWS[k], holders[k]) for k in pages], dynamic=False, sizing_mode="stretch_width",
+                          stylesheets=[SUBTABS_CSS])
+               for g, (_, pages) in GROUPS.items()}
+    contents = {k: (pn.Column(pn.pane.HTML(GROUP_CAPTION.get(k, ""), sizing_mode="stretch_width", margin=(2, 5)),
+                              subtabs[k], sizing_mode="stretch_width") if k in GROUPS else holders[k])
+                for k in tab_keys}
+    tabs = pn.Tabs(*[(TABS[k], contents[k]) for k in tab_keys], dynamic=False, sizing_mode="stretch_width",
                    stylesheets=[TABS_CSS])
-    tabs.active = keys.index(selection.view)
+
+    def place(page: str) -> None:
+        """Select the tab (and sub-tab) of ``page``: the sub-tab first, so the tab's watcher finds it set."""
+        tab = tab_of(page)
+        if tab in GROUPS:
+            subtabs[tab].active = GROUPS[tab][1].index(page)
+        tabs.active = tab_keys.index(tab)
+
+    place(page_of(selection.view))
 
     def on_tab(event):
-        selection.view = keys[event.new]
+        key = tab_keys[event.new]
+        selection.view = GROUPS[key][1][subtabs[key].active] if key in GROUPS else key
+
+    def on_subtab(group):
+        def _on(event):
+            if tab_keys[tabs.active] == group:
+                selection.view = GROUPS[group][1][event.new]
+        return _on
 
     def on_view(event):
         from panel.io.document import hold
 
+        page = event.new
+        if page not in VIEWS:  # a group key: Selection replaces it by the group's first page
+            return
         with hold():  # the new page's models and their first data leave as one patch message
-            tabs.active = keys.index(event.new)
-            show(event.new)
-            views[event.new].refresh()
+            place(page)
+            show(page)
+            views[page].refresh()
     tabs.param.watch(on_tab, "active")
+    for g, st in subtabs.items():
+        st.param.watch(on_subtab(g), "active")
     selection.param.watch(on_view, "view")
     ensure("live")  # the header follows the live event on every page
     show(selection.view)
@@ -249,19 +321,27 @@ def create_app(backend=None, selection: Selection | None = None):
     header_pane, header = html_div("", CSS, margin=(0, 10))
     banner_pane, banner = html_div("", BANNER_CSS, margin=(0, 0, 6, 0), visible=False)
     ticker = SessionTicker(backend, selection, views, header, banner)
-    theme = pn.widgets.Button(name="light / dark", button_type="light", width=110, margin=(8, 10))
-    theme.js_on_click(code=THEME_JS)
     from bokeh.models import Button as BokehButton, CustomJS
 
-    mute_b = BokehButton(label="sound on", button_type="light", width=90, css_classes=["kd-mute"])
+    theme_b = BokehButton(label="light / dark", button_type="light", width=96, css_classes=["kd-theme"])
+    theme_b.js_on_click(CustomJS(code=THEME_JS))
+
+    mute_b = BokehButton(label="sound on", button_type="light", width=84, css_classes=["kd-mute"])
     mute_b.js_on_click(CustomJS(code=MUTE_JS))
-    notify_b = BokehButton(label="notify me", button_type="light", width=90, css_classes=["kd-notify"])
+    notify_b = BokehButton(label="notify me", button_type="light", width=86, css_classes=["kd-notify"])
     notify_b.js_on_click(CustomJS(code=NOTIFY_JS))
     header.js_on_change("text", CustomJS(code=ALARM_JS, args={"mute": mute_b}))
-    mute, notify = (pn.pane.Bokeh(x, margin=(8, 4)) for x in (mute_b, notify_b))
+    mute, notify, theme = (pn.pane.Bokeh(x, margin=(4, 4)) for x in (mute_b, notify_b, theme_b))
+    # the header wraps: at 1280 px everything is on one line, on a phone the state, run and alarms come
+    # first and the buttons on a line of their own
+    header_pane.styles = {"flex": "1 1 420px", "min-width": "0"}
+    buttons = pn.Row(mute, notify, theme, styles={"flex": "0 0 auto"}, margin=0)
     template = pn.template.BootstrapTemplate(
-        title="KamDash · KamLAND-Zen shift monitor", header=[pn.Row(header_pane, mute, notify, theme, sizing_mode="stretch_width")],
+        title="KamDash", header=[pn.FlexBox(header_pane, buttons, flex_wrap="wrap", align_items="center",
+                                            sizing_mode="stretch_width")],
         main=[banner_pane, tabs], header_background="#0b3c5d", theme=pn.config.theme,
+        # a phone lays the page out at its own width (without it, it shrinks a 980 px desktop page)
+        meta_viewport="width=device-width, initial-scale=1",
         # Panel's busy spinner follows a process-wide flag: every tick of any session would
         # redraw the spinner of every session (O(sessions^2) patches); the badge says LIVE instead
         busy_indicator=None)

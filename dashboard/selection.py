@@ -11,17 +11,34 @@ from __future__ import annotations
 
 import param
 
-__all__ = ["Selection", "VIEWS"]
+__all__ = ["Selection", "VIEWS", "GROUPS", "TABS", "tab_of", "page_of"]
 
-#: view key -> tab title
+#: view key -> page title (every key is a valid ``?view=``)
 VIEWS = {"shift": "Shift", "live": "Live", "health": "Health", "attention": "Attention", "runs": "Runs",
          "generated": "Real vs generated", "studies": "Studies"}
+#: pages grouped under one tab (their own sub-tabs): key -> (tab title, its pages); ``?view=<key>`` opens
+#: the group's first page
+GROUPS = {"analysis": ("Analysis", ("generated", "studies"))}
+#: the tab bar: tab key -> title (a page, or a group of pages)
+TABS = {"shift": "Shift", "live": "Live", "health": "Health", "attention": "Attention", "runs": "Runs",
+        "analysis": "Analysis"}
+
+
+def tab_of(view: str) -> str:
+    """The tab that shows page ``view`` (a group's key for a grouped page)."""
+    return next((g for g, (_, pages) in GROUPS.items() if view in pages), view)
+
+
+def page_of(view: str) -> str:
+    """The page ``?view=`` opens: a group key opens the group's first page."""
+    return GROUPS[view][1][0] if view in GROUPS else view
 
 
 class Selection(param.Parameterized):
     """The shared selection of one browser session."""
 
-    view = param.Selector(default="live", objects=list(VIEWS), doc="Page shown.")
+    view = param.Selector(default="live", objects=[*VIEWS, *GROUPS], doc=(
+        "Page shown; a group key (``analysis``) stands for its first page and is replaced by it."))
     run = param.Integer(default=0, bounds=(0, None), doc="Run of the Runs view (0: the latest).")
     event = param.Parameter(default="", doc=(
         "Event shown, 'RUN:EVENT' (run number : event id); empty: follow the newest (PINNED otherwise). "
@@ -34,14 +51,21 @@ class Selection(param.Parameterized):
     def __init__(self, **params):
         if "event" in params:
             params["event"] = self._as_text(params["event"])
+        if "view" in params:
+            params["view"] = page_of(params["view"])
         super().__init__(**params)
         self.param.watch(self._coerce_event, "event")
+        self.param.watch(self._coerce_view, "view")
 
     @staticmethod
     def _as_text(value) -> str:
         if value is None or isinstance(value, str):
             return value or ""
         return str(int(value)) if int(value) else ""
+
+    def _coerce_view(self, event) -> None:
+        if event.new in GROUPS:
+            self.view = page_of(event.new)
 
     def _coerce_event(self, event) -> None:
         if not isinstance(event.new, str):

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["EventDisplay", "sphere_data"]
+__all__ = ["EventDisplay", "sphere_data", "flow"]
 
 
 class EventDisplay:
@@ -52,15 +52,15 @@ def _display() -> EventDisplay:
 def sphere_data(display: EventDisplay, ev, color_by: str, mapper, colorbar=None) -> dict:
     """Columns of the sphere figure's hit source for a :class:`kamcore.monitor.DisplayEvent` ``ev`` (one marker
     per hit PMT: its first proper time and summed charge) and rescale ``mapper`` (and retitle ``colorbar``
-    with the unit: proper time in ns, charge in p.e.)."""
-    from bokeh.palettes import Cividis256, Viridis256
+    with the unit: proper time in ns, charge in p.e.); the palette is the theme's (:func:`dashboard.plots.hit_palette`)."""
+    from ..plots import hit_palette
 
     if color_by == "charge":
         value = ev.q_pe
-        palette, low, high = Cividis256, 0.0, max(2.0, float(np.percentile(value, 98)) if len(value) else 2.0)
+        palette, low, high = hit_palette("charge"), 0.0, max(2.0, float(np.percentile(value, 98)) if len(value) else 2.0)
     else:
         value = ev.t_first_ns
-        palette, low, high = Viridis256, -10.0, 30.0
+        palette, low, high = hit_palette("time"), -10.0, 30.0
     if colorbar is not None:
         title = "charge (p.e.)" if color_by == "charge" else "proper time (ns)"
         if colorbar.title != title:
@@ -72,3 +72,13 @@ def sphere_data(display: EventDisplay, ev, color_by: str, mapper, colorbar=None)
     pmt = ev.pmt
     return {"x": display.pmt_x[pmt], "y": display.pmt_y[pmt], "value": value, "pmt": pmt, "t": ev.t_first_ns,
             "q": ev.q_pe}
+
+
+def flow(*objects, basis: int = 420, gap: int = 0, **kw):
+    """A responsive row (Bootstrap-like): ``objects`` side by side, each at least ``basis`` px wide and sharing
+    the rest; when the page is narrower than that (a phone), they stack in one column."""
+    import panel as pn
+
+    for o in objects:
+        o.styles = {**(o.styles or {}), "flex": f"1 1 {basis}px", "min-width": f"min({basis}px, 100%)"}
+    return pn.FlexBox(*objects, flex_wrap="wrap", gap=f"{gap}px", sizing_mode="stretch_width", **kw)

@@ -22,6 +22,8 @@ __all__ = ["GeneratedView"]
 
 OBSERVABLES = {"time": ("Hit time", "proper hit time (ns)"), "charge": ("Hit charge", "charge (p.e.)"),
                "nhit": ("NHIT", "hits per event"), "total_charge": ("Total charge", "p.e. per event")}
+#: the other quantities kamcore compares (kamcore.metrics.VERTEX_QUANTITIES), listed in the table only
+TABLE_ONLY = {"centroid_r": "Charge centroid |c| (cm)", "centroid_z": "Charge centroid z (cm)"}
 
 
 class GeneratedView(Viewer):
@@ -80,8 +82,9 @@ class GeneratedView(Viewer):
             m = s.metrics[k]
             fig.title.text = f"{OBSERVABLES[k][0]}: IoU {m['iou']:.3f}, WD {m['wd']:.3f}"
         meta = s.generator
-        rows = "".join(f"<tr><td>{OBSERVABLES[k][0]}</td><td>{m['iou']:.3f}</td><td>{m['wd']:.3f}</td></tr>"
-                       for k, m in s.metrics.items())
+        names = {**{k: t for k, (t, _) in OBSERVABLES.items()}, **TABLE_ONLY}
+        rows = "".join(f"<tr><td>{html.escape(names.get(k, k))}</td><td>{m['iou']:.3f}</td><td>{m['wd']:.3f}</td>"
+                       "</tr>" for k, m in s.metrics.items())
         self._table.object = (
             "<table class='table table-sm' style='max-width:420px'><tr><th>observable</th><th>IoU</th>"
             f"<th>Wasserstein</th></tr>{rows}</table><small>{len(s.mc)} Monte Carlo vs {len(s.generated)} "

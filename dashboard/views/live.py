@@ -69,11 +69,13 @@ class LiveView(Viewer):
         if wp is not None:
             from bokeh.models import Label, Span
 
+            from ..plots import ink
+
             self._score_fig.add_layout(Span(location=wp["threshold"], dimension="height", line_dash="dashed",
-                                            line_color="#555555", line_width=2))
+                                            line_color=ink(), line_width=2))
             self._score_fig.add_layout(Label(x=wp["threshold"], y=5, y_units="screen", x_offset=4,
                                              text=f"0vbb cut ({100 * wp['acceptance']:.0f}% acc.)",
-                                             text_font_size="8pt", text_color="#555555"))
+                                             text_font_size="8pt", text_color=ink()))
         self._rate_fig, self._rate_src = histogram_figure("Event rate of the current run (wall clock)",
                                                           "seconds before now", ["rate"], height=260,
                                                           y_label="events / s")
@@ -180,7 +182,8 @@ class LiveView(Viewer):
         if self._maps is None:
             return
         k = int(self._player.value)
-        self._slice_src.data = {"image": [self._maps[k]]}
+        m = self._maps[k]
+        self._slice_src.data = {"image": [np.where(m > 0, m, np.nan).astype(np.float32)]}  # empty cells: background
         lo, hi = self.display.slice_edges[k], self.display.slice_edges[k + 1]
         if k == 0:  # the first and last slices also hold every earlier / later hit (kamcore.preprocess.time_slice)
             span = f"underflow: every hit before {hi:+.1f} ns"

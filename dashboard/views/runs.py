@@ -19,7 +19,7 @@ from panel.viewable import Viewer
 
 from kamcore.catalog import acked_runs, reference_run, run_state, unphysical
 
-from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure
+from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure, ink, theme
 from ..selection import Selection
 
 __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
@@ -61,12 +61,14 @@ class RunsView(Viewer):
         self._f_src = ColumnDataSource({"run": [], "f": [], "lo": [], "hi": [], "color": [], "state": [],
                                         "p": [], "n": []})
         f = _base("Fitted background fraction per run", height=300)
-        r = f.scatter("run", "f", source=self._f_src, size=8, color="color")
+        edge = ink() if theme() == "dark" else None  # "bad file" is black: ringed on a dark background
+        r = f.scatter("run", "f", source=self._f_src, size=8, fill_color="color", line_color=edge or "color")
         # the key: one fixed-colour renderer per state (a NaN point).  A legend grouped by a data column
         # (legend_field) keeps row indices that a redraw with fewer rows leaves out of bounds, and
         # Bokeh then fails drawing the legend ("Offset is outside the bounds of the DataView")
         for state, colour in STATE_COLOURS.items():
-            f.scatter(x=[float("nan")], y=[float("nan")], size=8, color=colour, legend_label=state)  # one
+            f.scatter(x=[float("nan")], y=[float("nan")], size=8, fill_color=colour, line_color=edge or colour,
+                      legend_label=state)  # one
             # point off the plot: a renderer without data draws no marker in the legend
         f.legend.label_text_font_size = "9pt"
         f.legend.spacing = 0
@@ -78,7 +80,7 @@ class RunsView(Viewer):
         f.xaxis.axis_label = "run"
         f.yaxis.axis_label = "background fraction"
         f.add_layout(f.legend[0], "right")  # outside: a legend inside hides the points under it
-        self._ref_span = Span(location=0, dimension="width", line_dash="dashed", line_color="#555555")
+        self._ref_span = Span(location=0, dimension="width", line_dash="dashed", line_color=ink())
         f.add_layout(self._ref_span)
         self._sel_span = Span(location=0, dimension="height", line_color=OKABE_ITO[1], line_width=2)
         f.add_layout(self._sel_span)

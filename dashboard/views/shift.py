@@ -22,6 +22,7 @@ from panel.viewable import Viewer
 
 from ..plots import OKABE_ITO, html_div
 from ..selection import Selection
+from .common import flow
 
 __all__ = ["ShiftView", "alarm_list_html"]
 
@@ -32,11 +33,14 @@ CSS = """
 .kd-alarm {padding:4px 8px; margin:3px 0; border-left:6px solid #D55E00; background:rgba(213,94,0,0.08)}
 .kd-alarm.kd-acked {border-left-color:#009E73; background:rgba(0,158,115,0.06); opacity:0.85}
 .kd-alarm-kind {font-weight:bold; margin-right:6px}
-.kd-alarm-ack {font-size:0.9em; color:#555}
+.kd-alarm-ack {font-size:0.9em; color:var(--kd-muted, #555)}
 .kd-alarm-box {max-height:170px; overflow-y:auto}
 .kd-state {font-size:1.6em; font-weight:bold; padding:4px 12px; border-radius:6px; display:inline-block}
 .kd-summary td {padding:1px 10px 1px 0; vertical-align:top}
 """
+
+#: a row of form fields that wraps on a phone (Panel's Row is a flex box that does not)
+WRAP_CSS = ":host {flex-wrap: wrap}"
 
 
 def _hhmm(iso: str | None) -> str:
@@ -360,17 +364,18 @@ class ShiftView(Viewer):
         caption = pn.pane.HTML("<div class='kd-caption'><b>Shift.</b> Feed state, open alarms and what was "
                                "acknowledged, event rate per run, the last run and the open flags.</div>",
                                sizing_mode="stretch_width", margin=(0, 5))
-        ack = pn.Column(self._ack_select, pn.Row(self._ack_name, self._ack_text, self._ack,
-                                                 sizing_mode="stretch_width"),
-                        self._ack_msg, sizing_mode="stretch_width")
+        ack = pn.Column(self._ack_select, flow(self._ack_name, self._ack_text, basis=170),
+                        pn.Row(self._ack, self._ack_msg, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         thresholds = pn.Card(*self._th.values(), self._save, self._th_msg, self._th_log, title="Alarm thresholds",
                              collapsed=True, sizing_mode="stretch_width")
         shift = pn.Card(pn.Row(self._shifter, self._sign_in), *self._checks.values(),
-                        pn.Row(self._off_comment, self._sign_off, sizing_mode="stretch_width"), self._shift_msg,
+                        pn.Row(self._off_comment, self._sign_off, sizing_mode="stretch_width",
+                               stylesheets=[WRAP_CSS]), self._shift_msg,
                         title="Shift sign-in, checklist and sign-off", collapsed=True, sizing_mode="stretch_width",
                         css_classes=["kd-shift-card"])
-        left = pn.Column(self._alarms_pane, ack, self._shift_pane, shift, sizing_mode="stretch_width")
-        right = pn.Column(pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), self._summary_pane,
+        left = pn.Column(self._alarms_pane, self._summary_pane, ack, sizing_mode="stretch_width")
+        right = pn.Column(pn.pane.Bokeh(self._rate_fig, sizing_mode="stretch_width"), self._shift_pane, shift,
                           thresholds, sizing_mode="stretch_width")
-        return pn.Column(caption, self._status_pane, pn.Row(left, right, sizing_mode="stretch_width"),
-                         sizing_mode="stretch_width")
+        # side by side from ~860 px, one column on a phone: state, alarms, the last run and the open flags,
+        # the acknowledge form, then the rate trend, the shift and the thresholds
+        return pn.Column(caption, self._status_pane, flow(left, right, basis=420), sizing_mode="stretch_width")

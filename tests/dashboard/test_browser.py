@@ -10,8 +10,10 @@ from waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-VIEW_TEXT = {"live": "Live event display", "attention": "Attention per time slice",
-             "runs": "Run fits and flags", "generated": "Real vs generated events"}
+VIEW_TEXT = {"shift": "Shift.", "live": "Live event display", "health": "Detector health.",
+             "attention": "Attention per time slice", "runs": "Run fits and flags",
+             "generated": "Real vs generated events", "studies": "Physics studies.",
+             "analysis": "Real vs generated events"}  # the Analysis tab opens its first page
 
 
 @pytest.mark.parametrize("view", list(VIEW_TEXT))
