@@ -35,7 +35,7 @@ def resolve_asset(name: str, suffix: str = ".json") -> Path:
 class DashboardConfig(JsonConfig):
     """What one dashboard server shows and where it reads it from."""
 
-    model = param.String(default="kamnet_cpu", doc=(
+    model = param.String(default="kamnet_bi214", doc=(
         "Classifier checkpoint scoring the live events: a path or a shipped name in assets/."))
     templates = param.String(default="", doc=(
         "Score templates of that model ('kamcore runs templates'); default: assets/templates_<model>.json."))
