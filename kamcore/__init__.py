@@ -9,8 +9,8 @@ The top level holds the analyst's path from a run file to a fit (imported on fir
 so ``import kamcore`` stays light)::
 
     import kamcore
-    scores = kamcore.load_model("cnn_bi214").score(kamcore.open_events("run_000017.parquet"))
-    fit = kamcore.fit_run(scores, kamcore.load_templates("templates_cnn_bi214.json"))
+    scores = kamcore.load_model("kamnet_bi214").score(kamcore.open_events("run_000017.parquet"))
+    fit = kamcore.fit_run(scores, kamcore.load_templates("templates_kamnet_bi214.json"))
 """
 
 from ._version import __version__

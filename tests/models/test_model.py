@@ -90,3 +90,23 @@ def test_checkpoint_info_knows_the_input_without_building_the_network(tmp_path):
     info = checkpoint_info(tmp_path / "k")
     assert info.input.to_dict() == load_model(tmp_path / "k").input.to_dict() == recorded.to_dict()
     assert checkpoint_info("vae_xe136", what="generator").input is None
+
+
+def test_three_line_path_of_the_readme_with_the_dashboards_kamnet(tmp_path, pmts):
+    """The README's lines on the shipped new-chain KamNet and a run at the templates' own rates (6 h of a
+    default RunSimConfig): no rate warning, a valid fit, the background fraction near the run's truth."""
+    import warnings
+
+    from kamcore.fit.config import DEFAULT_BACKGROUND
+
+    events, truth = simulate_run(17, seed=8, config=RunSimConfig(run_duration_s=6 * 3600.0,
+                                                                  events_per_run=100.0), pmts=pmts)
+    write_events(events, tmp_path / "run_000017.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RateWarning)
+        scores = kamcore.load_model("kamnet_bi214").score(kamcore.open_events(tmp_path / "run_000017.parquet"))
+        fit = kamcore.fit_run(scores, kamcore.load_templates("templates_kamnet_bi214.json"))
+    assert scores.attention is not None and scores.attention.shape == (len(scores), 28)
+    assert fit.status == "ok" and fit.valid
+    f_true = sum(truth["counts"][s] for s in DEFAULT_BACKGROUND) / sum(truth["counts"].values())
+    assert abs(fit.bkg_fraction - f_true) < 4 * fit.bkg_fraction_err, (fit.bkg_fraction, fit.bkg_fraction_err, f_true)
