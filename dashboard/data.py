@@ -221,6 +221,8 @@ class DataAccess:
             raise ConfigError(f"{exc} (KAMDASH_MODEL={cfg.model!r})") from None
         self.model_meta = info.meta
         self.model = info.identity
+        #: the hit maps the model reads (grid, time slices, vertex method): the pages draw events on them
+        self.input_config = info.input
         self.templates_path = cfg.templates_path()
         self.templates = Templates.load(self.templates_path)
         self.templates.check_model(self.model, where=self.templates_path)

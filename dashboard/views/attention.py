@@ -65,7 +65,7 @@ class AttentionView(Viewer):
         params.setdefault("selection", Selection())
         super().__init__(**params)
         self.n_events = self.backend.config.heatmap_events if self.backend is not None else self.n_events
-        self.display = EventDisplay()
+        self.display = EventDisplay(getattr(self.backend, "input_config", None))
         self._edges = self.display.slice_edges
         T = len(self._edges) - 1
         self._T = T

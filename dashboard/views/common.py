@@ -4,7 +4,7 @@ sphere figure.  The numbers come from :mod:`kamcore` (PMT table and Mollweide pr
 
 from __future__ import annotations
 
-import functools
+import threading
 
 import numpy as np
 
@@ -12,13 +12,19 @@ __all__ = ["EventDisplay", "sphere_data", "flow"]
 
 
 class EventDisplay:
-    """PMT positions on the Mollweide plane and the hit-map geometry (one instance per process)."""
+    """PMT positions on the Mollweide plane and the hit-map geometry of a hit-map configuration (the
+    served model's ``kamcore.models.checkpoint_info(...).input``; default: ``HitMapConfig()``), one
+    instance per configuration and process."""
 
-    def __new__(cls):
-        return _display()
+    def __new__(cls, config=None):
+        key = None if config is None else config.to_json()
+        with _DISPLAYS_LOCK:
+            if key not in _DISPLAYS:
+                _DISPLAYS[key] = cls._build(config)
+            return _DISPLAYS[key]
 
     @classmethod
-    def _build(cls) -> "EventDisplay":
+    def _build(cls, config=None) -> "EventDisplay":
         from kamcore.geometry import default_pmt_table, mollweide_outline, mollweide_xy
         from kamcore.monitor import display_grid
 
@@ -26,7 +32,7 @@ class EventDisplay:
         self.pmts = default_pmt_table()
         self.pmt_x, self.pmt_y = mollweide_xy(self.pmts.theta, self.pmts.phi)
         self.outline = mollweide_outline()
-        self.grid = display_grid()
+        self.grid = display_grid(config)
         self.config = self.grid.config
         self.n_slices = self.grid.n_slices
         self.size = self.grid.size
@@ -44,9 +50,9 @@ class EventDisplay:
         return self.event(ev).maps
 
 
-@functools.lru_cache(maxsize=1)
-def _display() -> EventDisplay:
-    return EventDisplay._build()
+#: hit-map configuration (JSON; None: the default) -> its EventDisplay, shared by every session
+_DISPLAYS: dict = {}
+_DISPLAYS_LOCK = threading.Lock()
 
 
 def sphere_data(display: EventDisplay, ev, color_by: str, mapper, colorbar=None) -> dict:

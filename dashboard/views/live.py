@@ -32,7 +32,7 @@ class LiveView(Viewer):
     def __init__(self, **params):
         params.setdefault("selection", Selection())
         super().__init__(**params)
-        self.display = EventDisplay()
+        self.display = EventDisplay(getattr(self.backend, "input_config", None))
         self._sphere, self._hits, self._mapper = sphere_figure(
             "Hit PMTs (Mollweide, seen from inside)", self.display.pmt_x, self.display.pmt_y, self.display.outline)
         self._colorbar = self._sphere.select_one({"name": "kd-colorbar"})

@@ -72,3 +72,16 @@ def test_an_event_address_that_left_the_buffer_is_read_from_the_run_files(kamnet
     bad = AttentionView(backend=small, selection=Selection(event="1:99999"))
     bad.refresh()
     assert "no event with run 1, event id 99999" in bad._info.object
+
+
+def test_the_pages_draw_events_on_the_served_models_maps(kamnet_world):
+    """Live and Attention build their event display from the model's recorded input (grid, time slices,
+    vertex method), one shared display per configuration."""
+    from dashboard.views import AttentionView, LiveView
+    from dashboard.views.common import EventDisplay
+
+    want = kamnet_world.input_config
+    assert want.vertex == "centroid"  # kamnet_cpu: a checkpoint of the old chain, before the record
+    for view in (AttentionView(backend=kamnet_world), LiveView(backend=kamnet_world)):
+        assert view.display.config.to_json() == want.to_json()
+    assert EventDisplay(want) is EventDisplay(type(want).from_json(want.to_json()))
