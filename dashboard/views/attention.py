@@ -37,8 +37,8 @@ def _fractions(att: np.ndarray) -> np.ndarray:
 
 #: colour scale of attention: log2 of the fraction over uniform, clipped to +-LOG2_RANGE
 LOG2_RANGE = 2.0
-#: blue (below uniform) -> white (uniform) -> red (above)
-PALETTE = tuple(reversed(RdBu11))
+#: blue (below uniform) -> white (uniform) -> red (above); Bokeh's RdBu11 runs from blue to red
+PALETTE = tuple(RdBu11)
 
 
 def _log2_ratio(frac: np.ndarray) -> np.ndarray:

@@ -46,6 +46,8 @@ def test_bars_and_heatmap_show_the_stored_attention_on_the_fixed_log2_scale(kamn
     want = np.clip(np.log2(att * len(att)), -LOG2_RANGE, LOG2_RANGE)
     np.testing.assert_allclose(v._bar_src.data["ratio"], want, atol=1e-6)
     assert (v._mapper.low, v._mapper.high) == (-LOG2_RANGE, LOG2_RANGE)  # one scale for every event
+    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (v._mapper.palette[0], v._mapper.palette[-1])]
+    assert rgb[0][2] > rgb[0][0] and rgb[1][0] > rgb[1][2]  # below uniform blue, above red (seen inverted once)
     address = f"{int(newest.events.run[0])}:{int(newest.events.event_id[0])}"
     assert v.shown_address == address and address in v._bar_fig.title.text
     img = v._heat_src.data["image"][0]
