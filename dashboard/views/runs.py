@@ -36,6 +36,9 @@ def _utc(ns) -> str:
         return ""
     return dt.datetime.fromtimestamp(int(ns) / 1e9, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
+#: high-background periods shaded on the background-fraction plot (the newest; every period is listed below it)
+MAX_SHADED_PERIODS = 12
+
 #: what the Runs view says about a run file the producer could not close (catalog status -> text)
 FILE_PROBLEMS = {"bad_file": "unreadable run file, skipped", "incomplete": "run file still being written, retried"}
 
@@ -84,7 +87,12 @@ class RunsView(Viewer):
         f.add_layout(self._ref_span)
         self._sel_span = Span(location=0, dimension="height", line_color=OKABE_ITO[1], line_width=2)
         f.add_layout(self._sel_span)
-        self._boxes: list[BoxAnnotation] = []
+        # a fixed pool, made with the figure: a BoxAnnotation added to a drawn figure raced its own first patch
+        # ("cannot find a view for BoxAnnotation", seen in the browser); periods beyond the pool are listed only
+        self._boxes: list[BoxAnnotation] = [BoxAnnotation(fill_alpha=0.15, fill_color=OKABE_ITO[1], visible=False)
+                                            for _ in range(MAX_SHADED_PERIODS)]
+        for box in self._boxes:
+            f.add_layout(box)
         self._f_fig = f
         # selected run: histogram + stacked templates + reference
         names = list(comps)
@@ -214,17 +222,15 @@ class RunsView(Viewer):
             "hi": [f["bkg_fraction"] + (f["bkg_fraction_err"] or 0) for _, f in fitted],
             "color": [STATE_COLOURS[self._state(r)] for r, _ in fitted], "state": [self._state(r) for r, _ in fitted],
             "p": [f.get("pvalue") for _, f in fitted], "n": [f.get("n_events") for _, f in fitted]}
-        for b in self._boxes:
-            b.visible = False
         periods = self.backend.periods()
         lines = []
-        for i, p in enumerate(periods):
-            if i >= len(self._boxes):
-                box = BoxAnnotation(fill_alpha=0.15, fill_color=OKABE_ITO[1])
-                self._f_fig.add_layout(box)
-                self._boxes.append(box)
-            box = self._boxes[i]
-            box.left, box.right, box.visible = p["first_run"] - 0.5, p["last_run"] + 0.5, True
+        shaded = periods[-len(self._boxes):]  # the newest ones
+        for i, box in enumerate(self._boxes):
+            if i < len(shaded):
+                box.update(left=shaded[i]["first_run"] - 0.5, right=shaded[i]["last_run"] + 0.5, visible=True)
+            elif box.visible:
+                box.visible = False
+        for p in periods:
             if p.get("reference_fraction") is not None:
                 self._ref_span.location = p["reference_fraction"]
             lines.append(f"<li>{run_range(p['first_run'], p['last_run'], dash='&ndash;')} ({p['method']}): "

@@ -143,6 +143,9 @@ def test_runs_view_names_a_one_run_period_run_n(world, monkeypatch):
     v.refresh()
     assert "<li>run 2 (consecutive)" in v._periods.object
     assert "<li>runs 1&ndash;3 (consecutive)" in v._periods.object and "2&ndash;2" not in v._periods.object
+    shown = [(b.left, b.right) for b in v._boxes if b.visible]
+    assert shown == [(1.5, 2.5), (0.5, 3.5)]  # shaded by boxes made with the figure, never added later
+    assert all(b in v._f_fig.center for b in v._boxes)
 
 
 def test_runs_view_shows_bad_and_incomplete_run_files_with_the_reason(world, tmp_path):
