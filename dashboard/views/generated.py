@@ -21,9 +21,11 @@ from .common import EventDisplay, sphere_data
 __all__ = ["GeneratedView"]
 
 OBSERVABLES = {"time": ("Hit time", "proper hit time (ns)"), "charge": ("Hit charge", "charge (p.e.)"),
-               "nhit": ("NHIT", "hits per event"), "total_charge": ("Total charge", "p.e. per event")}
-#: the other quantities kamcore compares (kamcore.metrics.VERTEX_QUANTITIES), listed in the table only
-TABLE_ONLY = {"centroid_r": "Charge centroid |c| (cm)", "centroid_z": "Charge centroid z (cm)"}
+               "nhit": ("NHIT", "hits per event"), "total_charge": ("Total charge", "p.e. per event"),
+               # the event's position (kamcore.metrics.VERTEX_QUANTITIES): where a generator without a vertex fails
+               "centroid_r": ("Charge-centroid radius", "|c| (cm)"), "centroid_z": ("Charge-centroid z", "z (cm)")}
+#: quantities kamcore compares that are listed in the table only (none today)
+TABLE_ONLY: dict = {}
 
 
 class GeneratedView(Viewer):
@@ -108,7 +110,7 @@ class GeneratedView(Viewer):
         self._gen_fig.title.text = f"Generated event {i} ({self.selection.generator.upper()}, {gen.n_hits} hits)"
 
     def __panel__(self):
-        caption = pn.pane.HTML("<div class='kd-caption'><b>Real vs generated events.</b> Monte Carlo against generator output: one event of each on the sphere and the four distributions the generative paper scores, with IoU and Wasserstein distance.</div>", sizing_mode="stretch_width")
+        caption = pn.pane.HTML("<div class='kd-caption'><b>Real vs generated events.</b> Monte Carlo against generator output: one event of each on the sphere, the four distributions the generative paper scores and the charge centroid's radius and z (the event's position), with IoU and Wasserstein distance.</div>", sizing_mode="stretch_width")
         return pn.Column(caption, 
             pn.Row(pn.pane.Markdown("**generator**", margin=(12, 5, 0, 5)), self._model, self._new, self._next,
                    self._status, sizing_mode="stretch_width"),

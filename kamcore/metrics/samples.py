@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from .generative import QUANTITIES, event_observables, histogram_iou, normalised_wasserstein
+from .generative import ALL_QUANTITIES, event_observables, histogram_iou, normalised_wasserstein
 
 __all__ = ["SampleComparison", "compare_generator"]
 
@@ -50,7 +50,7 @@ class SampleComparison:
         histograms on ``bins`` equal bins over the Monte Carlo range, generated values outside it counted
         in the first or last bin; a quantity without Monte Carlo values is left out."""
         out = {}
-        for k in QUANTITIES:
+        for k in ALL_QUANTITIES:
             a, b = self.observables_mc[k], self.observables_gen[k]
             if not len(a):
                 continue

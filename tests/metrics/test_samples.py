@@ -24,6 +24,7 @@ def test_the_same_sample_compares_identical():
     assert set(s.metrics) == {"time", "charge", "nhit", "total_charge", "centroid_r", "centroid_z"}
     for m in s.metrics.values():
         assert m["iou"] == pytest.approx(1.0) and m["wd"] == pytest.approx(0.0, abs=1e-12)
+    assert set(s.histograms(20)) == set(s.metrics)  # the four of the paper and the centroid R, z
     for edges, a, b in s.histograms(20).values():
         assert edges.shape == (21,) and np.allclose(a, b) and a.sum() == pytest.approx(1.0)
 
