@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,9 @@ from kamcore.events import Events
 from kamcore.io import open_events, write_events, write_root
 
 N_EXAMPLES = {"event_files": 150, "model_files": 110, "options": 90, "outputs": 20}
-FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=20), print_blob=False,
+# no per-example deadline: a speed limit is a benchmark's job, and a loaded CI tripped it (the
+# module's pytest timeout still stops a hang)
+FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 

@@ -19,7 +19,6 @@ fails.  Examples are derandomized and the database is off, so CI sees the same i
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -40,7 +39,9 @@ N_PMTS = 1879
 COUNTS = {"parquet_content": 240, "root_content": 110, "metadata": 80, "parquet_bytes": 220, "root_bytes": 110,
           "huge": 40, "scores": 60}
 
-FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=10), print_blob=False,
+# no per-example deadline: a speed limit is a benchmark's job, and a loaded CI tripped it (the
+# module's pytest timeout still stops a hang)
+FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import struct
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -31,7 +30,9 @@ from kamcore.errors import ModelFileError
 from kamcore.train import load_model, save_model
 
 N_EXAMPLES = {"json": 120, "weights": 120}
-FUZZ = settings(derandomize=True, database=None, deadline=timedelta(seconds=10), print_blob=False,
+# no per-example deadline: a speed limit is a benchmark's job, and a loaded CI tripped it (the
+# module's pytest timeout still stops a hang)
+FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
