@@ -158,9 +158,10 @@ def _cloud_hits(events: Events, pmts: PMTTable, config: HitMapConfig) -> tuple[n
 def _centroids(ev: np.ndarray, pmt: np.ndarray, q: np.ndarray, n: int, pmts: PMTTable) -> np.ndarray:
     """``(n, 3) float64`` cm: the charge centroid of each event's hits (zeros for an event without hits)."""
     q64 = q.astype(np.float64)
-    qsum = np.bincount(ev, q64, minlength=n)
+    # float64 explicitly: bincount of no hits at all returns int64 even with float weights
+    qsum = np.bincount(ev, q64, minlength=n).astype(np.float64)
     xyz = pmts.xyz_cm[pmt].astype(np.float64)
-    c = np.stack([np.bincount(ev, q64 * xyz[:, k], minlength=n) for k in range(3)], 1)
+    c = np.stack([np.bincount(ev, q64 * xyz[:, k], minlength=n) for k in range(3)], 1).astype(np.float64)
     ok = qsum > 0
     c[ok] /= qsum[ok, None]
     return c
@@ -184,7 +185,7 @@ def event_observables(events: Events, pmts: PMTTable | None = None,
     c = _centroids(ev, pmt, q, n, pmts)
     return {"time": tau.astype(np.float64), "charge": q.astype(np.float64),
             "nhit": np.bincount(ev, minlength=n).astype(np.float64),
-            "total_charge": np.bincount(ev, q.astype(np.float64), minlength=n),
+            "total_charge": np.bincount(ev, q.astype(np.float64), minlength=n).astype(np.float64),
             "centroid_r": np.linalg.norm(c, axis=1), "centroid_z": c[:, 2]}
 
 
@@ -407,7 +408,7 @@ def bootstrap_compare(real: Events, generated: Events, pmts: PMTTable | None = N
         c = _centroids(e, pmt, q, len(ev), pmts)
         samples.append({"n": len(ev), "counts": counts, "time": tau.astype(np.float64),
                         "charge": q.astype(np.float64), "nhit": counts.astype(np.float64),
-                        "total_charge": np.bincount(e, q.astype(np.float64), minlength=len(ev)),
+                        "total_charge": np.bincount(e, q.astype(np.float64), minlength=len(ev)).astype(np.float64),
                         "centroid_r": np.linalg.norm(c, axis=1), "centroid_z": c[:, 2]})
     if min(s["n"] for s in samples) == 0:
         raise ConfigError("bootstrap_compare needs events in both samples")

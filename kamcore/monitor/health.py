@@ -227,8 +227,9 @@ def flag_pmts(counts: np.ndarray, n_events: int, *, reference: np.ndarray | None
 
 
 def energy_peak_mev(energy_mev: np.ndarray, bin_mev: float = 0.05) -> float:
-    """Peak of the visible energy: the centre of the fullest 50 keV bin after a 3-bin running mean (MeV);
-    NaN without events.
+    """Peak of the visible energy (MeV): the 3-bin running mean of a 50 keV histogram finds the peak
+    region, and the fullest bin in it gives the centre (a flat top of the running mean -- a narrow line --
+    would otherwise pick its first bin); NaN without events.
 
     >>> round(energy_peak_mev(np.r_[np.full(50, 2.46), np.linspace(1, 3, 20)]), 2)
     2.48
@@ -241,7 +242,9 @@ def energy_peak_mev(energy_mev: np.ndarray, bin_mev: float = 0.05) -> float:
     nb = max(1, int(math.ceil((e.max() - lo) / bin_mev)) + 1)
     h = np.bincount(np.minimum(((e - lo) / bin_mev).astype(np.int64), nb - 1), minlength=nb).astype(float)
     sm = np.convolve(np.r_[0.0, h, 0.0], np.ones(3) / 3.0, mode="valid")
-    return float(lo + (int(np.argmax(sm)) + 0.5) * bin_mev)
+    i = int(np.argmax(sm))
+    j = max(i - 1, 0) + int(np.argmax(h[max(i - 1, 0):i + 2]))
+    return float(lo + (j + 0.5) * bin_mev)
 
 
 def run_health(events, *, run: int | None = None, reference: dict | None = None, pmts=None,
