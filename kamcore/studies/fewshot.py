@@ -122,12 +122,13 @@ def _figure(summary: dict, ceiling: dict, quantities, centroids: dict, out_dir) 
 
     fig, (ax, az) = new_figure(2, 1, width=6.4, height=4.2)
     names = [n for n in ("few_shot", "from_scratch", "few_shot_calibrated", "from_scratch_calibrated") if n in summary]
+    colour = {"MC": "#000000", **{n: f"C{i}" for i, n in enumerate(names)}}  # one colour per model in both panels
     x = np.arange(len(quantities))
     w = 0.8 / (len(names) + 1)
     for i, n in enumerate(names):
         m = [summary[n][q]["iou"] or 0.0 for q in quantities]
         e = [summary[n][q]["iou_std_over_sets"] or 0.0 for q in quantities]
-        ax.bar(x + i * w, m, w, yerr=e, capsize=2, label=n.replace("_", " "))
+        ax.bar(x + i * w, m, w, yerr=e, capsize=2, color=colour[n], label=n.replace("_", " "))
     ax.bar(x + len(names) * w, [ceiling[q]["iou"] for q in quantities], w, color="#999999", label="MC vs MC")
     for j, q in enumerate(quantities):
         for n, mk in (("few_shot", "k^"), ("from_scratch", "kv")):
@@ -141,7 +142,8 @@ def _figure(summary: dict, ceiling: dict, quantities, centroids: dict, out_dir) 
     ax.set_title("Few-shot generation of the balloon-bottom background")
     bins = np.linspace(-300.0, 150.0, 46)
     for n, z in centroids.items():
-        az.hist(z, bins, histtype="step", density=True, lw=2 if n == "MC" else 1.2, label=n.replace("_", " "))
+        az.hist(z, bins, histtype="step", density=True, lw=2 if n == "MC" else 1.2, color=colour[n],
+                label="fresh MC" if n == "MC" else n.replace("_", " "))
     az.set_xlabel("charge-centroid z (cm)")
     az.set_ylabel("events (normalised)")
     az.set_title("Centroid z of set 0's models vs fresh MC")
