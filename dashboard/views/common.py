@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["EventDisplay", "sphere_data", "flow"]
+__all__ = ["EventDisplay", "sphere_data", "flow", "session_user"]
 
 
 class EventDisplay:
@@ -88,3 +88,10 @@ def flow(*objects, basis: int = 420, gap: int = 0, **kw):
     for o in objects:
         o.styles = {**(o.styles or {}), "flex": f"1 1 {basis}px", "min-width": f"min({basis}px, 100%)"}
     return pn.FlexBox(*objects, flex_wrap="wrap", gap=f"{gap}px", sizing_mode="stretch_width", **kw)
+
+
+def session_user() -> str:
+    """The user of the served session (basic auth / OAuth), ``""`` outside a server or without auth."""
+    import panel as pn
+
+    return (pn.state.user or "") if pn.state.curdoc is not None else ""

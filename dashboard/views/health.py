@@ -24,7 +24,7 @@ from panel.viewable import Viewer
 
 from ..plots import OKABE_ITO, html_div, occupancy_figure, trend_figure
 from ..selection import Selection
-from .common import EventDisplay
+from .common import EventDisplay, session_user
 
 __all__ = ["HealthView", "WINDOWS_H"]
 
@@ -65,7 +65,7 @@ class HealthView(Viewer):
     def __init__(self, **params):
         params.setdefault("selection", Selection())
         if "user" not in params:
-            params["user"] = (pn.state.user or "") if pn.state.curdoc is not None else ""
+            params["user"] = session_user()
         super().__init__(**params)
         d = EventDisplay()
         self._occ_fig, self._occ_src, self._flag_src, self._mapper = occupancy_figure(

@@ -21,6 +21,7 @@ from kamcore.catalog import acked_runs, reference_run, run_state, unphysical
 
 from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure, ink, theme
 from ..selection import Selection
+from .common import session_user
 
 __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
@@ -53,8 +54,8 @@ class RunsView(Viewer):
 
     def __init__(self, **params):
         params.setdefault("selection", Selection())
-        if "author" not in params and pn.state.curdoc is not None and pn.state.user:
-            params["author"] = pn.state.user  # the basic-auth / OAuth user signs what this session writes
+        if "author" not in params and session_user():
+            params["author"] = session_user()  # the basic-auth / OAuth user signs what this session writes
         super().__init__(**params)
         comps = self.backend.templates.components
         self._comps = comps

@@ -22,7 +22,7 @@ from panel.viewable import Viewer
 
 from ..plots import OKABE_ITO, html_div
 from ..selection import Selection
-from .common import flow
+from .common import flow, session_user
 
 __all__ = ["ShiftView", "alarm_list_html"]
 
@@ -83,7 +83,7 @@ class ShiftView(Viewer):
     def __init__(self, **params):
         params.setdefault("selection", Selection())
         if "user" not in params:
-            params["user"] = (pn.state.user or "") if pn.state.curdoc is not None else ""
+            params["user"] = session_user()
         super().__init__(**params)
         self._alarms_pane, self._alarms = html_div("", CSS, min_height=60)
         self._status_pane, self._status = html_div("", CSS, min_height=40)

@@ -341,6 +341,12 @@ class Catalog:
             s.flush()
             return int(sh.id)
 
+    def _shift(self, s, shift_id: int) -> Shift:
+        sh = s.get(Shift, int(shift_id))
+        if sh is None:
+            raise ConfigError(f"no shift with id {shift_id} in {self.url}")
+        return sh
+
     def check_item(self, shift_id: int, item: str, *, by: str, checked: bool = True) -> None:
         """Tick (or untick) checklist item ``item`` (:data:`kamcore.catalog.shift.SHIFT_CHECKLIST`) of an open
         shift as ``by``, now."""
@@ -351,9 +357,7 @@ class Catalog:
         if not str(by).strip():
             raise ConfigError("ticking a checklist item needs a name")
         with self._tx() as s:
-            sh = s.get(Shift, int(shift_id))
-            if sh is None:
-                raise ConfigError(f"no shift with id {shift_id} in {self.url}")
+            sh = self._shift(s, shift_id)
             if sh.signed_off_at is not None:
                 raise ConfigError(f"shift #{shift_id} was signed off; its checklist is closed")
             row = s.execute(select(ShiftCheck).where(ShiftCheck.shift_id == sh.id, ShiftCheck.item == item)
@@ -370,9 +374,7 @@ class Catalog:
         if not str(by).strip():
             raise ConfigError("signing off needs a name")
         with self._tx() as s:
-            sh = s.get(Shift, int(shift_id))
-            if sh is None:
-                raise ConfigError(f"no shift with id {shift_id} in {self.url}")
+            sh = self._shift(s, shift_id)
             if sh.signed_off_at is not None:
                 raise ConfigError(f"shift #{shift_id} was already signed off by {sh.signed_off_by}")
             done = {c.item for c in sh.checks}
