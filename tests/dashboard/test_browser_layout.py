@@ -46,10 +46,29 @@ def _lum(colour: str) -> float:
 
 
 def _inside(page, locator, width: int) -> dict:
-    box = locator.bounding_box()
-    assert box is not None, locator
+    # the header and summary HTML is re-rendered every second: an element resolved a moment ago can be
+    # detached when its box is asked for (None), so ask again until the current one answers
+    box = wait_for(locator.bounding_box, 15, f"a bounding box of {locator}")
     assert box["x"] >= -1 and box["x"] + box["width"] <= width + 1, (locator, box)
     return box
+
+
+def _font_px(page, selector: str) -> float:
+    """The computed font size (px) of the first connected element matching ``selector``.
+
+    The summary is re-rendered on every update: an element resolved by the locator can be detached by the time
+    the script runs, and a detached element has no computed style (``fontSize`` "" -> NaN, seen once in CI).
+    So the size is read from an element that is connected at that moment, and read again until it is a number.
+    """
+    sizes = []
+
+    def read() -> bool:
+        px = page.locator(selector).first.evaluate(
+            "e => e.isConnected ? parseFloat(getComputedStyle(e).fontSize) : null")
+        sizes.append(px)
+        return isinstance(px, (int, float)) and px == px
+    wait_for(read, 15, f"a computed font size of {selector}")
+    return float(sizes[-1])
 
 
 def test_the_shift_page_on_a_phone_is_one_readable_column(server, browser):
@@ -64,12 +83,12 @@ def test_the_shift_page_on_a_phone_is_one_readable_column(server, browser):
         page.wait_for_timeout(1500)
         # laid out at the phone's width (the meta viewport), not a shrunken 980 px desktop page
         assert page.evaluate("() => [window.innerWidth, document.documentElement.clientWidth]") == [390, 390]
-        size = float(page.locator(".kd-summary").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+        size = _font_px(page, ".kd-summary")
         assert size >= 12, size
         assert page.evaluate(H_SCROLL_JS) == []
         badge = page.locator(".kd-badge").first
-        assert badge.is_visible() and badge.get_attribute("data-state")
-        b = _inside(page, badge, 390)
+        b = _inside(page, badge, 390)  # a box: rendered and visible
+        assert badge.get_attribute("data-state")
         assert b["y"] >= 0 and b["y"] + b["height"] <= 844
         _inside(page, page.locator(".kd-alarm-badge").first, 390)
         for name in ("sound on", "notify me", "light / dark"):
@@ -80,7 +99,7 @@ def test_the_shift_page_on_a_phone_is_one_readable_column(server, browser):
         summary = _inside(page, page.locator(".kd-summary").first, 390)
         assert state["y"] < alarms["y"] < summary["y"]
         assert summary["width"] > 300
-        assert page.locator(".kd-open-flags").first.is_visible()
+        wait_for(page.locator(".kd-open-flags").first.is_visible, 15, "the open flags")
         # every tab is on screen (the tab bar wraps) and works
         wait_for(lambda: page.get_by_role("tab").count() >= 6, 15, "ARIA tabs")
         for name in ("Shift", "Live", "Health", "Attention", "Runs", "Analysis"):
