@@ -26,6 +26,16 @@ whose hidden state resembles the final one weighs more.  With the recurrence sta
 as an integrator (``forget_bias`` below), ``<h_t, h_T>`` grows with the hits
 accumulated by slice ``t``.
 
+Scale of the energies.  ``e_t`` sums ``C H W`` products (8 x 38 x 38 = 11,552 in the ``cpu``
+preset), so printed as a plain sum a change ``dW`` moves it by ``~C H W <h h_T> dW``.  Adam steps
+every weight by ~lr whatever its gradient's size: in the first ``cpu``-preset KamNet trained on
+Bi214 (``attention_scale="sum"``) ``W`` of one slice moved from 0.010 to 0.034, its energy rose by
+~10 over every other slice's, and the attention of *every* event sat 99.9% on that slice (measured
+on 64 Bi214 events: energy spread 13.1-13.5 whatever the event).  As in scaled dot-product
+attention, ``attention_scale="sqrt"`` (default) divides ``e_t`` by ``sqrt(C H W)``; this is eq. 3
+with ``W`` rescaled (the same family of functions), and only the step Adam takes in ``e_t`` shrinks
+by ``sqrt(C H W)``.  Checkpoints saved before the choice existed load as ``"sum"``.
+
 ``attention="cellwise"`` keeps the mechanism of the first shipped checkpoints (public
 KamNet code): a separate softmax over ``t`` of ``h_t W_t h_T`` at every
 ``(c, theta, phi)`` with ``W (T, C, H, W)`` drawn ``U(-attention_init, attention_init)``,
@@ -396,6 +406,9 @@ class AttentionConvLSTM(nn.Module):
         Initial bias of the forget gates (0: PyTorch's default initialisation).
     attention : {"slice", "cellwise"}
         The paper's eqs. 3-4 (one score per slice) or the first checkpoints' mechanism.
+    attention_scale : {"sqrt", "sum"}
+        ``"slice"`` only: energies divided by ``sqrt(C H W)`` (default) or the plain sum of eq. 3
+        (the first slice checkpoints; module docstring, "Scale of the energies").
     fast : bool
         One autograd node per layer with hand-written BPTT (module docstring, "Speed"); ``False``:
         the reference per-step formulation.
@@ -403,11 +416,13 @@ class AttentionConvLSTM(nn.Module):
 
     def __init__(self, hidden_channels=(12, 22), kernel_sizes=(5, 3), n_time: int = 28, height: int = 38,
                  width: int = 38, in_channels: int = 1, attention_init: float = 0.1, forget_bias: float = 0.0,
-                 attention: str = "slice", fast: bool = True):
+                 attention: str = "slice", fast: bool = True, attention_scale: str = "sqrt"):
         super().__init__()
         if attention not in ("slice", "cellwise"):
             raise ValueError(f"attention must be 'slice' or 'cellwise', got {attention!r}")
-        self.attention, self.fast = attention, fast
+        if attention_scale not in ("sqrt", "sum"):
+            raise ValueError(f"attention_scale must be 'sqrt' or 'sum', got {attention_scale!r}")
+        self.attention, self.fast, self.attention_scale = attention, fast, attention_scale
         hidden_channels, kernel_sizes = list(hidden_channels), list(kernel_sizes)
         if len(hidden_channels) != len(kernel_sizes) or not hidden_channels:
             raise ValueError(f"need one kernel size per layer, got {hidden_channels} and {kernel_sizes}")
@@ -416,6 +431,8 @@ class AttentionConvLSTM(nn.Module):
                                    for i, h, k in zip(ins, hidden_channels, kernel_sizes))
         self.n_time, self.height, self.width = n_time, height, width
         self.out_channels = hidden_channels[-1]
+        #: divisor of the slice energies: sqrt(C H W) ("sqrt") or 1 ("sum", eq. 3 as printed)
+        self.energy_divisor = (self.out_channels * height * width) ** 0.5 if attention_scale == "sqrt" else 1.0
         if attention == "slice":
             self.attention_weight = nn.Parameter(torch.full((n_time, self.out_channels, height, 1), float(attention_init)))
         else:
@@ -456,7 +473,7 @@ class AttentionConvLSTM(nn.Module):
         h_last = hs[-1:]
         if self.attention == "slice":
             overlap = (hs * h_last).sum(dim=3)  # (T, B, H, C): sum over phi
-            energy = torch.einsum("tbhc,tch->bt", overlap, self.attention_weight[..., 0])
+            energy = torch.einsum("tbhc,tch->bt", overlap, self.attention_weight[..., 0]) / self.energy_divisor
             score = torch.softmax(energy, dim=1)
             context = torch.einsum("bt,tbhwc->bchw", score, hs)
             return context, score
@@ -469,7 +486,7 @@ class AttentionConvLSTM(nn.Module):
         """Context and attention from the last layer's ``h_t`` ``(B, T, C, H, W)`` and ``h_T`` ``(B, 1, C, H, W)``."""
         if self.attention == "slice":  # eqs. 3-4: one score per slice
             overlap = (seq * h_last).sum(dim=-1)  # (B, T, C, H): sum over phi (W has no phi)
-            energy = (overlap * self.attention_weight[..., 0]).sum(dim=(2, 3))  # (B, T)
+            energy = (overlap * self.attention_weight[..., 0]).sum(dim=(2, 3)) / self.energy_divisor  # (B, T)
             score = torch.softmax(energy, dim=1)
             context = torch.einsum("bt,btchw->bchw", score, seq)
             return context, score

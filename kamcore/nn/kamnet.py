@@ -51,7 +51,10 @@ class KamNetConfig(JsonConfig):
     attention = param.Selector(default="slice", objects=["slice", "cellwise"], doc=(
         "'slice': the paper's eqs. 3-4, one score per time slice; 'cellwise': the first checkpoints' "
         "softmax per (c, theta, phi) (kamcore.nn.convlstm)."))
-    attention_init = param.Number(default=0.1, bounds=(0.0, None), doc=(
+    attention_scale = param.Selector(default="sqrt", objects=["sqrt", "sum"], doc=(
+        "'slice': slice energies divided by sqrt(C H W) (default) or their plain sum (the first slice "
+        "checkpoints, whose attention collapsed onto one slice; kamcore.nn.convlstm)."))
+    attention_init = param.Number(default=0.3, bounds=(0.0, None), doc=(
         "'slice': the constant the attention weights start at; 'cellwise': they start U(-a, a)."))
     forget_bias = param.Number(default=0.0, doc=(
         "Initial forget-gate bias of the ConvLSTM cells (0: PyTorch default; see kamcore.nn.convlstm)."))
@@ -70,7 +73,7 @@ class KamNetConfig(JsonConfig):
 KAMNET_PRESETS: dict[str, dict] = {
     "paper": {},
     "cpu": {
-        "lstm_channels": [4, 8], "lstm_kernels": [3, 3], "forget_bias": 3.0, "attention_init": 0.01,
+        "lstm_channels": [4, 8], "lstm_kernels": [3, 3], "forget_bias": 3.0, "attention_init": 0.3,
         "context_norm": True,
         "s2_channels": 12, "so3_channels": [16, 24, 32], "bandwidths": [10, 6, 4, 2],
         "fc": [64, 32], "spherical_dropout": 0.2, "fc_dropout": 0.1,
@@ -97,7 +100,7 @@ class KamNet(nn.Module):
         size = 2 * cfg.bandwidth
         self.lstm = AttentionConvLSTM(cfg.lstm_channels, cfg.lstm_kernels, n_time=cfg.n_time, height=size,
                                       width=size, attention_init=cfg.attention_init, forget_bias=cfg.forget_bias,
-                                      attention=cfg.attention)
+                                      attention=cfg.attention, attention_scale=cfg.attention_scale)
         self.context_norm = nn.BatchNorm2d(self.lstm.out_channels) if cfg.context_norm else nn.Identity()
         chans = [cfg.s2_channels, *cfg.so3_channels]
         bws = [cfg.bandwidth, *cfg.bandwidths]

@@ -17,8 +17,9 @@ register_model("cnn", _build_cnn, lambda m: m.config.to_dict())
 
 
 def _build_kamnet(config: dict) -> KamNet:
-    # checkpoints saved before the attention choice existed used the cellwise mechanism
-    return KamNet(KamNetConfig(**{"attention": "cellwise", **config}))
+    # checkpoints saved before the attention choice existed used the cellwise mechanism, and those saved
+    # before the energy scale existed the plain sum of eq. 3
+    return KamNet(KamNetConfig(**{"attention": "cellwise", "attention_scale": "sum", **config}))
 
 
 register_model("kamnet", _build_kamnet, lambda m: m.config.to_dict())

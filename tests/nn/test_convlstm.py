@@ -34,16 +34,20 @@ def _hidden_states(m, x):
     return seq
 
 
-def test_slice_attention_is_eqs_3_and_4():
-    """S(t) = softmax_t sum_{c,theta,phi} h_t W h_T and context = sum_t S(t) h_t, written out."""
+@pytest.mark.parametrize("scale", ["sqrt", "sum"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_slice_attention_is_eqs_3_and_4(scale, fast):
+    """S(t) = softmax_t (sum_{c,theta,phi} h_t W h_T) / d and context = sum_t S(t) h_t, written out, with
+    d = sqrt(C H W) ("sqrt") or 1 ("sum", eq. 3 as printed)."""
     torch.manual_seed(1)
-    m = AttentionConvLSTM((2, 3), (3, 3), n_time=5, height=6, width=7).double()
+    m = AttentionConvLSTM((2, 3), (3, 3), n_time=5, height=6, width=7, attention_scale=scale, fast=fast).double()
     with torch.no_grad():
         m.attention_weight.normal_()
     x = torch.rand(3, 5, 6, 7, dtype=torch.float64)
     context, att = m(x)
     hs = _hidden_states(m, x)
-    energy = torch.stack([(hs[:, t] * m.attention_weight[t] * hs[:, -1]).sum(dim=(1, 2, 3)) for t in range(5)], 1)
+    d = (3 * 6 * 7) ** 0.5 if scale == "sqrt" else 1.0
+    energy = torch.stack([(hs[:, t] * m.attention_weight[t] * hs[:, -1]).sum(dim=(1, 2, 3)) for t in range(5)], 1) / d
     s = torch.exp(energy) / torch.exp(energy).sum(1, keepdim=True)
     torch.testing.assert_close(att, s)
     torch.testing.assert_close(context, (s[:, :, None, None, None] * hs).sum(1))
@@ -53,7 +57,8 @@ def test_slice_attention_starts_event_dependent():
     """At initialisation two different events get different attention and an empty map a
     uniform one (the first checkpoints' attention was a fixed ramp whatever the event)."""
     torch.manual_seed(2)
-    m = AttentionConvLSTM((3, 4), (3, 3), n_time=8, height=8, width=8, attention_init=0.5, forget_bias=3.0)
+    # 8 = 0.5 sqrt(C H W): the energies of the plain sum with W = 0.5
+    m = AttentionConvLSTM((3, 4), (3, 3), n_time=8, height=8, width=8, attention_init=8.0, forget_bias=3.0)
     with torch.no_grad():
         for cell in m.cells:  # no drive without hits: an empty map keeps h = 0
             cell.conv_x.bias[:cell.hidden_channels].zero_()

@@ -72,7 +72,8 @@ def test_cpu_preset_starts_remembering_and_normalises_the_context():
     from kamcore.nn.kamnet import KamNet, KamNetConfig
 
     cfg = KamNetConfig.from_preset("cpu")
-    assert cfg.forget_bias == 3.0 and cfg.context_norm and cfg.attention_init == 0.01 and cfg.attention == "slice"
+    assert cfg.forget_bias == 3.0 and cfg.context_norm and cfg.attention_init == 0.3 and cfg.attention == "slice"
+    assert cfg.attention_scale == "sqrt"  # the plain sum collapsed onto one slice (kamcore.nn.convlstm)
     tiny = KamNet(KamNetConfig.from_preset("tiny", forget_bias=3.0, context_norm=True))
     assert isinstance(tiny.context_norm, torch.nn.BatchNorm2d)
     assert all(torch.all(c.conv_x.bias[c.hidden_channels:2 * c.hidden_channels] == 3.0) for c in tiny.lstm.cells)

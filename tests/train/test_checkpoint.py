@@ -179,3 +179,21 @@ def test_fifo_is_refused_without_blocking(cnn, which):
     path.unlink()
     os.mkfifo(path)
     _refused(cnn, which, "not a regular file")
+
+
+def test_kamnet_checkpoints_older_than_a_choice_load_with_the_mechanism_they_were_trained_with(tmp_path, monkeypatch):
+    """A configuration saved before ``attention`` existed is the cellwise mechanism; one saved before
+    ``attention_scale`` existed is the plain sum of eq. 3 (the first shipped kamnet_bi214)."""
+    build, to_config = MODELS["kamnet"]
+    for dropped, expect in ((("attention", "attention_scale"), ("cellwise", "sum")),
+                            (("attention_scale",), ("slice", "sum"))):
+        monkeypatch.setitem(MODELS, "kamnet", (build, lambda m: {k: v for k, v in to_config(m).items()
+                                                                 if k not in dropped}))
+        cfg = KamNetConfig.from_preset("tiny")
+        cfg.attention = expect[0]
+        save_model(tmp_path / "old", KamNet(cfg), "kamnet")
+        monkeypatch.setitem(MODELS, "kamnet", (build, to_config))
+        model, meta = load_model(tmp_path / "old")
+        assert not set(dropped) & set(meta["config"])
+        assert (model.lstm.attention, model.lstm.attention_scale) == expect
+    assert KamNetConfig().attention_scale == "sqrt"
