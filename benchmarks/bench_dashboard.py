@@ -272,12 +272,14 @@ def main() -> int:
                 for _, page in pages:
                     page.evaluate("window.__kd.lat = []")
                 cpu0, _ = _proc_stats([server.pid])
+                ccpu0 = _proc_stats([clients.pid])[0] if clients is not None else 0.0
                 w0 = time.monotonic()
                 rss = []
                 while time.monotonic() - w0 < args.seconds:
                     time.sleep(1.0)
                     rss.append(_proc_stats([server.pid])[1])
                 cpu1, _ = _proc_stats([server.pid])
+                ccpu1 = _proc_stats([clients.pid])[0] if clients is not None else 0.0
                 lat = np.concatenate([np.asarray(p.evaluate("window.__kd.lat"), float) for _, p in pages])
                 if not len(lat):  # a figure, not a crash: the pages saw no new event in the window
                     lat = np.array([np.nan])
@@ -294,7 +296,8 @@ def main() -> int:
                     if len(cl):
                         line += (f"; protocol clients p50 {np.percentile(cl, 50):.0f} ms, p95 "
                                  f"{np.percentile(cl, 95):.0f} ms, max {cl.max():.0f} ms "
-                                 f"({len(cl) / len(runs) / args.seconds:.1f} updates/s per session)")
+                                 f"({len(cl) / len(runs) / args.seconds:.1f} updates/s per session; the clients' "
+                                 f"process took {100 * (ccpu1 - ccpu0) / args.seconds:.0f}% of a core from this host)")
                 print(line + f"; server+producer CPU {100 * (cpu1 - cpu0) / args.seconds:.0f}% of a core, RSS "
                       f"{np.max(rss):.0f} MB; load average {os.getloadavg()[0]:.1f}")
                 for ctx, _ in pages:

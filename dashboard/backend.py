@@ -158,7 +158,13 @@ class Backend(DataAccess):
         env = dict(os.environ, OMP_NUM_THREADS="1")
         argv = [sys.executable, "-m", "kamcore", *producer_command(self.config, parent_pid=os.getpid())]
         with open(self.store_path / "producer.log", "ab") as out:
-            return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            child = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if self.config.producer_nice and hasattr(os, "setpriority"):
+            try:  # from here, not a preexec_fn: this process has threads
+                os.setpriority(os.PRIO_PROCESS, child.pid, os.getpriority(os.PRIO_PROCESS, 0) + self.config.producer_nice)
+            except OSError as exc:
+                log.warning("embedded producer: could not lower its priority: %s", exc)
+        return child
 
     def _read_status(self) -> None:
         if self.supervisor is None:

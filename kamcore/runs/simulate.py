@@ -150,7 +150,7 @@ def simulate_run(run: int, *, seed: int, config: RunSimConfig | None = None, str
     ev = ev.take(order) if n_all else ev
     info = {"run": int(run), "start_ns": start, "stop_ns": stop, "livetime_s": float(config.run_duration_s)}
     ev = dataclasses.replace(ev, run=np.full(n_all, run, np.int32), event_id=np.arange(n_all, dtype=np.int64),
-                             timestamp_ns=t, attrs={"sim_config": sim_config.to_json(),
+                             timestamp_ns=t, attrs={**ev.attrs, "sim_config": sim_config.to_json(),
                                                     "pmt_table_digest": pmts.digest, "run_info": info,
                                                     "run_sim_config": config.to_json()})
     truth = {**info, "file": run_file_name(run), "strength": float(strength), "expected": expected, "counts": counts}

@@ -57,6 +57,20 @@ def test_run_contents_follow_the_selection(seq):
     assert truth["runs"][1]["start_ns"] - truth["runs"][0]["stop_ns"] == int(600e9)
 
 
+def test_run_files_carry_the_vertex_method_so_no_consumer_fits_again(seq, monkeypatch):
+    """The run file says which method made ``vertex_cm``: scoring and the live store reuse it (the runs once
+    lost the stamp, and the embedded producer fitted every vertex three times)."""
+    from kamcore.geometry import default_pmt_table
+    from kamcore.preprocess import HitMapConfig, proper_times, timing, vertex_method
+
+    d, cfg, truth = seq
+    ev = open_events(d / truth["runs"][0]["file"])
+    assert ev.attrs["vertex_method"] == vertex_method(HitMapConfig(vertex=cfg.vertex))
+    monkeypatch.setattr(timing, "reconstruct_vertices", lambda *a, **k: pytest.fail("fitted the vertex again"))
+    tau, _ = proper_times(ev, default_pmt_table(), HitMapConfig())
+    assert len(tau) == ev.n_hits
+
+
 def test_a_run_depends_only_on_seed_and_number(seq):
     d, cfg, truth = seq
     ev, t = simulate_run(12, seed=4, config=cfg)
