@@ -30,6 +30,9 @@ def _monitor_args(p: argparse.ArgumentParser) -> None:
                    help=f"simulated feed: mean events per run (default {MonitorConfig.param['run_length'].default})")
     p.add_argument("--model", required=True, metavar="MODEL", help="classifier checkpoint that made the templates")
     p.add_argument("--templates", required=True, metavar="FILE.json", help="templates ('kamcore runs templates')")
+    p.add_argument("--companion", dest="companions", action="append", default=[], metavar="MODEL", help=(
+        "another classifier scored on every event beside --model (repeatable; e.g. the KamNet trained on "
+        "C10): its scores and attention go into the live store, not into the fits"))
     p.add_argument("--catalog", metavar="URL", help=(
         "catalog database: SQLAlchemy URL or SQLite file path; default $KAMDASH_CATALOG or "
         "$XDG_DATA_HOME/kamdash/catalog.sqlite"))
@@ -75,6 +78,7 @@ def _monitor(args) -> int:
     templates = Templates.load(args.templates)
     model = load_model(args.model)  # shipped names too; loaded once, checked against the templates' file here
     templates.check_model(model, args.templates)
+    companions = [load_model(c) for c in args.companions]
     fit_cfg = templates.fit_config(**({"min_events": args.min_events} if args.min_events is not None else {}))
     cat = Catalog(args.catalog)
     with LiveStore(args.store, max_events=cfg.store_events, writable=True) as store:
@@ -85,7 +89,8 @@ def _monitor(args) -> int:
         stats = run_monitor(cfg, store, cat, model, templates, history_runs=args.history_runs,
                             status_path=args.status_file, parent_pid=args.parent_pid, max_runs=args.max_runs,
                             duration_s=args.duration, started=started, runs_dir=args.runs_dir, fit_config=fit_cfg,
-                            flag_config=config_from_args(FlagConfig, args), command="kamcore " + shlex.join(args.argv))
+                            flag_config=config_from_args(FlagConfig, args), command="kamcore " + shlex.join(args.argv),
+                            companions=companions)
     print(f"{Path(args.store)}: {stats.events} event(s) stored (seq {store.seq}), {stats.runs_closed} run(s) "
           f"closed {stats.runs}, {stats.bad_files} bad file(s), {stats.incomplete_files} incomplete; "
           f"stopped by {stats.stopped_by} after {stats.seconds:.1f} s")

@@ -166,10 +166,14 @@ class Producer:
     command : str, optional
         Recorded with each fit.
     device : str
+    companions : sequence of str, os.PathLike or kamcore.models.Model
+        Other classifiers run on every event beside ``model`` (the paper's KamNets trained on other
+        backgrounds); their scores and attention go into the live store
+        (:attr:`~kamcore.monitor.store.LiveEvents.companions`, keyed by model name), not into the fits.
     """
 
     def __init__(self, feed, store: LiveStore, catalog, model, templates, *, runs_dir=None, fit_config=None,
-                 flag_config=None, command: str | None = None, device: str = "cpu"):
+                 flag_config=None, command: str | None = None, device: str = "cpu", companions=()):
         from ..fit import FlagConfig
         from ..geometry import default_pmt_table
         from ..models import Model, load_model
@@ -180,6 +184,11 @@ class Producer:
         self.model = model if isinstance(model, Model) else load_model(model, device=device)
         templates.check_model(self.model)
         self.ident = dict(self.model.identity)
+        self.companions = [m if isinstance(m, Model) else load_model(m, device=device) for m in companions]
+        names = [m.name for m in self.companions]
+        if self.model.name in names or len(set(names)) != len(names):
+            raise ConfigError(f"companion models must differ from the model ({self.model.name}) and from each "
+                              f"other, got {names}")
         self.runs_dir = Path(runs_dir) if runs_dir is not None else store.path.with_name(store.path.name + ".runs")
         self.fit_config = fit_config or templates.fit_config()
         if hasattr(feed, "fit_config"):  # a simulated feed knows its runs' rates (SimulatedFeed.fit_config)
@@ -205,6 +214,10 @@ class Producer:
         """Scores ``(N,) float32`` and attention ``(N, T) float32`` or None of ``events``."""
         return self.model.predict(events, pmts=self.pmts, device=self.device)
 
+    def score_companions(self, events) -> dict:
+        """``{name: (score, attention or None)}`` of ``events`` under every companion model."""
+        return {m.name: m.predict(events, pmts=self.pmts, device=self.device) for m in self.companions}
+
     def handle(self, batch: FeedBatch, stats: ProducerStats) -> None:
         """Score, store and (when it closes a run) close one batch."""
         from ..events import Events
@@ -217,7 +230,8 @@ class Producer:
                 stats.bad_files += 1
             return
         scores, att = self.score(batch.events)
-        self.store.append(batch.events, score=scores, attention=att, replace_runs=not self._open)
+        self.store.append(batch.events, score=scores, attention=att, replace_runs=not self._open,
+                          companions=self.score_companions(batch.events))
         stats.events += len(batch.events)
         self._open.append((batch.events, scores, att))
         if not batch.closes_run:

@@ -9,7 +9,9 @@ Layout of the directory (one writer, any number of readers, no locks needed to r
   ``timestamp_ns`` (N,) int64 (detector time), ``wall_ns`` (N,) int64 (when the
   producer stored it), ``source`` (N,) str, ``energy_mev`` (N,) float32,
   ``vertex_cm`` (N, 3) float32, ``score`` (N,) float32, ``attention``
-  (N, T) float32 (absent for models without attention), ``offsets`` (N+1,)
+  (N, T) float32 (absent for models without attention), for each companion
+  classifier ``companion_score__<name>`` (N,) and ``companion_attention__<name>``
+  (N, T) (:attr:`LiveEvents.companions`), ``offsets`` (N+1,)
   int64, ``pmt`` (H,) int16, ``t_ns`` (H,) float32 (raw hit times, ns),
   ``tau_ns`` (H,) float32 (proper times: hit time - time of flight - T0, ns,
   :func:`kamcore.preprocess.proper_times`), ``q_pe`` (H,) float32.
@@ -51,6 +53,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -82,6 +85,10 @@ class LiveEvents:
     attention : (N, T) float32 or None
     tau_ns : (H,) float32, proper hit times (ns), aligned with ``events.t_ns``
     wall_ns : (N,) int64, wall-clock time the producer stored each event, ns since the epoch
+    companions : dict
+        ``{model name: (score (N,) float32, attention (N, T) float32 or None)}`` of the companion
+        classifiers the producer also ran (e.g. the KamNet trained on C10 beside the Bi214 one, whose
+        scores feed the fits); only names every event of these has.
     """
 
     events: Events
@@ -90,6 +97,7 @@ class LiveEvents:
     attention: np.ndarray | None
     tau_ns: np.ndarray
     wall_ns: np.ndarray
+    companions: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -102,7 +110,8 @@ class LiveEvents:
         hits = np.concatenate([np.arange(off[i], off[i + 1]) for i in pos]) if len(pos) else np.zeros(0, np.int64)
         return LiveEvents(self.events.take(pos), self.seq[pos], self.score[pos],
                           None if self.attention is None else self.attention[pos], self.tau_ns[hits],
-                          self.wall_ns[pos])
+                          self.wall_ns[pos], {k: (sc[pos], None if a is None else a[pos])
+                                              for k, (sc, a) in self.companions.items()})
 
     def find(self, seq: int) -> int | None:
         """Position of the event with sequence number ``seq``, or None when it is not held."""
@@ -121,7 +130,24 @@ class LiveEvents:
         return cls(Events.concat([p.events for p in parts]), np.concatenate([p.seq for p in parts]),
                    np.concatenate([p.score for p in parts]),
                    None if any(a is None for a in att) else np.concatenate(att),
-                   np.concatenate([p.tau_ns for p in parts]), np.concatenate([p.wall_ns for p in parts]))
+                   np.concatenate([p.tau_ns for p in parts]), np.concatenate([p.wall_ns for p in parts]),
+                   _join_companions([p.companions for p in parts]))
+
+
+def _join_companions(parts: list[dict]) -> dict:
+    """The companions every part has, joined in order (attention only when every part has it)."""
+    names = set(parts[0]).intersection(*parts[1:]) if parts else set()
+    out = {}
+    for k in sorted(names):
+        atts = [p[k][1] for p in parts]
+        out[k] = (np.concatenate([p[k][0] for p in parts]),
+                  None if any(a is None for a in atts) else np.concatenate(atts))
+    return out
+
+
+#: a companion's name as stored (chunk keys ``companion_score__<name>``, ``companion_attention__<name>``)
+_COMPANION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_CS, _CA = "companion_score__", "companion_attention__"
 
 
 def _empty() -> LiveEvents:
@@ -200,12 +226,13 @@ class LiveStore:
                     p.unlink()
 
     def append(self, events: Events, *, score, attention=None, tau_ns=None, wall_ns: int | None = None,
-               replace_runs: bool = False) -> int:
+               replace_runs: bool = False, companions: dict | None = None) -> int:
         """Store a batch of ``N`` events with their scores ``(N,)`` (and attention ``(N, T)``); returns the last seq.
 
         ``tau_ns`` ``(H,)`` are the proper hit times (computed here when None).  With ``replace_runs`` the
         events of the batch's runs that the store already holds are removed in the same index write (a run
-        stored again; see module docstring).
+        stored again; see module docstring).  ``companions``: ``{model name: (score (N,), attention (N, T)
+        or None)}`` of other classifiers run on the same events (:attr:`LiveEvents.companions`).
         """
         from ..geometry import default_pmt_table
         from ..preprocess import proper_times
@@ -236,6 +263,20 @@ class LiveStore:
                   "q_pe": events.q_pe.astype(np.float32)}
         if attention is not None:
             arrays["attention"] = attention
+        for name, (c_score, c_att) in (companions or {}).items():
+            if not isinstance(name, str) or not _COMPANION_NAME.fullmatch(name):
+                raise ConfigError(f"LiveStore.append: companion model name {name!r} is not a plain name")
+            c_score = np.asarray(c_score, np.float32)
+            if c_score.shape != (n,):
+                raise ConfigError(f"LiveStore.append: companion {name} score must have shape ({n},), got "
+                                  f"{c_score.shape}")
+            arrays[_CS + name] = c_score
+            if c_att is not None:
+                c_att = np.asarray(c_att, np.float32)
+                if c_att.ndim != 2 or c_att.shape[0] != n:
+                    raise ConfigError(f"LiveStore.append: companion {name} attention must have shape ({n}, T), "
+                                      f"got {c_att.shape}")
+                arrays[_CA + name] = c_att
         chunks, replaced = self._index["chunks"], []
         if replace_runs:
             chunks, replaced = self._without_runs(np.unique(arrays["run"]), tag=int(seq[-1]))
@@ -394,6 +435,12 @@ def _select(parts: list[dict], idx: np.ndarray) -> LiveEvents:
     cat = {k: np.concatenate([p[k] for p in parts]) for k in
            ("seq", "run", "event_id", "timestamp_ns", "wall_ns", "source", "energy_mev", "vertex_cm", "score")}
     att = np.concatenate([p["attention"] for p in parts]) if all("attention" in p for p in parts) else None
+    names = set.intersection(*[{k[len(_CS):] for k in p if k.startswith(_CS)} for p in parts])
+    companions = {}
+    for k in sorted(names):
+        has_att = all(_CA + k in p for p in parts)
+        companions[k] = (np.concatenate([p[_CS + k] for p in parts])[idx],
+                         np.concatenate([p[_CA + k] for p in parts])[idx] if has_att else None)
     ev = Events.from_columns(offsets=np.concatenate(offsets), pmt=np.concatenate(pmt), t_ns=np.concatenate(t),
                              q_pe=np.concatenate(q), run=cat["run"], event_id=cat["event_id"],
                              timestamp_ns=cat["timestamp_ns"], source=cat["source"].astype(object),
@@ -403,4 +450,4 @@ def _select(parts: list[dict], idx: np.ndarray) -> LiveEvents:
     hit_idx = np.concatenate([np.arange(ev.offsets[i], ev.offsets[i + 1]) for i in idx]) if len(idx) else \
         np.zeros(0, np.int64)
     return LiveEvents(sel, cat["seq"][idx], cat["score"][idx], None if att is None else att[idx],
-                      taus[hit_idx].astype(np.float32), cat["wall_ns"][idx])
+                      taus[hit_idx].astype(np.float32), cat["wall_ns"][idx], companions)

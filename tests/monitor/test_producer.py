@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 
 from kamcore.catalog import Catalog
@@ -191,3 +192,63 @@ def test_run_leaves_no_thread_and_no_reference_behind(model_and_templates, run_d
         ref = weakref.ref(prod)
         del prod
         assert ref() is None, f"{name} feed: something still holds the producer (and its model)"
+
+
+@pytest.fixture(scope="module")
+def tiny_kamnet(tmp_path_factory):
+    """A tiny untrained KamNet (4 slices of 8 x 8) with its hit-map contract recorded: a companion model."""
+    import torch
+
+    from kamcore.nn.kamnet import KamNet, KamNetConfig
+    from kamcore.preprocess import HitMapConfig
+    from kamcore.train import save_model
+
+    torch.manual_seed(3)
+    d = tmp_path_factory.mktemp("companion")
+    save_model(d / "kamnet_tiny", KamNet(KamNetConfig.from_preset("tiny")), "kamnet", preset="tiny",
+               hitmap_config=HitMapConfig(n_time_bins=4, bandwidth=4, bin_width_ns=10.5, vertex="fit").to_dict())
+    return d / "kamnet_tiny"
+
+
+def test_companion_models_score_every_event_into_the_store(model_and_templates, tiny_kamnet, tmp_path):
+    """A companion (here a tiny KamNet beside the CNN the fits use) scores every stored event; its score
+    and attention are read back per event, equal to scoring the stored events again."""
+    from kamcore.errors import ConfigError
+    from kamcore.models import load_model
+
+    model, tpath = model_and_templates
+    t = Templates.load(tpath)
+    cfg = MonitorConfig(rate_hz=200.0, run_length=10, store_events=40, batch_events=4, seed=2)
+    with LiveStore(tmp_path / "live", max_events=cfg.store_events, writable=True) as store:
+        prod = Producer(SimulatedFeed(cfg), store, Catalog("sqlite://"), model, t, runs_dir=tmp_path / "runs",
+                        fit_config=t.fit_config(min_events=3), companions=[tiny_kamnet])
+        prod.run(max_runs=1, duration_s=60)
+        with pytest.raises(ConfigError, match="companion models must differ"):
+            Producer(SimulatedFeed(cfg), store, Catalog("sqlite://"), model, t, companions=[model])
+    got = LiveStore(tmp_path / "live").latest(100)
+    assert len(got) >= 4 and set(got.companions) == {"kamnet_tiny"}
+    c_score, c_att = got.companions["kamnet_tiny"]
+    assert c_score.shape == (len(got),) and c_att.shape == (len(got), 4)
+    np.testing.assert_allclose(c_att.sum(1), 1.0, rtol=1e-5)
+    again_score, again_att = load_model(tiny_kamnet).predict(got.events)
+    np.testing.assert_allclose(c_score, again_score, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(c_att, again_att, rtol=1e-4, atol=1e-6)
+    assert got.attention is None  # the fits' CNN has none; the companion's is its own
+    one = got.take(np.array([1]))
+    assert one.companions["kamnet_tiny"][0].tolist() == [c_score[1]]
+
+
+def test_cli_monitor_companion_option(model_and_templates, tiny_kamnet, tmp_path, capsys):
+    from kamcore.cli import main
+
+    model, tpath = model_and_templates
+    argv = ["monitor", "--rate", "500", "--run-length", "8", "--model", str(model), "--templates", str(tpath),
+            "--catalog", str(tmp_path / "c.sqlite"), "--store", str(tmp_path / "live"), "--max-runs", "1",
+            "--duration", "60", "--min-events", "3", "--batch-events", "4", "--companion", str(tiny_kamnet)]
+    assert main(argv) == 0
+    got = LiveStore(tmp_path / "live").latest(100)
+    assert len(got) and got.companions["kamnet_tiny"][1].shape == (len(got), 4)
+    capsys.readouterr()
+    code = main(argv[:-1] + [str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "missing" in err

@@ -120,3 +120,32 @@ def test_a_run_stored_again_replaces_its_held_events(tmp_path):
     with LiveStore(tmp_path, writable=True):
         pass
     assert {p.name for p in tmp_path.glob("chunk_*.npz")} == listed
+
+
+def test_companion_scores_and_attention_round_trip_and_bad_ones_are_refused(tmp_path):
+    from kamcore.errors import ConfigError
+
+    ev = Events.from_columns(offsets=[0, 1, 3], pmt=[3, 4, 5], t_ns=[1.0, 2.0, 3.0], q_pe=[1.0, 1.0, 2.0])
+    att = np.array([[0.5, 0.5], [0.9, 0.1]], np.float32)
+    with LiveStore(tmp_path, writable=True) as w:
+        w.append(ev, score=[0.1, 0.2], companions={"kamnet_c10": ([0.7, 0.8], att), "cnn_c10": ([0.3, 0.4], None)})
+        w.append(ev, score=[0.1, 0.2], companions={"kamnet_c10": ([0.5, 0.6], att)})  # cnn_c10 not run here
+        with pytest.raises(ConfigError, match="companion kamnet_c10 score must have shape"):
+            w.append(ev, score=[0.1, 0.2], companions={"kamnet_c10": ([0.5], att)})
+        with pytest.raises(ConfigError, match="not a plain name"):
+            w.append(ev, score=[0.1, 0.2], companions={"../x": ([0.5, 0.6], None)})
+    r = LiveStore(tmp_path)
+    first = r.since(0).take(np.array([0, 1]))
+    assert set(first.companions) == {"kamnet_c10"}  # only what every event read has
+    both = r.latest(4)
+    assert set(both.companions) == {"kamnet_c10"}
+    np.testing.assert_allclose(both.companions["kamnet_c10"][0], [0.7, 0.8, 0.5, 0.6])
+    np.testing.assert_allclose(both.companions["kamnet_c10"][1], np.concatenate([att, att]))
+    one = r.since(0).take(np.array([0, 1]))
+    assert one.companions["kamnet_c10"][0].tolist() == pytest.approx([0.7, 0.8])
+    old = r.latest(2)  # the last append alone
+    assert set(old.companions) == {"kamnet_c10"}
+    from kamcore.monitor import LiveEvents
+
+    joined = LiveEvents.concat([r.latest(2), r.latest(2)])
+    assert joined.companions["kamnet_c10"][0].tolist() == pytest.approx([0.5, 0.6, 0.5, 0.6])
