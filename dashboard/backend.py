@@ -50,6 +50,8 @@ def producer_command(config: DashboardConfig, *, parent_pid: int | None = None) 
             "--status-file", str(store / "producer.json")]
     if config.catalog:
         argv += ["--catalog", config.catalog]
+    for path in config.companion_paths():
+        argv += ["--companion", str(path)]
     if config.dead_pmts:
         argv += ["--dead-pmts", config.dead_pmts]
     if config.hot_pmts:

@@ -37,6 +37,9 @@ class DashboardConfig(JsonConfig):
 
     model = param.String(default="kamnet_bi214", doc=(
         "Classifier checkpoint scoring the live events: a path or a shipped name in assets/."))
+    companions = param.String(default="", doc=(
+        "Comma-separated classifiers (paths or shipped names) the embedded producer also runs on every event, "
+        "e.g. the KamNet trained on C10 beside the Bi214 one: the Attention page can show each one's attention."))
     templates = param.String(default="", doc=(
         "Score templates of that model ('kamcore runs templates'); default: assets/templates_<model>.json."))
     catalog = param.String(default="", doc=(
@@ -113,6 +116,10 @@ class DashboardConfig(JsonConfig):
 
     def model_path(self) -> Path:
         return resolve_asset(self.model)
+
+    def companion_paths(self) -> list[Path]:
+        """The checkpoints of :attr:`companions`, in order."""
+        return [resolve_asset(c.strip()) for c in self.companions.split(",") if c.strip()]
 
     def templates_path(self) -> Path:
         if self.templates:

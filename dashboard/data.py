@@ -221,6 +221,14 @@ class DataAccess:
             raise ConfigError(f"{exc} (KAMDASH_MODEL={cfg.model!r})") from None
         self.model_meta = info.meta
         self.model = info.identity
+        #: the companion classifiers the producer also runs: name -> their checkpoint's meta (kind, config)
+        self.companions: dict[str, dict] = {}
+        for path in cfg.companion_paths():
+            try:
+                c = checkpoint_info(path)
+            except KamcoreError as exc:
+                raise ConfigError(f"{exc} (KAMDASH_COMPANIONS={cfg.companions!r})") from None
+            self.companions[c.identity["name"]] = c.meta
         #: the hit maps the model reads (grid, time slices, vertex method): the pages draw events on them
         self.input_config = info.input
         self.templates_path = cfg.templates_path()
@@ -415,13 +423,20 @@ class DataAccess:
         """The classifier reports attention per time slice (KamNet)."""
         return self.model_meta.get("model") == "kamnet"
 
-    def results(self) -> dict | None:
-        """The classifier's shipped held-out results (``kamcore evaluate``: per-source rejection, mean
-        attention), or None when this model has none."""
+    def attention_models(self) -> list[str]:
+        """Names of the classifiers whose attention the live events carry: the fits' model (when it is a
+        KamNet), then the companions that are."""
+        first = [self.model["name"]] if self.has_attention else []
+        return first + [n for n, meta in self.companions.items() if meta.get("model") == "kamnet"]
+
+    def results(self, model: str | None = None) -> dict | None:
+        """The shipped held-out results (``kamcore evaluate``: per-source rejection, mean attention) of the
+        classifier named ``model`` (default: the fits' model), or None when it has none."""
         import json
 
+        name = model or self.model["name"]
+
         def load():
-            name = self.model["name"]
             for file in (f"{name}_results.json", "classifier_results.json"):
                 try:
                     doc = json.loads(Path(resolve_asset(file, "")).read_text())
@@ -431,7 +446,7 @@ class DataAccess:
                 if entry is not None:
                     return {"command": doc.get("command"), "signal": doc.get("signal"), **entry}
             return None
-        return self._cache.get("results", load)
+        return self._cache.get(("results", name), load)
 
     def working_point(self) -> dict | None:
         """The classifier's working point from its held-out results: ``{"threshold", "acceptance",

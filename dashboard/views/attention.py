@@ -4,7 +4,10 @@
   coloured by the attention of that slice (the KamNet paper's Fig. 6 style);
 * the attention over time slices of the newest N events (heatmap, one row per event);
 * the mean attention per source from the shipped held-out results, signal against
-  each background, for comparison.
+  each background, for comparison;
+* a model selector when the producer runs companion KamNets beside the fits' model
+  (``KAMDASH_COMPANIONS``, e.g. the KamNet trained on C10 beside the Bi214 one, as the
+  paper's Fig. 6 compares them): every picture then shows the chosen model's attention.
 
 Attention is the per-slice score ``S(t)`` of :class:`kamcore.nn.AttentionConvLSTM`
 (fractions summing to 1 per event).  Colours show it as a deviation from uniform on one
@@ -58,6 +61,7 @@ class AttentionView(Viewer):
     n_events = param.Integer(default=50, bounds=(1, 1000), doc="Events in the heatmap.")
     shown_seq = param.Integer(default=0)
     shown_address = param.String(default="", doc="RUN:EVENT of the event drawn.")
+    model = param.String(default="", doc="Name of the classifier whose attention is shown (default: the fits').")
 
     def __init__(self, **params):
         from .common import EventDisplay
@@ -96,17 +100,40 @@ class AttentionView(Viewer):
         h.yaxis.axis_label = "event (newest on top)"
         self._heat_fig = h
         # class averages from the shipped results
-        c = _base("Mean attention per source (shipped held-out results)", height=320)
-        c.xaxis.axis_label = "time slice"
-        c.yaxis.axis_label = f"mean attention fraction (uniform: 1/{T} = {1 / T:.4f})"
-        self._class_fig = c
+        self._models = self.backend.attention_models() if self.backend is not None else []
+        if not self.model:
+            self.model = self._models[0] if self._models else ""
+        self._chooser = pn.widgets.RadioButtonGroup(name="attention of", options=self._models or [""],
+                                                    value=self.model, button_type="primary",
+                                                    visible=len(self._models) > 1)
+        self._chooser.link(self, value="model")
         self._class_note = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._class_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
         self._draw_classes()
         self._info = pn.pane.HTML("", sizing_mode="stretch_width")
         self._heat_seq = 0
+        self.param.watch(self._on_model, "model")
+
+    def _on_model(self, *_) -> None:
+        """Another model chosen: its class profiles now, its event and heatmap at the next refresh."""
+        self._draw_classes()
+        self.shown_seq, self.shown_address, self._heat_seq = 0, "", -1
+        self.refresh()
+
+    def attention_of(self, ev) -> np.ndarray | None:
+        """``(N, T)`` attention of live events ``ev`` under the chosen model (None: not stored for them)."""
+        if self.backend is None or not self.model or self.model == self.backend.model["name"]:
+            return ev.attention
+        return (ev.companions.get(self.model) or (None, None))[1]
 
     def _draw_classes(self) -> None:
-        res = self.backend.results() if self.backend is not None else None
+        T = self._T
+        c = _base(f"Mean attention per source of {self.model or 'the model'} (shipped held-out results)",
+                  height=320)
+        c.xaxis.axis_label = "time slice"
+        c.yaxis.axis_label = f"mean attention fraction (uniform: 1/{T} = {1 / T:.4f})"
+        self._class_fig = c
+        res = self.backend.results(self.model or None) if self.backend is not None else None
         profiles = (res or {}).get("attention_by_source") or {}  # kamcore evaluate: source -> (T,) mean
         sig = (res or {}).get("signal")
         drawn = 0
@@ -126,7 +153,9 @@ class AttentionView(Viewer):
                                        "simulated events the model never saw.</small>")
         else:
             self._class_note.object = ("<small>No per-source attention in the shipped results of "
-                                       f"<code>{self.backend.model['name'] if self.backend else '?'}</code>.</small>")
+                                       f"<code>{self.model or '?'}</code>.</small>")
+        self._class_pane.object = c
+        self._class_pane.visible = self._class_drawn
 
     def _selected(self):
         """``(LiveEvents or None, where, note)`` of the selection: the newest event, a live sequence number
@@ -171,32 +200,42 @@ class AttentionView(Viewer):
         address = "" if ev is None else format_event_address(int(ev.events.run[0]), int(ev.events.event_id[0]))
         if ev is not None and (address != self.shown_address or int(ev.seq[0]) != self.shown_seq):
             counts = self.display.event(ev, maps=False).slice_counts  # hits per time slice (kamcore.monitor)
-            att = _fractions(ev.attention[0]) if ev.attention is not None else np.full(self._T, 1.0 / self._T)
+            ev_att = self.attention_of(ev)
+            att = _fractions(ev_att[0]) if ev_att is not None else np.full(self._T, 1.0 / self._T)
+            if ev_att is None and b.has_attention and not note:
+                note = (f"No attention of {self.model} is stored for this event (read from the {where}; the "
+                        "producer stores a companion model's attention in the live buffer only).")
+                self._info.object = f"<div class='alert alert-warning'>{html.escape(note)}</div>"
             self._bar_src.data = {"x": self._bar_src.data["x"], "top": counts, "att": att,
                                   "ratio": _log2_ratio(att), "slice": np.arange(self._T)}
             src = "" if where == "buffer" else f", read from the {where}"
             self._bar_fig.title.text = (f"Event {address} (run:event{src}), score {float(ev.score[0]):.3f}: "
-                                        "time profile coloured by attention")
+                                        f"time profile coloured by the attention of {self.model}")
             self.shown_seq, self.shown_address = int(ev.seq[0]), address
             if b.has_attention and not note:
                 self._info.object = ""
             changed = True
         if b.buffer.seq != self._heat_seq and b.has_attention:
             recent = b.buffer.latest(self.n_events)
-            if len(recent) and recent.attention is not None:
-                img = _log2_ratio(_fractions(recent.attention))
-                self._heat_src.data = {"image": [img], "dh": [len(img)]}
-                self._heat_fig.y_range.end = len(img)
+            rec_att = self.attention_of(recent) if len(recent) else None
+            img = _log2_ratio(_fractions(rec_att)) if rec_att is not None else np.zeros((1, self._T))
+            self._heat_src.data = {"image": [img], "dh": [len(img)]}  # none stored for them: blank (uniform)
+            self._heat_fig.y_range.end = len(img)
             self._heat_seq = b.buffer.seq
             changed = True
         return changed
 
     def __panel__(self):
-        caption = pn.pane.HTML("<div class='kd-caption'><b>Attention per time slice.</b> Which of the 28 time slices the classifier attended to: the selected event, the newest events, and the shipped per-source averages.</div>", sizing_mode="stretch_width")
-        return pn.Column(caption, self._info,
+        caption = pn.pane.HTML(
+            "<div class='kd-caption'><b>Attention per time slice.</b> Which of the 28 time slices the classifier "
+            "attended to: the selected event, the newest events, and the shipped per-source averages. Red slices "
+            "weigh more than uniform, blue less; look for live events whose rows differ from the model's "
+            "per-source profile below, and, with several models, for the slices where their profiles part "
+            "(the paper's Bi214 KamNet looks where the gamma cascade lands, its C10 KamNet at the rising edge "
+            "and the last slice).</div>", sizing_mode="stretch_width")
+        return pn.Column(caption, self._chooser, self._info,
                          pn.Row(pn.pane.Bokeh(self._bar_fig, sizing_mode="stretch_width"),
                                 pn.pane.Bokeh(self._heat_fig, sizing_mode="stretch_width"),
                                 sizing_mode="stretch_width"),
-                         *([pn.pane.Bokeh(self._class_fig, sizing_mode="stretch_width")] if self._class_drawn else []),
-                         self._class_note,
+                         self._class_pane, self._class_note,
                          sizing_mode="stretch_width")

@@ -22,11 +22,12 @@ def kamnet_world(tmp_path_factory):
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("kamnet_world")
     cfg = DashboardConfig(model="kamnet_cpu", producer="external", store=str(tmp / "live"),
-                          catalog=f"sqlite:///{tmp / 'cat.sqlite'}", generated_events=40)
+                          catalog=f"sqlite:///{tmp / 'cat.sqlite'}", generated_events=40, companions="kamnet_bi214")
     feed = SimulatedFeed(MonitorConfig(rate_hz=1e5, run_length=30, batch_events=30, seed=5,
                                        convection_probability=0.0))
     with LiveStore(cfg.store_path(), max_events=500, writable=True) as store:
-        Producer(feed, store, Catalog(cfg.catalog), cfg.model_path(), Templates.load(cfg.templates_path())).run(max_runs=2)
+        Producer(feed, store, Catalog(cfg.catalog), cfg.model_path(), Templates.load(cfg.templates_path()),
+                 companions=cfg.companion_paths()).run(max_runs=2)
     backend = Backend(cfg, start=False)
     backend.buffer.poll()
     return backend
@@ -87,3 +88,37 @@ def test_the_pages_draw_events_on_the_served_models_maps(kamnet_world):
     for view in (AttentionView(backend=kamnet_world), LiveView(backend=kamnet_world)):
         assert view.display.config.to_json() == want.to_json()
     assert EventDisplay(want) is EventDisplay(type(want).from_json(want.to_json()))
+
+
+def test_the_model_selector_shows_a_companion_kamnets_attention_and_its_profiles(kamnet_world):
+    """With a companion KamNet (here the shipped Bi214 one beside kamnet_cpu) every picture follows the chosen
+    model: the event's bars, the heatmap rows and the per-source profiles of that model's results file."""
+    import json
+
+    from dashboard.config import resolve_asset
+    from dashboard.views import AttentionView
+    from dashboard.views.attention import _fractions, _log2_ratio
+
+    b = kamnet_world
+    assert b.attention_models() == ["kamnet_cpu", "kamnet_bi214"]
+    v = AttentionView(backend=b, selection=Selection())
+    assert v.model == "kamnet_cpu" and v._chooser.visible and v._chooser.options == ["kamnet_cpu", "kamnet_bi214"]
+    v.refresh()
+    newest = b.buffer.event(None)
+    own = v._bar_src.data["att"].copy()
+    v._chooser.value = "kamnet_bi214"  # the crew's click
+    assert v.model == "kamnet_bi214"
+    comp = newest.companions["kamnet_bi214"][1][0]
+    np.testing.assert_allclose(v._bar_src.data["att"], comp / comp.sum(), rtol=1e-6)
+    assert not np.allclose(own, v._bar_src.data["att"])  # two models, two attentions of one event
+    recent = b.buffer.latest(v.n_events)
+    np.testing.assert_allclose(v._heat_src.data["image"][0],
+                               _log2_ratio(_fractions(recent.companions["kamnet_bi214"][1])), atol=1e-6)
+    assert "kamnet_bi214" in v._bar_fig.title.text and "kamnet_bi214" in v._class_fig.title.text
+    shipped = json.loads(resolve_asset("kamnet_bi214_results.json", "").read_text())["models"]["kamnet_bi214"]
+    assert len(v._class_fig.renderers) == len(shipped["attention_by_source"]) > 0
+    ys = sorted(np.asarray(r.data_source.data["y"]).tolist() for r in v._class_fig.renderers)
+    want = sorted(_fractions(np.asarray(p)).tolist() for p in shipped["attention_by_source"].values())
+    np.testing.assert_allclose(ys, want, atol=1e-6)
+    v._chooser.value = "kamnet_cpu"
+    np.testing.assert_allclose(v._bar_src.data["att"], own)

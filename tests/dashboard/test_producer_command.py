@@ -24,3 +24,12 @@ def test_the_embedded_producer_gets_the_servers_feed_and_its_faulty_pmts(tmp_pat
     assert args.parent_pid == 4242 and args.store == str(tmp_path / "live")
     _, clean = _parse(producer_command(DashboardConfig(store=str(tmp_path / "live"))))
     assert not clean.dead_pmts and not clean.hot_pmts
+
+
+def test_companion_models_reach_the_embedded_producer(tmp_path):
+    cfg = DashboardConfig.from_env({"KAMDASH_STORE": str(tmp_path / "live"),
+                                    "KAMDASH_COMPANIONS": "kamnet_cpu, cnn_bi214"})
+    args, _ = _parse(producer_command(cfg))
+    assert [p.rsplit("/", 1)[-1] for p in args.companions] == ["kamnet_cpu", "cnn_bi214"]
+    args, _ = _parse(producer_command(DashboardConfig(store=str(tmp_path / "live"))))
+    assert args.companions == []
