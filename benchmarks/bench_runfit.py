@@ -18,7 +18,16 @@ templates are 50,000 toy events per component.
    counts as found when a reported period (consecutive-run, CUSUM or Bayesian
    blocks) overlaps its runs.
 
+With ``--model NAME`` the scores are those of a real classifier on the real chain instead of the
+toys: ``--pool`` events per component are simulated with the runs' selection
+(:func:`kamcore.runs.simulate_selected`, seeds 700000 + component, disjoint from the templates' and the
+results' seeds), scored by the model, and each run draws its events from these pools (with
+replacement); the templates are the model's shipped ones (``assets/templates_<model>.json``), so the
+fits meet the mismatch of a finite template sample as in production.  The scored pools are cached in
+``--cache`` (default ``benchmarks/.runfit_pool_<model>_<pool>.npz``).
+
 Usage: ``python benchmarks/bench_runfit.py [--runs 500] [--sequences 20] [--seq-len 30] [--seed 0]``
+``[--model kamnet_bi214 --pool 1500]``
 """
 
 from __future__ import annotations
@@ -42,12 +51,48 @@ def toy_run(toy, rng, sim: RunSimConfig, strength=1.0):
     return scores, mu
 
 
+class PoolScores:
+    """Scores of one classifier on simulated events of each component, drawn per run (module docstring)."""
+
+    def __init__(self, pools: dict[str, np.ndarray]):
+        self.pools = pools
+
+    @classmethod
+    def build(cls, model_name: str, components, n: int, cache) -> "PoolScores":
+        from pathlib import Path
+
+        from kamcore.models import load_model
+        from kamcore.runs import simulate_selected
+
+        cache = Path(cache)
+        model = load_model(model_name)
+        if cache.exists():
+            with np.load(cache, allow_pickle=False) as z:
+                if str(z["digest"]) == model.identity["digest"] and all(c in z.files for c in components):
+                    return cls({c: z[c] for c in components})
+        pools = {}
+        for k, c in enumerate(components):
+            t0 = time.perf_counter()
+            ev = simulate_selected(c, n, (700000 + k,))
+            pools[c] = model.predict(ev)[0]
+            print(f"pool {c}: {len(ev)} events simulated and scored in {time.perf_counter() - t0:.0f} s", flush=True)
+        np.savez(cache, digest=np.array(model.identity["digest"]), **pools)
+        return cls(pools)
+
+    def run_scores(self, counts: dict, rng: np.random.Generator):
+        parts = [rng.choice(self.pools[k], int(n), replace=True) for k, n in counts.items() if n]
+        return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=500)
     ap.add_argument("--sequences", type=int, default=20)
     ap.add_argument("--seq-len", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=None, help="score runs with this classifier on the real chain (pools)")
+    ap.add_argument("--pool", type=int, default=1500, help="--model: simulated events per component")
+    ap.add_argument("--cache", default=None, help="--model: the scored pools' file")
     args = ap.parse_args()
     try:
         import torch
@@ -56,9 +101,21 @@ def main() -> None:
     except ImportError:
         pass
     rng = np.random.default_rng(args.seed)
-    toy, sim = ToyScoreModel(), RunSimConfig()
-    templates = Templates.from_scores({k: toy.sample(k, 50_000, rng) for k in DEFAULT_COMPONENTS},
-                                      score_edges(FitConfig()), model={"name": "toy", "kind": "toy", "digest": "0"})
+    sim = RunSimConfig()
+    if args.model:
+        from pathlib import Path
+
+        from kamcore.models import find_checkpoint
+
+        tfile = Path(find_checkpoint(args.model)).parent / f"templates_{Path(args.model).name}.json"
+        templates = Templates.load(tfile)
+        cache = args.cache or Path(__file__).parent / f".runfit_pool_{Path(args.model).name}_{args.pool}.npz"
+        toy = PoolScores.build(args.model, templates.components, args.pool, cache)
+        print(f"runs scored by {args.model} (pools of {args.pool} simulated events per component), templates {tfile}")
+    else:
+        toy = ToyScoreModel()
+        templates = Templates.from_scores({k: toy.sample(k, 50_000, rng) for k in DEFAULT_COMPONENTS},
+                                          score_edges(FitConfig()), model={"name": "toy", "kind": "toy", "digest": "0"})
     base_cfg = templates.fit_config()
     bkg = set(base_cfg.background)
 
@@ -77,7 +134,7 @@ def main() -> None:
         fits.append(r)
     pulls = np.array(pulls)
     n = len(pulls)
-    print(f"pulls over {n} quiet toy runs ({sim.events_per_run:.0f} events each, f_true = 0.40): "
+    print(f"pulls over {n} quiet {'pooled' if args.model else 'toy'} runs ({sim.events_per_run:.0f} events each, f_true = 0.40): "
           f"mean {pulls.mean():+.3f} +- {pulls.std(ddof=1) / np.sqrt(n):.3f}, "
           f"width {pulls.std(ddof=1):.3f} +- {pulls.std(ddof=1) / np.sqrt(2 * (n - 1)):.3f}; valid fits {valid}/{n}")
     print(f"mean sigma_f {np.mean([r.bkg_fraction_err for r in fits]):.4f}; "

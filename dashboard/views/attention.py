@@ -187,12 +187,13 @@ class AttentionView(Viewer):
         if self.backend is None:
             return False
         b = self.backend
-        if not b.has_attention:
+        has_attention = bool(self._models)  # the fits' model or a companion is a KamNet
+        if not has_attention:
             self._info.object = (
                 f"<div class='alert alert-info'>The classifier <code>{b.model['name']}</code> "
                 f"({b.model_meta.get('model')}) has no attention layer: the bars below show the event's time "
-                "profile only. Serve with <code>KAMDASH_MODEL=kamnet_bi214</code> (a shipped KamNet) to see "
-                "which time slices the network attends to.</div>")
+                "profile only. Serve with <code>KAMDASH_MODEL=kamnet_bi214</code> (a shipped KamNet), or add one "
+                "with <code>KAMDASH_COMPANIONS</code>, to see which time slices a network attends to.</div>")
         ev, where, note = self._selected()
         if note:
             self._info.object = f"<div class='alert alert-warning'>{html.escape(note)}</div>"
@@ -202,7 +203,7 @@ class AttentionView(Viewer):
             counts = self.display.event(ev, maps=False).slice_counts  # hits per time slice (kamcore.monitor)
             ev_att = self.attention_of(ev)
             att = _fractions(ev_att[0]) if ev_att is not None else np.full(self._T, 1.0 / self._T)
-            if ev_att is None and b.has_attention and not note:
+            if ev_att is None and has_attention and not note:
                 note = (f"No attention of {self.model} is stored for this event (read from the {where}; the "
                         "producer stores a companion model's attention in the live buffer only).")
                 self._info.object = f"<div class='alert alert-warning'>{html.escape(note)}</div>"
@@ -212,10 +213,10 @@ class AttentionView(Viewer):
             self._bar_fig.title.text = (f"Event {address} (run:event{src}), score {float(ev.score[0]):.3f}: "
                                         f"time profile coloured by the attention of {self.model}")
             self.shown_seq, self.shown_address = int(ev.seq[0]), address
-            if b.has_attention and not note:
+            if has_attention and not note:
                 self._info.object = ""
             changed = True
-        if b.buffer.seq != self._heat_seq and b.has_attention:
+        if b.buffer.seq != self._heat_seq and has_attention:
             recent = b.buffer.latest(self.n_events)
             rec_att = self.attention_of(recent) if len(recent) else None
             img = _log2_ratio(_fractions(rec_att)) if rec_att is not None else np.zeros((1, self._T))

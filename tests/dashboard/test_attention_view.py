@@ -95,6 +95,7 @@ def test_the_model_selector_shows_a_companion_kamnets_attention_and_its_profiles
     model: the event's bars, the heatmap rows and the per-source profiles of that model's results file."""
     import json
 
+    from dashboard.backend import Backend
     from dashboard.config import resolve_asset
     from dashboard.views import AttentionView
     from dashboard.views.attention import _fractions, _log2_ratio
@@ -122,3 +123,10 @@ def test_the_model_selector_shows_a_companion_kamnets_attention_and_its_profiles
     np.testing.assert_allclose(ys, want, atol=1e-6)
     v._chooser.value = "kamnet_cpu"
     np.testing.assert_allclose(v._bar_src.data["att"], own)
+    # an event read back from its run files has the fits' model's attention only: said, drawn uniform
+    values = {k: val for k, val in b.config.param.values().items() if k != "name"}
+    small = Backend(type(b.config)(**{**values, "buffer_events": 10}), start=False)
+    small.buffer.poll()
+    old = AttentionView(backend=small, selection=Selection(event="1:4"), model="kamnet_bi214")
+    assert old.refresh() and "No attention of kamnet_bi214 is stored for this event" in old._info.object
+    np.testing.assert_allclose(old._bar_src.data["att"], 1 / 28)
