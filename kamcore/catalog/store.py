@@ -140,6 +140,14 @@ class Catalog:
         """Create missing tables.  On PostgreSQL under a transaction-level advisory lock: processes that open a
         new catalog at the same moment (a monitor and dashboards starting together) would otherwise race on
         ``CREATE TABLE`` and one of them fail with a duplicate-type error."""
+        if self.engine.dialect.name == "sqlite":
+            # one transaction: Python's sqlite3 commits each CREATE TABLE on its own, so a process killed
+            # while creating a new catalog left some tables and not others (seen: 'runs' without 'fits')
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                Base.metadata.create_all(conn)
+                conn.commit()
+            return
         if self.engine.dialect.name != "postgresql":
             Base.metadata.create_all(self.engine)
             return

@@ -123,3 +123,31 @@ def test_bad_urls_are_one_line_errors(tmp_path):
     (tmp_path / "notadb.sqlite").write_text("this is not a database" * 100)
     with pytest.raises(CatalogError, match="notadb.sqlite"):
         Catalog(tmp_path / "notadb.sqlite")
+
+
+def test_a_new_sqlite_catalog_gets_all_its_tables_or_none(tmp_path, monkeypatch):
+    """Creating the tables is one transaction: a failure (or a kill) half-way leaves no table, not some
+    (Python's sqlite3 committed each CREATE TABLE on its own: a monitor killed while starting once left a
+    catalog with 'runs' and without 'fits')."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from kamcore.catalog.models import Base
+    from kamcore.errors import CatalogError
+
+    last = Base.metadata.sorted_tables[-1]
+
+    def boom(*_, **__):
+        raise RuntimeError("killed half-way")
+    event.listen(last, "before_create", boom)
+    try:
+        with pytest.raises((CatalogError, RuntimeError)):
+            Catalog(tmp_path / "c.sqlite")
+    finally:
+        event.remove(last, "before_create", boom)
+    con = sqlite3.connect(tmp_path / "c.sqlite")
+    assert con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
+    con.close()
+    cat = Catalog(tmp_path / "c.sqlite")  # the next start creates them all
+    assert cat.list_runs() == []
