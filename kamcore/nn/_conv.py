@@ -10,8 +10,9 @@ scattered into the padded ``[2L-1 (m), L (n), L (l), B C_out]`` spectrum and syn
 the output grid (:mod:`~kamcore.nn.so3fft`).
 
 :class:`_PointKernelConv` holds those parts; a subclass sets ``_n_angles`` (2 on S2, 3 on
-SO(3): the input grid axes and the kernel grid columns) and supplies its analysis and
-kernel-basis tables (``_input_tables``), its scale (``_initial_scale``) and ``forward``.
+SO(3): the input grid axes and the kernel grid columns) and ``_default_grid`` (the kernel
+grid function), and supplies its analysis and kernel-basis tables (``_input_tables``), its
+scale (``_initial_scale``) and ``forward``.
 """
 
 from __future__ import annotations
@@ -34,20 +35,22 @@ class _PointKernelConv(nn.Module):
         ``C_in`` and ``C_out``.
     b_in, b_out : int
         Bandwidths of the input and output grids.
-    grid : array-like
-        ``(P, _n_angles)`` kernel points in rad (validated here).
+    grid : array-like, optional
+        ``(P, _n_angles)`` kernel points in rad; default ``_default_grid()``.
     bias : bool
-        Add a learnable bias per output channel.
+        Add a learnable bias per output channel (default true).
     """
 
     _n_angles: int
+    _default_grid: staticmethod
 
-    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid, bias: bool):
+    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid=None,
+                 bias: bool = True):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.b_in, self.b_out = _check_bandwidth(b_in, "b_in"), _check_bandwidth(b_out, "b_out")
-        grid = _as_grid(grid, self._n_angles, "grid")
+        grid = _as_grid(self._default_grid() if grid is None else grid, self._n_angles, "grid")
         self.n_l = L = min(self.b_in, self.b_out)
         self.n_points = grid.shape[0]
         syn_beta, syn_alpha, syn_gamma = _so3_synthesis_tables_np(self.b_out, L)

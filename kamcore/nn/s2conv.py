@@ -90,11 +90,7 @@ class S2Convolution(_PointKernelConv):
     """
 
     _n_angles = 2
-
-    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid=None,
-                 bias: bool = True):
-        super().__init__(in_channels, out_channels, b_in, b_out,
-                         s2_near_identity_grid() if grid is None else grid, bias)
+    _default_grid = staticmethod(s2_near_identity_grid)
 
     def _input_tables(self, grid: np.ndarray) -> dict[str, np.ndarray]:
         an_alpha, an_beta = _s2_analysis_tables_np(self.b_in, self.n_l)

@@ -92,11 +92,7 @@ class SO3Convolution(_PointKernelConv):
     """
 
     _n_angles = 3
-
-    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid=None,
-                 bias: bool = True):
-        super().__init__(in_channels, out_channels, b_in, b_out,
-                         so3_equatorial_grid() if grid is None else grid, bias)
+    _default_grid = staticmethod(so3_equatorial_grid)
 
     def _input_tables(self, grid: np.ndarray) -> dict[str, np.ndarray]:
         L = self.n_l
