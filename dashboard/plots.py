@@ -19,7 +19,8 @@ from bokeh.palettes import Cividis256, Viridis256
 from bokeh.plotting import figure
 
 __all__ = ["OKABE_ITO", "TOOLS", "theme", "ink", "hit_palette", "hit_outline", "datetime_axis", "sphere_figure",
-           "occupancy_figure", "trend_figure", "slice_figure", "histogram_figure", "empty_hist", "html_div"]
+           "occupancy_figure", "trend_figure", "slice_figure", "histogram_figure", "empty_hist", "html_div",
+           "error_html"]
 
 #: Okabe & Ito (2008) colour-blind-safe categorical palette
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -202,6 +203,13 @@ def histogram_figure(title: str, x_label: str, names: list[str], *, height: int 
 
 def empty_hist(names: list[str]) -> dict:
     return {"left": [], "right": [], **{n: [] for n in names}, **{n + "_bottom": [] for n in names}}
+
+
+def error_html(exc) -> str:
+    """The status line of a form that refused an input: the text of ``exc``, HTML-escaped, in vermillion."""
+    import html
+
+    return f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
 
 
 def html_div(text: str = "", css: str = "", **kw):

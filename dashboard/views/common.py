@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["EventDisplay", "sphere_data", "flow", "session_user"]
+__all__ = ["EventDisplay", "sphere_data", "flow", "session_user", "session_params"]
 
 
 class EventDisplay:
@@ -95,3 +95,18 @@ def session_user() -> str:
     import panel as pn
 
     return (pn.state.user or "") if pn.state.curdoc is not None else ""
+
+
+def session_params(params: dict, user: str = "user") -> dict:
+    """A view's ``params`` with the session's defaults filled in, for ``Viewer.__init__``.
+
+    ``selection`` is a new :class:`~dashboard.selection.Selection` unless one is shared, and the param
+    named by ``user`` (``"user"``, ``"author"``) is the signed-in user (:func:`session_user`) unless it
+    is given or nobody is signed in (then it keeps its default).
+    """
+    from ..selection import Selection
+
+    params.setdefault("selection", Selection())
+    if user not in params and session_user():
+        params[user] = session_user()
+    return params

@@ -22,9 +22,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..plots import OKABE_ITO, html_div, occupancy_figure, trend_figure
+from ..plots import OKABE_ITO, error_html, html_div, occupancy_figure, trend_figure
 from ..selection import Selection
-from .common import EventDisplay, session_user
+from .common import EventDisplay, session_params
 
 __all__ = ["HealthView", "WINDOWS_H"]
 
@@ -63,10 +63,7 @@ class HealthView(Viewer):
     user = param.String(default="", doc="The logged-in user (basic auth), if any.")
 
     def __init__(self, **params):
-        params.setdefault("selection", Selection())
-        if "user" not in params:
-            params["user"] = session_user()
-        super().__init__(**params)
+        super().__init__(**session_params(params))
         d = EventDisplay()
         self._occ_fig, self._occ_src, self._flag_src, self._mapper = occupancy_figure(
             "PMT occupancy", d.pmt_x, d.pmt_y, d.outline)
@@ -247,7 +244,7 @@ class HealthView(Viewer):
                 raise KamcoreError("no run shown")
             self.backend.set_reference_run(cur["run"] if set_run else None, by=name, reason=reason)
         except KamcoreError as exc:
-            self._msg.object = f"<span style='color:{DEAD}'>{html.escape(str(exc))}</span>"
+            self._msg.object = error_html(exc)
             return
         self._msg.object = (f"Run {cur['run']} is the reference run." if set_run else
                             "Back to the automatic reference run.")

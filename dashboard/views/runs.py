@@ -19,9 +19,9 @@ from panel.viewable import Viewer
 
 from kamcore.catalog import acked_runs, reference_run, run_state, unphysical
 
-from ..plots import OKABE_ITO, _base, empty_hist, histogram_figure, ink, theme
+from ..plots import OKABE_ITO, _base, empty_hist, error_html, histogram_figure, ink, theme
 from ..selection import Selection
-from .common import session_user
+from .common import session_params
 
 __all__ = ["RunsView", "run_state", "acked_runs", "FILE_PROBLEMS"]
 
@@ -53,10 +53,7 @@ class RunsView(Viewer):
     author = param.String(default="", doc="Name signed under notes added from this session.")
 
     def __init__(self, **params):
-        params.setdefault("selection", Selection())
-        if "author" not in params and session_user():
-            params["author"] = session_user()  # the basic-auth / OAuth user signs what this session writes
-        super().__init__(**params)
+        super().__init__(**session_params(params, "author"))  # the signed-in user signs what this session writes
         comps = self.backend.templates.components
         self._comps = comps
         self._runs: list[dict] = []
@@ -380,21 +377,35 @@ class RunsView(Viewer):
         return io.StringIO(self.backend.elog(cur["run"]))
 
     # ------------------------------------------------------------- actions
-    def _mark(self, mark: str) -> None:
+    def _act_on_run(self, action) -> bool:
+        """Apply a form's ``action(run_row) -> message`` to the selected run and show the message.
+
+        Refused with the reason shown instead (and False returned) when no run is selected or the
+        action raises :class:`~kamcore.errors.KamcoreError`.
+        """
         from kamcore.errors import KamcoreError
 
         cur = self._current()
-        reason = (self._mark_reason.value_input or self._mark_reason.value or "").strip() or None
         try:
             if cur is None:
                 raise KamcoreError("no run selected")
-            self.backend.mark_run(cur["run"], mark, by=(self.author or "").strip(), reason=reason)
+            message = action(cur)
         except KamcoreError as exc:
-            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
-            return
-        self._note_msg.object = f"Run {cur['run']}: mark {mark} stored."
-        self._mark_reason.param.update(value="", value_input="")
-        self._signature = None  # redrawn by the session tick
+            self._note_msg.object = error_html(exc)
+            return False
+        self._note_msg.object = message
+        return True
+
+    def _mark(self, mark: str) -> None:
+        reason = (self._mark_reason.value_input or self._mark_reason.value or "").strip() or None
+
+        def store(cur: dict) -> str:
+            self.backend.mark_run(cur["run"], mark, by=(self.author or "").strip(), reason=reason)
+            return f"Run {cur['run']}: mark {mark} stored."
+
+        if self._act_on_run(store):
+            self._mark_reason.param.update(value="", value_input="")
+            self._signature = None  # redrawn by the session tick
 
     def _on_select(self, event) -> None:
         if event.new is not None and event.new != self.selection.run:
@@ -416,44 +427,36 @@ class RunsView(Viewer):
             self.selection.run = nums[i]
 
     def _add_note(self, kind: str) -> None:
-        from kamcore.errors import KamcoreError
-
-        cur = self._current()
         text = self._text.value_input or self._text.value  # value_input: typed but not yet committed
         if kind == "ack" and not (text or "").strip():
             text = "flags acknowledged"
-        try:
-            if cur is None:
-                raise KamcoreError("no run selected")
+
+        def store(cur: dict) -> str:
             self.backend.add_note(text or "", author=self.author, run=cur["run"], kind=kind)
-        except KamcoreError as exc:
-            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
-            return
-        self._note_msg.object = f"Saved for run {cur['run']}."
-        self._text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
-        self._notes_sig = None
-        self.refresh()
+            return f"Saved for run {cur['run']}."
+
+        if self._act_on_run(store):
+            self._text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
+            self._notes_sig = None
+            self.refresh()
 
     def _ack_run(self) -> None:
         """Acknowledge the open alarms of the selected run with the acknowledgement's own text."""
         from kamcore.errors import KamcoreError
 
-        cur = self._current()
         text = self._ack_text.value_input if self._ack_text.value_input is not None else self._ack_text.value
-        try:
-            if cur is None:
-                raise KamcoreError("no run selected")
+
+        def ack(cur: dict) -> str:
             ids = [a["id"] for a in self.backend.alarms() if a["run"] == cur["run"] and a["status"] == "open"]
             if not ids:
                 raise KamcoreError(f"run {cur['run']} has no open alarm")
             done = self.backend.ack_alarms(ids, by=(self.author or "").strip(), text=(text or "").strip())
-        except KamcoreError as exc:
-            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
-            return
-        self._note_msg.object = f"Acknowledged {len(done)} alarm(s) of run {cur['run']}."
-        self._ack_text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
-        self._notes_sig = None
-        self._signature = None  # redrawn by the session tick (Bokeh models change only under the document lock)
+            return f"Acknowledged {len(done)} alarm(s) of run {cur['run']}."
+
+        if self._act_on_run(ack):
+            self._ack_text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
+            self._notes_sig = None
+            self._signature = None  # redrawn by the session tick (Bokeh models change only under the document lock)
 
     def _resolve_note(self, event) -> None:
         from kamcore.errors import KamcoreError
@@ -465,7 +468,7 @@ class RunsView(Viewer):
                 raise KamcoreError("enter your name to resolve a note")
             self.backend.resolve_note(int(self._open_notes.value), by=self.author)
         except KamcoreError as exc:
-            self._note_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._note_msg.object = error_html(exc)
             return
         self._notes_sig = None
         self.refresh()

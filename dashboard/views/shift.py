@@ -20,9 +20,9 @@ import panel as pn
 import param
 from panel.viewable import Viewer
 
-from ..plots import OKABE_ITO, html_div
+from ..plots import error_html, html_div
 from ..selection import Selection
-from .common import flow, session_user
+from .common import flow, session_params
 
 __all__ = ["ShiftView", "alarm_list_html"]
 
@@ -81,10 +81,7 @@ class ShiftView(Viewer):
     user = param.String(default="", doc="The logged-in user (basic auth), if any.")
 
     def __init__(self, **params):
-        params.setdefault("selection", Selection())
-        if "user" not in params:
-            params["user"] = session_user()
-        super().__init__(**params)
+        super().__init__(**session_params(params))
         self._alarms_pane, self._alarms = html_div("", CSS, min_height=60)
         self._status_pane, self._status = html_div("", CSS, min_height=40)
         self._summary_pane, self._summary = html_div("", CSS, min_height=40)
@@ -199,7 +196,7 @@ class ShiftView(Viewer):
         try:
             sid = self.backend.start_shift(self._name(self._shifter))
         except KamcoreError as exc:
-            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._shift_msg.object = error_html(exc)
             return
         self._shift_msg.object = f"Signed in: shift #{sid}."
         self._shift_sig = None
@@ -216,7 +213,7 @@ class ShiftView(Viewer):
             self.backend.check_item(sh["id"], key, by=self._name(self._shifter) or sh["shifter"], checked=value)
             self._shift_msg.object = ""  # an earlier refusal no longer applies
         except KamcoreError as exc:
-            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._shift_msg.object = error_html(exc)
         self._shift_sig = None
 
     def _on_sign_off(self, event=None) -> None:
@@ -229,7 +226,7 @@ class ShiftView(Viewer):
                 raise KamcoreError("nobody is signed in")
             self.backend.sign_off_shift(sh["id"], by=self._name(self._shifter) or sh["shifter"], comment=comment)
         except KamcoreError as exc:
-            self._shift_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._shift_msg.object = error_html(exc)
             return
         self._shift_msg.object = f"Shift #{sh['id']} signed off."
         self._off_comment.param.update(value="", value_input="")
@@ -341,7 +338,7 @@ class ShiftView(Viewer):
                 raise KamcoreError("no open alarm to acknowledge")
             done = self.backend.ack_alarms([int(self._ack_select.value)], by=name.strip(), text=text.strip())
         except KamcoreError as exc:
-            self._ack_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._ack_msg.object = error_html(exc)
             return
         self._ack_msg.object = f"Acknowledged alarm {', '.join(f'#{i}' for i in done)}."
         self._ack_text.param.update(value="", value_input="")  # value_input too: the next entry starts empty
@@ -356,7 +353,7 @@ class ShiftView(Viewer):
                 if w.value is not None and float(w.value) != cur[k]:
                     self.backend.set_setting(k, w.value, user=self.user)
         except KamcoreError as exc:
-            self._th_msg.object = f"<span style='color:{OKABE_ITO[5]}'>{html.escape(str(exc))}</span>"
+            self._th_msg.object = error_html(exc)
             return
         self._th_sig = None  # redrawn by the session tick
 

@@ -282,14 +282,13 @@ class Catalog:
         kept (:meth:`run_marks`), the run's ``good`` holds the newest."""
         if mark not in ("good", "bad", "none"):
             raise ConfigError(f"a run mark is 'good', 'bad' or 'none', got {mark!r}")
-        if not str(by).strip():
-            raise ConfigError("marking a run needs a name (who marks it)")
+        by = _required_name(by, "marking a run needs a name (who marks it)")
         with self._tx() as s:
             row = s.execute(select(Run).where(Run.run_number == int(run_number))).scalar_one_or_none()
             if row is None:
                 raise ConfigError(f"no run {run_number} in {self.url}")
             row.good = {"good": True, "bad": False, "none": None}[mark]
-            s.add(RunMark(run_number=int(run_number), mark=mark, marked_by=str(by).strip(), marked_at=utcnow(),
+            s.add(RunMark(run_number=int(run_number), mark=mark, marked_by=by, marked_at=utcnow(),
                           reason=(str(reason).strip() or None) if reason is not None else None))
 
     def run_marks(self, run: int | None = None, limit: int = 200) -> list[dict]:
@@ -304,8 +303,7 @@ class Catalog:
     def set_reference_run(self, run_number: int | None, *, by: str, reason: str | None = None) -> None:
         """Set the curated reference run (None: back to the automatic rule of
         :func:`kamcore.catalog.reference_run`) as ``by``, now; every choice is kept."""
-        if not str(by).strip():
-            raise ConfigError("setting the reference run needs a name (who sets it)")
+        by = _required_name(by, "setting the reference run needs a name (who sets it)")
         with self._tx() as s:
             if run_number is not None:
                 row = s.execute(select(Run).where(Run.run_number == int(run_number))).scalar_one_or_none()
@@ -313,7 +311,7 @@ class Catalog:
                     raise ConfigError(f"no run {run_number} in {self.url}")
                 if row.status != "ok":
                     raise ConfigError(f"run {run_number} cannot be the reference: its file is {row.status}")
-            s.add(ReferenceChoice(run_number=None if run_number is None else int(run_number), set_by=str(by).strip(),
+            s.add(ReferenceChoice(run_number=None if run_number is None else int(run_number), set_by=by,
                                   set_at=utcnow(), reason=(str(reason).strip() or None) if reason else None))
 
     def reference_choices(self, limit: int = 50) -> list[dict]:
@@ -333,9 +331,7 @@ class Catalog:
     def start_shift(self, shifter: str) -> int:
         """Sign ``shifter`` in; returns the shift id.  The same shifter signing in again gets the open shift;
         another one is refused while a shift is open (sign it off first: a hand-over is a sign-off)."""
-        name = str(shifter).strip()
-        if not name:
-            raise ConfigError("signing in needs a name")
+        name = _required_name(shifter, "signing in needs a name")
         with self._tx() as s:
             cur = s.execute(select(Shift).where(Shift.signed_off_at.is_(None))
                             .order_by(Shift.signed_in_at.desc(), Shift.id.desc())).scalars().first()
@@ -355,6 +351,16 @@ class Catalog:
             raise ConfigError(f"no shift with id {shift_id} in {self.url}")
         return sh
 
+    def _open_shift(self, s, shift_id: int, refused: str) -> Shift:
+        """The shift ``shift_id`` if it is still open, else ``ConfigError("shift #<id> was <refused>")``.
+
+        ``refused`` may name ``{by}``, who signed the shift off.
+        """
+        sh = self._shift(s, shift_id)
+        if sh.signed_off_at is not None:
+            raise ConfigError(f"shift #{shift_id} was " + refused.format(by=sh.signed_off_by))
+        return sh
+
     def check_item(self, shift_id: int, item: str, *, by: str, checked: bool = True) -> None:
         """Tick (or untick) checklist item ``item`` (:data:`kamcore.catalog.shift.SHIFT_CHECKLIST`) of an open
         shift as ``by``, now."""
@@ -362,16 +368,13 @@ class Catalog:
 
         if item not in checklist_keys():
             raise ConfigError(f"unknown checklist item {item!r}; known: {checklist_keys()}")
-        if not str(by).strip():
-            raise ConfigError("ticking a checklist item needs a name")
+        by = _required_name(by, "ticking a checklist item needs a name")
         with self._tx() as s:
-            sh = self._shift(s, shift_id)
-            if sh.signed_off_at is not None:
-                raise ConfigError(f"shift #{shift_id} was signed off; its checklist is closed")
+            sh = self._open_shift(s, shift_id, "signed off; its checklist is closed")
             row = s.execute(select(ShiftCheck).where(ShiftCheck.shift_id == sh.id, ShiftCheck.item == item)
                             ).scalar_one_or_none()
             if checked and row is None:
-                s.add(ShiftCheck(shift_id=sh.id, item=item, checked_by=str(by).strip(), checked_at=utcnow()))
+                s.add(ShiftCheck(shift_id=sh.id, item=item, checked_by=by, checked_at=utcnow()))
             elif not checked and row is not None:
                 s.delete(row)
 
@@ -379,18 +382,15 @@ class Catalog:
         """Sign an open shift off as ``by``, now; refused while a checklist item is unticked."""
         from .shift import checklist_keys
 
-        if not str(by).strip():
-            raise ConfigError("signing off needs a name")
+        by = _required_name(by, "signing off needs a name")
         with self._tx() as s:
-            sh = self._shift(s, shift_id)
-            if sh.signed_off_at is not None:
-                raise ConfigError(f"shift #{shift_id} was already signed off by {sh.signed_off_by}")
+            sh = self._open_shift(s, shift_id, "already signed off by {by}")
             done = {c.item for c in sh.checks}
             left = [k for k in checklist_keys() if k not in done]
             if left:
                 raise ConfigError(f"shift #{shift_id} cannot be signed off: checklist item(s) {', '.join(left)} "
                                   "not ticked")
-            sh.signed_off_by, sh.signed_off_at = str(by).strip(), utcnow()
+            sh.signed_off_by, sh.signed_off_at = by, utcnow()
             sh.comment = (str(comment).strip() or None) if comment else None
 
     def shifts(self, limit: int = 20) -> list[dict]:
@@ -705,6 +705,14 @@ class _Tx:
 def _db_error(exc: BaseException, limit: int = 300) -> str:
     """One line of a database error: the driver's own message (SQLAlchemy wraps it as ``exc.orig``)."""
     return one_line(getattr(exc, "orig", None) or exc, limit)
+
+
+def _required_name(who, message: str) -> str:
+    """``who`` (the person doing a change) as a stripped string; ``ConfigError(message)`` when it is blank."""
+    name = str(who).strip()
+    if not name:
+        raise ConfigError(message)
+    return name
 
 
 def _iso(t: dt.datetime | None) -> str | None:

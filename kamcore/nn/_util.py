@@ -9,6 +9,8 @@ import torch
 
 from kamcore.errors import ConfigError
 
+from .grid import _check_bandwidth
+
 _COMPLEX = MappingProxyType({torch.float32: torch.complex64, torch.float64: torch.complex128})
 _REAL = MappingProxyType({torch.complex64: torch.float32, torch.complex128: torch.float64})
 
@@ -60,6 +62,30 @@ def spectrum_bandwidth(c: torch.Tensor, n_m_axes: int, name: str) -> int:
     if L < 1 or any(s != 2 * L - 1 for s in c.shape[-n_m_axes:]):
         raise ConfigError(f"{name} must have shape [..., L{', 2L-1' * n_m_axes}], got {tuple(c.shape)}")
     return L
+
+
+def analysis_bandwidths(x: torch.Tensor, n_axes: int, b_out: int | None) -> tuple[int, int, int]:
+    """``(b_in, L, Le)`` of a forward transform of the grid signal ``x`` (:func:`~kamcore.nn.s2_fft`, ...).
+
+    ``b_in`` is the bandwidth of the ``[..., 2b_in(, 2b_in, 2b_in)]`` grid, ``L`` the requested
+    spectrum bandwidth (``b_out``, default ``b_in``) and ``Le = min(L, b_in)`` the number of
+    degrees computed; degrees ``Le <= l < L`` are zero.
+    """
+    b_in = grid_bandwidth(x, n_axes, "x")
+    L = b_in if b_out is None else _check_bandwidth(b_out, "b_out")
+    return b_in, L, min(L, b_in)
+
+
+def synthesis_bandwidths(c: torch.Tensor, n_m_axes: int, b_out: int | None) -> tuple[int, int, int]:
+    """``(L, b, Le)`` of an inverse transform of the padded spectrum ``c`` (:func:`~kamcore.nn.s2_ifft`, ...).
+
+    ``L`` is the bandwidth of the ``[..., L, 2L-1(, 2L-1)]`` spectrum, ``b`` the requested
+    grid bandwidth (``b_out``, default ``L``) and ``Le = min(L, b)`` the number of degrees
+    evaluated; degrees ``l >= b`` are dropped.
+    """
+    L = spectrum_bandwidth(c, n_m_axes, "c")
+    b = L if b_out is None else _check_bandwidth(b_out, "b_out")
+    return L, b, min(L, b)
 
 
 def check_positive_int(value, name: str) -> int:

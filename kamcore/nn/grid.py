@@ -104,6 +104,26 @@ def _rings(max_beta: float, n_beta: int) -> np.ndarray:
     return np.arange(1, n_beta + 1, dtype=np.float64) * max_beta / n_beta
 
 
+def _equatorial_band(max_beta: float, n_beta: int) -> np.ndarray:
+    """``(n_beta,)`` polar angles spread evenly over ``[pi/2 - max_beta, pi/2 + max_beta]``, rad."""
+    return np.linspace(np.pi / 2 - max_beta, np.pi / 2 + max_beta, n_beta)
+
+
+def _azimuths(n_alpha: int) -> np.ndarray:
+    """``(n_alpha,)`` azimuths ``2 pi k / n_alpha``, ``k = 0 .. n_alpha-1``, rad."""
+    return np.linspace(0.0, 2 * np.pi, n_alpha, endpoint=False)
+
+
+def _mesh(*axes: np.ndarray) -> list[np.ndarray]:
+    """Every combination of the 1-D ``axes`` (the first varies slowest), one flat column per axis."""
+    return [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
+
+
+def _grid_rows(*columns: np.ndarray) -> torch.Tensor:
+    """``(P, len(columns)) float64`` kernel grid whose rows are the angles of the flat ``columns``."""
+    return torch.tensor(np.stack(columns, axis=1), dtype=torch.float64)
+
+
 def s2_near_identity_grid(max_beta: float = math.pi / 8, n_alpha: int = 8, n_beta: int = 3) -> torch.Tensor:
     """Rings of S2 points around the north pole (the support of an S2 kernel).
 
@@ -126,10 +146,7 @@ def s2_near_identity_grid(max_beta: float = math.pi / 8, n_alpha: int = 8, n_bet
     >>> s2_near_identity_grid().shape
     torch.Size([24, 2])
     """
-    beta = _rings(max_beta, n_beta)
-    alpha = np.linspace(0.0, 2 * np.pi, n_alpha, endpoint=False)
-    bb, aa = np.meshgrid(beta, alpha, indexing="ij")
-    return torch.tensor(np.stack([bb.ravel(), aa.ravel()], axis=1), dtype=torch.float64)
+    return _grid_rows(*_mesh(_rings(max_beta, n_beta), _azimuths(n_alpha)))
 
 
 def s2_equatorial_grid(max_beta: float = 0.0, n_alpha: int = 32, n_beta: int = 1) -> torch.Tensor:
@@ -148,10 +165,7 @@ def s2_equatorial_grid(max_beta: float = 0.0, n_alpha: int = 32, n_beta: int = 1
     torch.Tensor
         ``(n_beta * n_alpha, 2) float64``, rows ``(beta, alpha)`` in rad.
     """
-    beta = np.linspace(np.pi / 2 - max_beta, np.pi / 2 + max_beta, n_beta)
-    alpha = np.linspace(0.0, 2 * np.pi, n_alpha, endpoint=False)
-    bb, aa = np.meshgrid(beta, alpha, indexing="ij")
-    return torch.tensor(np.stack([bb.ravel(), aa.ravel()], axis=1), dtype=torch.float64)
+    return _grid_rows(*_mesh(_equatorial_band(max_beta, n_beta), _azimuths(n_alpha)))
 
 
 def so3_near_identity_grid(max_beta: float = math.pi / 8, max_gamma: float = 2 * math.pi,
@@ -182,11 +196,9 @@ def so3_near_identity_grid(max_beta: float = math.pi / 8, max_gamma: float = 2 *
     torch.Size([192, 3])
     """
     n_gamma = n_alpha if n_gamma is None else n_gamma
-    beta = _rings(max_beta, n_beta)
-    alpha = np.linspace(0.0, 2 * np.pi, n_alpha, endpoint=False)
-    gamma0 = np.linspace(-max_gamma, max_gamma, n_gamma)
-    bb, aa, gg = np.meshgrid(beta, alpha, gamma0, indexing="ij")
-    return torch.tensor(np.stack([bb.ravel(), aa.ravel(), (gg - aa).ravel()], axis=1), dtype=torch.float64)
+    beta, alpha, gamma0 = _mesh(_rings(max_beta, n_beta), _azimuths(n_alpha),
+                                np.linspace(-max_gamma, max_gamma, n_gamma))
+    return _grid_rows(beta, alpha, gamma0 - alpha)
 
 
 def so3_equatorial_grid(max_beta: float = 0.0, max_gamma: float = math.pi / 8,
@@ -212,11 +224,8 @@ def so3_equatorial_grid(max_beta: float = 0.0, max_gamma: float = math.pi / 8,
     >>> so3_equatorial_grid().shape
     torch.Size([64, 3])
     """
-    beta = np.linspace(np.pi / 2 - max_beta, np.pi / 2 + max_beta, n_beta)
-    alpha = np.linspace(0.0, 2 * np.pi, n_alpha, endpoint=False)
-    gamma = np.linspace(-max_gamma, max_gamma, n_gamma)
-    bb, aa, gg = np.meshgrid(beta, alpha, gamma, indexing="ij")
-    return torch.tensor(np.stack([bb.ravel(), aa.ravel(), gg.ravel()], axis=1), dtype=torch.float64)
+    return _grid_rows(*_mesh(_equatorial_band(max_beta, n_beta), _azimuths(n_alpha),
+                             np.linspace(-max_gamma, max_gamma, n_gamma)))
 
 
 def _as_grid(grid, n_cols: int, name: str) -> np.ndarray:

@@ -195,6 +195,37 @@ def _grid_index(values: np.ndarray, step: float, offset: float, n: int, what: st
     return idx.astype(np.int64) % n
 
 
+def _s2_rotated_angles(b: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(beta, alpha)`` of ``Q^-1 p`` for the S2 grid points ``p``, each ``(2b, 2b)``, rad."""
+    beta, alpha = np.meshgrid(soft_beta(b), soft_alpha(b), indexing="ij")
+    p = np.stack([np.sin(beta) * np.cos(alpha), np.sin(beta) * np.sin(alpha), np.cos(beta)], axis=-1)
+    y = p @ q  # rows are Q^T p
+    return np.arccos(np.clip(y[..., 2], -1.0, 1.0)), np.mod(np.arctan2(y[..., 1], y[..., 0]), 2 * np.pi)
+
+
+def _so3_rotated_angles(b: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(beta, alpha, gamma)`` of ``Q^-1 R`` for the SO(3) grid rotations ``R``, each ``(2b, 2b, 2b)``, rad."""
+    beta, alpha, gamma = np.meshgrid(soft_beta(b), soft_alpha(b), soft_alpha(b), indexing="ij")
+    na, nb, ng = _euler_of_np(q.T @ _euler_np(alpha, beta, gamma))
+    return nb, na, ng
+
+
+def _permute_grid(x: torch.Tensor, rotation, n_axes: int, rotated_angles) -> torch.Tensor:
+    """Rotate a grid signal exactly: ``x`` read at the grid point ``Q^-1 p`` for every grid point ``p``.
+
+    ``rotated_angles(b, Q)`` gives the angles of those points in grid order, ``beta`` first
+    (then ``alpha`` and, on SO(3), ``gamma``); each must fall on the grid of bandwidth ``b``
+    (:func:`_grid_index` raises :class:`~kamcore.errors.ConfigError` otherwise).
+    """
+    b = grid_bandwidth(x, n_axes, "x")
+    beta, *azimuths = rotated_angles(b, _matrix_np(rotation))
+    index = _grid_index(beta, np.pi / (2 * b), np.pi / (4 * b), 2 * b, "beta", b)
+    for angle, what in zip(azimuths, ("alpha", "gamma")):
+        index = index * 2 * b + _grid_index(angle, np.pi / b, 0.0, 2 * b, what, b)
+    index = torch.as_tensor(index.ravel(), device=x.device)
+    return x.reshape(*x.shape[:-n_axes], -1)[..., index].reshape(x.shape)
+
+
 def rotate_s2_grid(x: torch.Tensor, rotation) -> torch.Tensor:
     """Rotate a signal on the S2 grid exactly by permuting its samples.
 
@@ -215,17 +246,7 @@ def rotate_s2_grid(x: torch.Tensor, rotation) -> torch.Tensor:
     kamcore.errors.ConfigError
         If ``Q`` does not map the grid of bandwidth ``b`` onto itself.
     """
-    b = grid_bandwidth(x, 2, "x")
-    q = _matrix_np(rotation)
-    beta, alpha = np.meshgrid(soft_beta(b), soft_alpha(b), indexing="ij")
-    p = np.stack([np.sin(beta) * np.cos(alpha), np.sin(beta) * np.sin(alpha), np.cos(beta)], axis=-1)
-    y = p @ q  # rows are Q^T p
-    nb = np.arccos(np.clip(y[..., 2], -1.0, 1.0))
-    na = np.mod(np.arctan2(y[..., 1], y[..., 0]), 2 * np.pi)
-    j = _grid_index(nb, np.pi / (2 * b), np.pi / (4 * b), 2 * b, "beta", b)
-    k = _grid_index(na, np.pi / b, 0.0, 2 * b, "alpha", b)
-    index = torch.as_tensor((j * 2 * b + k).ravel(), device=x.device)
-    return x.reshape(*x.shape[:-2], -1)[..., index].reshape(x.shape)
+    return _permute_grid(x, rotation, 2, _s2_rotated_angles)
 
 
 def rotate_so3_grid(x: torch.Tensor, rotation) -> torch.Tensor:
@@ -248,16 +269,7 @@ def rotate_so3_grid(x: torch.Tensor, rotation) -> torch.Tensor:
     kamcore.errors.ConfigError
         If ``Q`` does not map the grid of bandwidth ``b`` onto itself.
     """
-    b = grid_bandwidth(x, 3, "x")
-    q = _matrix_np(rotation)
-    beta, alpha, gamma = np.meshgrid(soft_beta(b), soft_alpha(b), soft_alpha(b), indexing="ij")
-    r = q.T @ _euler_np(alpha, beta, gamma)
-    na, nb, ng = _euler_of_np(r)
-    j = _grid_index(nb, np.pi / (2 * b), np.pi / (4 * b), 2 * b, "beta", b)
-    k = _grid_index(na, np.pi / b, 0.0, 2 * b, "alpha", b)
-    p = _grid_index(ng, np.pi / b, 0.0, 2 * b, "gamma", b)
-    index = torch.as_tensor(((j * 2 * b + k) * 2 * b + p).ravel(), device=x.device)
-    return x.reshape(*x.shape[:-3], -1)[..., index].reshape(x.shape)
+    return _permute_grid(x, rotation, 3, _so3_rotated_angles)
 
 
 def rotate_s2_spectral(x: torch.Tensor, rotation) -> torch.Tensor:

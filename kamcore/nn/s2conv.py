@@ -39,13 +39,12 @@ import math
 
 import numpy as np
 import torch
-from torch import nn
 
-from .grid import _as_grid, _check_bandwidth, s2_near_identity_grid
+from .grid import s2_near_identity_grid
 from .s2fft import _s2_analysis, _s2_analysis_tables_np, _s2_half_to_full
-from .so3fft import _so3_synthesis, _so3_synthesis_tables_np
 from .wigner import _wigner_D_padded_np
-from ._util import as_complex, block_indices, check_input, check_positive_int, register_tables
+from ._conv import _PointKernelConv
+from ._util import as_complex
 
 __all__ = ["S2Convolution"]
 
@@ -59,7 +58,7 @@ def _s2_kernel_basis_np(grid: np.ndarray, n_l: int) -> np.ndarray:
     return np.stack([Y.real, Y.imag], axis=-1)
 
 
-class S2Convolution(nn.Module):
+class S2Convolution(_PointKernelConv):
     """Rotation-equivariant convolution of signals on S2, giving signals on SO(3).
 
     Parameters
@@ -90,41 +89,21 @@ class S2Convolution(nn.Module):
     torch.Size([5, 3, 6, 6, 6])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid=None,
-                 bias: bool = True):
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.b_in, self.b_out = _check_bandwidth(b_in, "b_in"), _check_bandwidth(b_out, "b_out")
-        grid = _as_grid(s2_near_identity_grid() if grid is None else grid, 2, "grid")
-        self.n_l = L = min(self.b_in, self.b_out)
-        self.n_points = grid.shape[0]
-        an_alpha, an_beta = _s2_analysis_tables_np(self.b_in, L)
-        syn_beta, syn_alpha, syn_gamma = _so3_synthesis_tables_np(self.b_out, L)
-        # float64 tables, cast to the parameters' dtype in forward (a no-op after .double() or
-        # .float()), so a layer made in float32 and then converted to float64 stays exact.
-        self.register_buffer("_scatter", torch.from_numpy(block_indices(L)[1]), persistent=False)
-        register_tables(self, {"grid": grid, "_an_alpha": an_alpha, "_an_beta": an_beta,
-                                "_kernel_basis": _s2_kernel_basis_np(grid, L),
-                                "_syn_beta": syn_beta, "_syn_alpha": syn_alpha, "_syn_gamma": syn_gamma})
-        self.weight = nn.Parameter(torch.empty(self.in_channels, self.out_channels, self.n_points))
-        self.bias = nn.Parameter(torch.empty(self.out_channels)) if bias else None
-        self.scale = math.sqrt(3.0 / (self.in_channels * self.n_points * (L * L) / (4.0 * self.b_in ** 2)))
-        self.reset_parameters()
+    _n_angles = 2
+    _default_grid = staticmethod(s2_near_identity_grid)
 
-    def reset_parameters(self) -> None:
-        """``weight ~ U(-1, 1)`` (torch's global generator), ``bias = 0``."""
-        with torch.no_grad():
-            self.weight.uniform_(-1.0, 1.0)
-            if self.bias is not None:
-                self.bias.zero_()
+    def _input_tables(self, grid: np.ndarray) -> dict[str, np.ndarray]:
+        an_alpha, an_beta = _s2_analysis_tables_np(self.b_in, self.n_l)
+        return {"_an_alpha": an_alpha, "_an_beta": an_beta, "_kernel_basis": _s2_kernel_basis_np(grid, self.n_l)}
+
+    def _initial_scale(self) -> float:
+        L = self.n_l
+        return math.sqrt(3.0 / (self.in_channels * self.n_points * (L * L) / (4.0 * self.b_in ** 2)))
 
     def kernel_spectrum(self) -> torch.Tensor:
         """``conj(psi_{co}{}^n_l)`` for ``n >= 0``: ``(C_in, C_out, L (l), L (n))`` complex."""
-        P, L = self.n_points, self.n_l
-        w = (self.weight * self.scale).reshape(-1, P)  # [C_in C_out, P]
-        k = w @ self._kernel_basis.to(w.dtype).reshape(P, -1)
-        return as_complex(k.reshape(self.in_channels, self.out_channels, L, L, 2))
+        L = self.n_l
+        return as_complex(self._kernel_coefficients().view(self.in_channels, self.out_channels, L, L, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve.
@@ -139,7 +118,7 @@ class S2Convolution(nn.Module):
         torch.Tensor
             ``(B, C_out, 2 b_out, 2 b_out, 2 b_out)`` real signal on the SO(3) grid.
         """
-        check_input(x, self.in_channels, self.b_in, 2, self.weight.dtype, type(self).__name__)
+        self._check_input(x)
         B, C, O, L, N = x.shape[0], self.in_channels, self.out_channels, self.n_l, 2 * self.b_in
         dt = x.dtype
         f = _s2_analysis(x.reshape(B * C, N, N), self._an_alpha.to(dt), self._an_beta.to(dt))  # [m >= 0, l, B C]
@@ -149,16 +128,5 @@ class S2Convolution(nn.Module):
             a = f[L - 1 - l:L + l, l].reshape((2 * l + 1) * B, C)                                # [(m, B), C]
             w = kernel[:, :, :l + 1].reshape(C, O * (l + 1))                                   # [C, (O, n)]
             hl = (a @ w).view(2 * l + 1, B, O, l + 1).permute(0, 3, 1, 2)                       # [m, n, B, O]
-            hl = hl.reshape((2 * l + 1) * (l + 1), B * O)
-            if l == 0 and self.bias is not None:
-                hl = hl + self.bias.repeat(B).to(hl.dtype)                                      # constant term
-            out.append(hl)
-        out.append(f.new_zeros(1, B * O))
-        h = torch.cat(out).index_select(0, self._scatter)                                      # [m, n >= 0, l, B O]
-        y = _so3_synthesis(h.view(2 * L - 1, L, L, B * O), self._syn_beta.to(dt),
-                           self._syn_alpha.to(dt), self._syn_gamma.to(dt))
-        return y.view(B, O, *y.shape[1:])
-
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, b_in={self.b_in}, b_out={self.b_out}, "
-                f"grid_points={self.n_points}, bias={self.bias is not None}")
+            out.append(hl.reshape((2 * l + 1) * (l + 1), B * O))
+        return self._synthesize(out, B, dt)

@@ -33,9 +33,9 @@ import functools
 import numpy as np
 import torch
 
-from .grid import _check_bandwidth, _soft_weights_np, soft_alpha, soft_beta
+from .grid import _soft_weights_np, soft_alpha, soft_beta
 from .wigner import _wigner_d_padded_np
-from ._util import as_complex, complex_dtype, grid_bandwidth, readonly, real_dtype, spectrum_bandwidth, table
+from ._util import analysis_bandwidths, as_complex, complex_dtype, readonly, real_dtype, synthesis_bandwidths, table
 
 __all__ = ["s2_fft", "s2_ifft"]
 
@@ -136,11 +136,9 @@ def s2_fft(x: torch.Tensor, b_out: int | None = None) -> torch.Tensor:
     >>> print(f"{c[0, 2].real.item():.6f}")                  # c_0^0 = sqrt(4 pi)
     3.544908
     """
-    b_in = grid_bandwidth(x, 2, "x")
-    L = b_in if b_out is None else _check_bandwidth(b_out, "b_out")
+    b_in, L, Le = analysis_bandwidths(x, 2, b_out)
     if x.is_complex():
         return s2_fft(x.real, L) + 1j * s2_fft(x.imag, L)
-    Le = min(L, b_in)
     batch = x.shape[:-2]
     dft, beta = (table(t, x) for t in _s2_analysis_tables_np(b_in, Le))
     half = _s2_analysis(x.reshape(-1, 2 * b_in, 2 * b_in), dft, beta)  # [m >= 0, l, B']
@@ -177,14 +175,12 @@ def s2_ifft(c: torch.Tensor, b_out: int | None = None, *, real: bool = True) -> 
     >>> torch.allclose(s2_ifft(s2_fft(x, b_out=6), b_out=4), x)   # zero-padded spectrum
     True
     """
-    L = spectrum_bandwidth(c, 1, "c")
-    b = L if b_out is None else _check_bandwidth(b_out, "b_out")
+    L, b, Le = synthesis_bandwidths(c, 1, b_out)
     if not real:
         m = torch.arange(-(L - 1), L, device=c.device)
         sign = (1.0 - 2.0 * (m % 2)).to(real_dtype(c.dtype))
         c1, c2 = _real_parts(c, sign)
         return torch.complex(s2_ifft(c1, b), s2_ifft(c2, b))
-    Le = min(L, b)
     batch = c.shape[:-2]
     half = c[..., :Le, L - 1:L - 1 + Le].reshape(-1, Le, Le).permute(2, 1, 0).contiguous()  # [m, l, B']
     beta, idft = (table(t, c) for t in _s2_synthesis_tables_np(b, Le))

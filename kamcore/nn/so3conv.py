@@ -37,12 +37,12 @@ import math
 
 import numpy as np
 import torch
-from torch import nn
 
-from .grid import _as_grid, _check_bandwidth, so3_equatorial_grid
-from .so3fft import _so3_analysis, _so3_analysis_tables_np, _so3_synthesis, _so3_synthesis_tables_np
+from .grid import so3_equatorial_grid
+from .so3fft import _so3_analysis, _so3_analysis_tables_np
 from .wigner import _wigner_D_padded_np
-from ._util import as_complex, block_indices, check_input, check_positive_int, register_tables
+from ._conv import _PointKernelConv
+from ._util import as_complex, block_indices
 
 __all__ = ["SO3Convolution"]
 
@@ -63,7 +63,7 @@ def _full_sign_np(n_l: int) -> np.ndarray:
     return (1.0 - 2.0 * ((m[:, None] + m[None, :]) % 2))
 
 
-class SO3Convolution(nn.Module):
+class SO3Convolution(_PointKernelConv):
     """Rotation-equivariant convolution of signals on SO(3), with a change of bandwidth.
 
     Parameters
@@ -91,44 +91,26 @@ class SO3Convolution(nn.Module):
     torch.Size([2, 4, 4, 4, 4])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, b_in: int, b_out: int, grid=None,
-                 bias: bool = True):
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.b_in, self.b_out = _check_bandwidth(b_in, "b_in"), _check_bandwidth(b_out, "b_out")
-        grid = _as_grid(so3_equatorial_grid() if grid is None else grid, 3, "grid")
-        self.n_l = L = min(self.b_in, self.b_out)
-        self.n_points = grid.shape[0]
-        an_gamma, an_alpha, an_beta = _so3_analysis_tables_np(self.b_in, L)
-        syn_beta, syn_alpha, syn_gamma = _so3_synthesis_tables_np(self.b_out, L)
-        # float64 tables, cast to the parameters' dtype in forward (see S2Convolution)
-        gather, scatter = block_indices(L)
-        self._block_sizes = [(2 * l + 1) * (l + 1) for l in range(L)]
-        self.register_buffer("_gather", torch.from_numpy(gather), persistent=False)
-        self.register_buffer("_scatter", torch.from_numpy(scatter), persistent=False)
-        register_tables(self, {"grid": grid, "_an_gamma": an_gamma, "_an_alpha": an_alpha, "_an_beta": an_beta,
-                                "_sign": _full_sign_np(L),
-                                "_kernel_basis": _so3_kernel_basis_np(grid, L),
-                                "_syn_beta": syn_beta, "_syn_alpha": syn_alpha, "_syn_gamma": syn_gamma})
-        self.weight = nn.Parameter(torch.empty(self.in_channels, self.out_channels, self.n_points))
-        self.bias = nn.Parameter(torch.empty(self.out_channels)) if bias else None
-        v = L * (4 * L * L - 1) / 3.0 / (8.0 * self.b_in ** 3)
-        self.scale = math.sqrt(3.0 / (self.in_channels * self.n_points * v))
-        self.reset_parameters()
+    _n_angles = 3
+    _default_grid = staticmethod(so3_equatorial_grid)
 
-    def reset_parameters(self) -> None:
-        """``weight ~ U(-1, 1)`` (torch's global generator), ``bias = 0``."""
-        with torch.no_grad():
-            self.weight.uniform_(-1.0, 1.0)
-            if self.bias is not None:
-                self.bias.zero_()
+    def _input_tables(self, grid: np.ndarray) -> dict[str, np.ndarray]:
+        L = self.n_l
+        an_gamma, an_alpha, an_beta = _so3_analysis_tables_np(self.b_in, L)
+        self._block_sizes = [(2 * l + 1) * (l + 1) for l in range(L)]
+        self.register_buffer("_gather", torch.from_numpy(block_indices(L)[0]), persistent=False)
+        return {"_an_gamma": an_gamma, "_an_alpha": an_alpha, "_an_beta": an_beta, "_sign": _full_sign_np(L),
+                "_kernel_basis": _so3_kernel_basis_np(grid, L)}
+
+    def _initial_scale(self) -> float:
+        L = self.n_l
+        v = L * (4 * L * L - 1) / 3.0 / (8.0 * self.b_in ** 3)
+        return math.sqrt(3.0 / (self.in_channels * self.n_points * v))
 
     def kernel_spectrum(self) -> list[torch.Tensor]:
         """``K^l_{kn}`` for ``k >= 0``: one ``(C_in, C_out, l+1 (k), 2l+1 (n))`` complex tensor per ``l < L``."""
-        P, C, O = self.n_points, self.in_channels, self.out_channels
-        w = (self.weight * self.scale).reshape(-1, P)  # [C_in C_out, P]
-        k = as_complex((w @ self._kernel_basis.to(w.dtype).reshape(P, -1)).view(C, O, -1, 2))
+        C, O = self.in_channels, self.out_channels
+        k = as_complex(self._kernel_coefficients())
         return [kl.reshape(C, O, l + 1, 2 * l + 1) for l, kl in enumerate(torch.split(k, self._block_sizes, dim=2))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,8 +126,8 @@ class SO3Convolution(nn.Module):
         torch.Tensor
             ``(B, C_out, 2 b_out, 2 b_out, 2 b_out)`` real signal on the SO(3) grid.
         """
-        check_input(x, self.in_channels, self.b_in, 3, self.weight.dtype, type(self).__name__)
-        B, C, O, L, N = x.shape[0], self.in_channels, self.out_channels, self.n_l, 2 * self.b_in
+        self._check_input(x)
+        B, C, O, N = x.shape[0], self.in_channels, self.out_channels, 2 * self.b_in
         dt, c = x.dtype, self.n_l - 1
         f = _so3_analysis(x.reshape(B * C, N, N, N), self._an_gamma.to(dt), self._an_alpha.to(dt),
                           self._an_beta.to(dt))                                # [m, n >= 0, l, B C]
@@ -161,16 +143,6 @@ class SO3Convolution(nn.Module):
             a = fl.permute(2, 0, 3, 1).reshape(B * (2 * l + 1), C * (2 * l + 1))
             w = kernel.permute(0, 3, 1, 2).reshape(C * (2 * l + 1), O * (l + 1))
             hl = (a @ w).view(B, 2 * l + 1, O, l + 1).permute(1, 3, 0, 2)      # [m, k >= 0, B, O]
-            hl = hl.reshape((2 * l + 1) * (l + 1), B * O)
-            if l == 0 and self.bias is not None:
-                hl = hl + self.bias.repeat(B).to(hl.dtype)                      # constant term
-            out.append(hl)
-        out.append(f.new_zeros(1, B * O))
-        h = torch.cat(out).index_select(0, self._scatter)                       # [m, k >= 0, l, B O]
-        y = _so3_synthesis(h.view(2 * L - 1, L, L, B * O), self._syn_beta.to(dt), self._syn_alpha.to(dt),
-                           self._syn_gamma.to(dt))
-        return y.view(B, O, *y.shape[1:])
+            out.append(hl.reshape((2 * l + 1) * (l + 1), B * O))
+        return self._synthesize(out, B, dt)
 
-    def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, b_in={self.b_in}, b_out={self.b_out}, "
-                f"grid_points={self.n_points}, bias={self.bias is not None}")

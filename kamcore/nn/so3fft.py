@@ -40,9 +40,9 @@ import functools
 import numpy as np
 import torch
 
-from .grid import _check_bandwidth, _soft_weights_np, soft_alpha
+from .grid import _soft_weights_np, soft_alpha
 from .wigner import _wigner_d_soft_np
-from ._util import as_complex, complex_dtype, grid_bandwidth, readonly, real_dtype, spectrum_bandwidth, table
+from ._util import analysis_bandwidths, as_complex, complex_dtype, readonly, real_dtype, synthesis_bandwidths, table
 
 __all__ = ["so3_fft", "so3_ifft"]
 
@@ -163,11 +163,9 @@ def so3_fft(x: torch.Tensor, b_out: int | None = None) -> torch.Tensor:
     >>> print(f"{c[0, 1, 1].real.item():.6f}")                   # c^0_00 = 1
     1.000000
     """
-    b_in = grid_bandwidth(x, 3, "x")
-    L = b_in if b_out is None else _check_bandwidth(b_out, "b_out")
+    b_in, L, Le = analysis_bandwidths(x, 3, b_out)
     if x.is_complex():
         return so3_fft(x.real, L) + 1j * so3_fft(x.imag, L)
-    Le = min(L, b_in)
     batch = x.shape[:-3]
     tables = [table(t, x) for t in _so3_analysis_tables_np(b_in, Le)]
     half = _so3_analysis(x.reshape(-1, 2 * b_in, 2 * b_in, 2 * b_in), *tables)  # [m, n >= 0, l, B']
@@ -203,14 +201,12 @@ def so3_ifft(c: torch.Tensor, b_out: int | None = None, *, real: bool = True) ->
     >>> torch.allclose(so3_ifft(so3_fft(x)), x)
     True
     """
-    L = spectrum_bandwidth(c, 2, "c")
-    b = L if b_out is None else _check_bandwidth(b_out, "b_out")
+    L, b, Le = synthesis_bandwidths(c, 2, b_out)
     if not real:
         m = torch.arange(-(L - 1), L, device=c.device)
         sign = (1 - 2 * ((m[:, None] + m[None, :]) % 2)).to(real_dtype(c.dtype))
         star = torch.conj(c.flip(-1, -2)) * sign  # c#_{mn} = (-1)^(m+n) conj(c_{-m,-n})
         return torch.complex(so3_ifft((c + star) / 2, b), so3_ifft((c - star) / 2j, b))
-    Le = min(L, b)
     batch = c.shape[:-3]
     ms = slice(L - Le, L + Le - 1)
     half = c[..., :Le, ms, L - 1:L - 1 + Le].reshape(-1, Le, 2 * Le - 1, Le).permute(2, 3, 1, 0).contiguous()
