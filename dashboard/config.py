@@ -59,9 +59,10 @@ class DashboardConfig(JsonConfig):
         "Embedded feed: comma-separated PMT ids simulated dead (no hits), to try the Health page."))
     hot_pmts = param.String(default="", doc=(
         "Embedded feed: comma-separated PMT ids simulated hot (a noise hit in half of the events)."))
-    producer_nice = param.Integer(default=10, bounds=(0, 19), doc=(
+    producer_nice = param.Integer(default=5, bounds=(0, 19), doc=(
         "Embedded producer: its niceness (Unix).  It scores in the background and has a buffer; the sessions' "
-        "page builds and redraws come first, so a page opens as fast while the producer is busy."))
+        "page builds and redraws come first, so a page opens as fast while the producer is busy.  Not more: "
+        "at 10, on a host with three other busy processes, the 10 Hz feed starved into STALE."))
     poll_s = param.Number(default=0.2, bounds=(0.02, 10.0), doc=(
         "Seconds between live-store polls (one poller per server) and between session refreshes."))
     buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(

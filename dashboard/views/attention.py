@@ -210,8 +210,8 @@ class AttentionView(Viewer):
             self._bar_src.data = {"x": self._bar_src.data["x"], "top": counts, "att": att,
                                   "ratio": _log2_ratio(att), "slice": np.arange(self._T)}
             src = "" if where == "buffer" else f", read from the {where}"
-            self._bar_fig.title.text = (f"Event {address} (run:event{src}), score {float(ev.score[0]):.3f}: "
-                                        f"time profile coloured by the attention of {self.model}")
+            self._bar_fig.title.text = (f"Event {address}{src}, score {float(ev.score[0]):.3f}: attention of "
+                                        f"{self.model}")
             self.shown_seq, self.shown_address = int(ev.seq[0]), address
             if has_attention and not note:
                 self._info.object = ""
