@@ -143,7 +143,10 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
         parts = []
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
-            z = timed("latents z ~ N(0, I)", lambda: torch.randn(b, model.config.latent_dim, generator=gen))
+            # a VAE's decoder inputs (a conditional one: [z, c], c drawn from its table first)
+            prior = getattr(model, "prior_inputs", None) or (
+                lambda m, g: torch.randn(m, model.config.latent_dim, generator=g))
+            z = timed("latents z ~ N(0, I) (+ conditions)", lambda: prior(b, gen))
             draws = TriggerDraws(gen, "cpu")
             ch = min(chunk, b)
             p_buf, t_buf, q_buf = (z.new_empty(ch, n_pmts) for _ in range(3))
