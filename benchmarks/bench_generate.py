@@ -157,6 +157,9 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
                 f = feats[c0 % (4 * chunk):c0 % (4 * chunk) + chunk]
                 c = f.shape[0]
                 prob = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit, out=p_buf[:c]))
+                if dec.skip:    # a conditional VAE: its condition straight to the logits
+                    prob = timed("condition skip to the logits", lambda: prob.addmm_(
+                        z[c0:c0 + c, -dec.skip:], dec.skip_weight))
                 prob = timed("sigmoid", lambda: prob.sigmoid_())
                 k = timed("trigger draws (16-bit, SFC64)", lambda: draws.levels(c, n_pmts))
                 trig = timed("scale + compare", lambda: np.less(     # TriggerDraws.__call__ on the CPU

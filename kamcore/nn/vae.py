@@ -35,11 +35,13 @@ the path of :func:`kamcore.models.generate_events`.
 Conditional VAE (``config.condition``; issue 18: the unconditioned objective does not put
 the event's position into the shared latent).  Every event has a condition vector
 
-    c = (x_v / 650 cm, y_v / 650 cm, z_v / 650 cm, (E - mu_E) / sigma_E)      (B, 4)
+    c = (x_v / s_v, y_v / s_v, z_v / s_v, (E - mu_E) / sigma_E)      (B, 4)
 
 from its reconstructed vertex ``x_v`` (cm, ``Events.vertex_cm``) and visible energy ``E``
-(MeV, ``Events.energy_mev``; ``mu_E``, ``sigma_E`` fitted on the training set).  The decoder
-models ``p(x | z, c)`` (its input is ``[z, c]``, ``(B, L + 4)``) and the encoder
+(MeV, ``Events.energy_mev``; ``mu_E``, ``sigma_E`` fitted on the training set; ``s_v =
+config.condition_vertex_scale_cm``).  The decoder models ``p(x | z, c)``: its input is ``[z, c]``
+``(B, L + 4)``, and ``c`` also reaches the trigger logits linearly (``config.condition_skip``,
+:class:`~kamcore.nn.pointnet.PMTDecoder` ``skip``); the encoder models
 ``q(z | x, c)`` (``c`` joins the pooled feature before the fully connected layers).  The loss
 is the one above.  Sampling without a given condition draws rows ``(x_v, y_v, z_v, E)`` of
 :attr:`PointNetVAE.condition_table` (``(K, 4)`` float32, random training events, a buffer
@@ -60,12 +62,10 @@ from ..errors import ConfigError
 from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
                        PointNetEncoder, SharedMLP, orthogonality_loss, sample_hits)
 
-__all__ = ["VAEConfig", "VAE_PRESETS", "N_CONDITION", "CONDITION_VERTEX_SCALE_CM", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
+__all__ = ["VAEConfig", "VAE_PRESETS", "N_CONDITION", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
 
 _BIG = 1e8  # "large distance" given to padded / masked points
 
-#: vertex scale of the condition vector, cm (about the outer-balloon radius, DESIGN 2)
-CONDITION_VERTEX_SCALE_CM = 650.0
 #: width of the condition vector c: 3 vertex coordinates and the visible energy
 N_CONDITION = 4
 
@@ -117,6 +117,13 @@ class VAEConfig(JsonConfig):
         "scaled visible energy); unconditioned sampling draws c from condition_table.  False (checkpoints "
         "before issue 18): the plain VAE."))
     condition_encoder = param.Boolean(default=True, doc="With condition: the encoder sees c too.")
+    condition_vertex_scale_cm = param.Number(default=157.0, bounds=(1.0, None), doc=(
+        "With condition: s_v, cm; c holds vertex / s_v.  157 cm (the training selection's radius) keeps c of "
+        "order 1: with 650 cm (|c| < 0.25) Adam at lr 1e-3 did not move the decoder's vertex weights far enough "
+        "in 3 epochs (generated centroid-radius IoU 11%)."))
+    condition_skip = param.Boolean(default=True, doc=(
+        "With condition: c also reaches the trigger logits through a linear per-PMT term (decoder skip, zero "
+        "at start): the first-order hit dipole of an off-centre vertex."))
     condition_rows = param.Integer(default=4096, bounds=(1, None), doc=(
         "With condition: K, rows (vertex_cm, energy_mev) of random training events kept in the checkpoint "
         "(float32 buffer) for unconditioned sampling."))
@@ -265,7 +272,7 @@ class PointNetVAE(nn.Module):
         self.to_mu = nn.Linear(width, config.latent_dim)
         self.to_logvar = nn.Linear(width, config.latent_dim)
         self.decoder = PMTDecoder(config.latent_dim + n_cond, config.decoder_widths, config.n_pmts,
-                                  rank=config.decoder_rank)
+                                  rank=config.decoder_rank, skip=n_cond if config.condition_skip else 0)
         self.calibration = OutputCalibration(config.calibration_knots) if config.calibration_knots else None
         if config.condition:
             self.register_buffer("condition_table", torch.zeros(config.condition_rows, N_CONDITION))
@@ -305,7 +312,7 @@ class PointNetVAE(nn.Module):
 
     def scale_condition(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition vector ``c (B, 4)`` (module docstring) of raw rows ``(B, 4) [x_cm, y_cm, z_cm, energy_mev]``."""
-        vtx = condition[:, :3] / CONDITION_VERTEX_SCALE_CM
+        vtx = condition[:, :3] / self.config.condition_vertex_scale_cm
         e = (condition[:, 3:] - self.energy_mean_mev) / self.energy_std_mev
         return torch.cat([vtx, e], 1)
 

@@ -146,7 +146,8 @@ def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None =
     """Fit ``model.scaler`` on the data and start the trigger logits at the per-PMT rate.
 
     A conditional VAE also fills its condition table and energy scaling from ``condition``
-    ``(N, 4) [x_cm, y_cm, z_cm, energy_mev]`` (rows drawn with ``seed``).
+    ``(N, 4) [x_cm, y_cm, z_cm, energy_mev]`` (rows drawn with ``seed``) and starts its decoder's
+    skip path at the per-PMT linear fit of the trigger bits on ``c`` (:meth:`PMTDecoder.init_skip`).
 
     Parameters
     ----------
@@ -178,6 +179,10 @@ def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None =
     decoder.init_output_bias(torch.from_numpy(trigger.mean(0)))
     if condition is not None:
         model.fit_condition(torch.from_numpy(condition), torch.Generator().manual_seed(int(seed)))
+        # the decoder's skip path starts at the per-PMT linear fit of the trigger bits on c
+        like = next(model.parameters())
+        c = model.scale_condition(torch.from_numpy(condition).to(device=like.device, dtype=like.dtype))
+        decoder.init_skip(c.double().cpu(), torch.from_numpy(trigger))
     return model
 
 

@@ -6,7 +6,7 @@ import torch
 
 from kamcore.errors import ConfigError
 from kamcore.nn.pointnet import sample_hits
-from kamcore.nn.vae import CONDITION_VERTEX_SCALE_CM, N_CONDITION, PointNetVAE, VAEConfig
+from kamcore.nn.vae import N_CONDITION, PointNetVAE, VAEConfig
 from synthetic import random_cloud
 
 
@@ -27,7 +27,7 @@ def make_cvae(rows=16, dtype=torch.float32, **kw):
 
 def test_old_configurations_are_unconditioned():
     old = VAEConfig.from_preset("tiny").to_dict()
-    for k in ("condition", "condition_encoder", "condition_rows"):
+    for k in ("condition", "condition_encoder", "condition_rows", "condition_vertex_scale_cm", "condition_skip"):
         old.pop(k)
     model = PointNetVAE(VAEConfig(**old))
     assert not model.conditional and model.decoder.hidden.layers[0].in_features == 4
@@ -43,7 +43,7 @@ def test_decoder_and_encoder_read_the_condition():
     # every stored row is a training row; the energy is standardised on the training set
     assert all(bool((cond == r).all(1).any()) for r in model.condition_table)
     c = model.scale_condition(cond)
-    torch.testing.assert_close(c[:, :3], cond[:, :3] / CONDITION_VERTEX_SCALE_CM)
+    torch.testing.assert_close(c[:, :3], cond[:, :3] / model.config.condition_vertex_scale_cm)
     assert abs(float(c[:, 3].mean())) < 1e-5 and abs(float(c[:, 3].std()) - 1) < 1e-5
     with pytest.raises(ConfigError, match="needs the condition"):
         model.loss(pts, trig)
@@ -105,3 +105,23 @@ def test_condition_errors():
         model.fit_condition(bad)
     model.fit_condition(torch.ones(2, 4))                 # fewer rows than K: drawn with replacement
     assert bool((model.condition_table == 1).all()) and float(model.energy_std_mev) > 0
+
+
+def test_skip_path_reaches_the_logits_and_the_fast_path_matches_the_dense_one():
+    model, *_ = make_cvae()
+    assert model.decoder.skip == N_CONDITION and bool((model.decoder.skip_weight == 0).all())
+    with torch.no_grad():
+        model.decoder.skip_weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(2))
+    x = model.prior_inputs(8, torch.Generator().manual_seed(0))
+    plain = model.decoder.out(model.decoder.features(x)).view(8, 40, 3)
+    out = model.decoder(x)
+    torch.testing.assert_close(out[..., 0], plain[..., 0] + x[:, -N_CONDITION:] @ model.decoder.skip_weight)
+    torch.testing.assert_close(out[..., 1:], plain[..., 1:])
+    # sample_hits (split output + skip) triggers the PMTs the dense decoder's probabilities give
+    hits = model.sample_hits(3000, torch.Generator().manual_seed(1), vertex_cm=[0.0, 0.0, 120.0])
+    rate = np.bincount(hits.pmt.astype(np.int64), minlength=40) / 3000
+    dense = torch.sigmoid(model.sample_raw(3000, torch.Generator().manual_seed(1), vertex_cm=[0.0, 0.0, 120.0],
+                                           calibrated=False)[..., 0]).mean(0).numpy()
+    assert np.abs(rate - dense).max() < 0.04, (rate, dense)
+    no_skip = PointNetVAE(VAEConfig.from_preset("tiny", n_pmts=40, condition=True, condition_skip=False))
+    assert no_skip.decoder.skip == 0 and not hasattr(no_skip.decoder, "skip_weight")

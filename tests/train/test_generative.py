@@ -355,3 +355,17 @@ def test_conditional_vae_needs_finite_conditions(pmts):
     mc = simulate("Xe136_0vbb", 3, seed=1, pmts=pmts)       # the library's simulate fits no vertex
     with pytest.raises(ConfigError, match="mc.parquet: 3 of 3 events have no reconstructed vertex"):
         event_conditions(mc, name="mc.parquet")
+
+
+def test_checkpoint_without_condition_settings_loads_as_before(trained_vae, pmts, tmp_path):
+    """A checkpoint written before issue 18 (no condition keys in its config) loads unconditioned and
+    generates the same events."""
+    model = trained_vae[0]
+    _, meta = save_model(tmp_path / "old", model, "vae")
+    doc = json.loads(meta.read_text())
+    for k in ("condition", "condition_encoder", "condition_rows", "condition_vertex_scale_cm", "condition_skip"):
+        doc["config"].pop(k)
+    meta.write_text(json.dumps(doc))
+    loaded, _ = load_model(tmp_path / "old")
+    assert not loaded.conditional
+    assert generate_events(loaded, 20, seed=6, pmts=pmts).equals(generate_events(model, 20, seed=6, pmts=pmts))
