@@ -50,7 +50,8 @@ from kamcore.cli.gen_cmds import resolve_checkpoint
 from kamcore.events import Events
 from kamcore.geometry import default_pmt_table
 from kamcore.io import write_events
-from kamcore.nn.pointnet import SAMPLE_CHUNK, TRIGGER_LEVELS, TriggerDraws, _readout
+from kamcore.nn.pointnet import SAMPLE_CHUNK, TRIGGER_LEVELS, TriggerDraws
+from kamcore.nn.pointnet.sampling import _readout
 from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig
 from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
