@@ -50,7 +50,8 @@ from kamcore.cli.gen_cmds import resolve_checkpoint
 from kamcore.events import Events
 from kamcore.geometry import default_pmt_table
 from kamcore.io import write_events
-from kamcore.nn.pointnet import SAMPLE_CHUNK, TRIGGER_LEVELS, TriggerDraws, _readout
+from kamcore.nn.pointnet import SAMPLE_CHUNK, TRIGGER_LEVELS, TriggerDraws
+from kamcore.nn.pointnet.sampling import _readout
 from kamcore.nn.vae import VAE_PRESETS, PointNetVAE, VAEConfig
 from kamcore.nn.wgan import GANConfig, PointCloudWGAN
 from kamcore.preprocess.pointcloud import point_clouds
@@ -143,7 +144,10 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
         parts = []
         for a in range(0, n, batch_size):
             b = min(batch_size, n - a)
-            z = timed("latents z ~ N(0, I)", lambda: torch.randn(b, model.config.latent_dim, generator=gen))
+            # a VAE's decoder inputs (a conditional one: [z, c], c drawn from its table first)
+            prior = getattr(model, "prior_inputs", None) or (
+                lambda m, g: torch.randn(m, model.config.latent_dim, generator=g))
+            z = timed("latents z ~ N(0, I) (+ conditions)", lambda: prior(b, gen))
             draws = TriggerDraws(gen, "cpu")
             ch = min(chunk, b)
             p_buf, t_buf, q_buf = (z.new_empty(ch, n_pmts) for _ in range(3))
@@ -154,6 +158,9 @@ def profile_sampling(model, n: int, seed: int = 0, batch_size: int = 65536, chun
                 f = feats[c0 % (4 * chunk):c0 % (4 * chunk) + chunk]
                 c = f.shape[0]
                 prob = timed("trigger logits GEMM (P)", lambda: torch.addmm(b_logit, f, w_logit, out=p_buf[:c]))
+                if dec.skip:    # a conditional VAE: its condition straight to the logits
+                    prob = timed("condition skip to the logits", lambda: prob.addmm_(
+                        z[c0:c0 + c, -dec.skip:], dec.skip_weight))
                 prob = timed("sigmoid", lambda: prob.sigmoid_())
                 k = timed("trigger draws (16-bit, SFC64)", lambda: draws.levels(c, n_pmts))
                 trig = timed("scale + compare", lambda: np.less(     # TriggerDraws.__call__ on the CPU

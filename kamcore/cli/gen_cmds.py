@@ -133,6 +133,7 @@ def train_generator(args: argparse.Namespace) -> int:
     from ..train import save_model
     from ..train.generative import (
         GenTrainConfig,
+        event_conditions,
         fit_gan,
         fit_vae,
         iou_validator,
@@ -167,9 +168,14 @@ def train_generator(args: argparse.Namespace) -> int:
     else:
         torch.manual_seed(cfg.seed)  # initial weights (training noise comes from cfg.seed inside fit_*)
         model = build_generator(kind, preset, parse_arch(args.arch))
-        prepare_generator(model, points, trigger, pmts)
+    # a conditional VAE: every event's reconstructed vertex and visible energy
+    condition = (event_conditions(events, name=", ".join(args.events)) if getattr(model, "conditional", False)
+                 else None)
+    if not args.init:
+        prepare_generator(model, points, trigger, pmts, condition=condition, seed=cfg.seed)
     steps = math.ceil(len(points) / cfg.batch_size) * cfg.epochs
     fit = fit_vae if kind == "vae" else fit_gan
+    extra = {"condition": condition} if condition is not None else {}
     key = "loss" if kind == "vae" else "critic_loss"
     with tqdm(total=steps, unit="step", desc=f"train {kind}", disable=args.no_progress or None,
               file=sys.stderr) as bar:
@@ -177,7 +183,7 @@ def train_generator(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info[key]:.3f}")
         history = fit(model, points, trigger, cfg, pmts=pmts, progress=tick, validate=validate,
-                      validate_every=args.val_every)
+                      validate_every=args.val_every, **extra)
     if args.calibrate:
         from ..train.generative import calibrate_generator
 
@@ -264,7 +270,35 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device of the sampling (default cpu; other devices "
                    "may give other events for the same seed)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for torch (0: torch's default)")
+    p.add_argument("--vertex", type=float, nargs=3, metavar=("X", "Y", "Z"), help=(
+        "conditional VAE only: generate at this reconstructed vertex, cm (|vertex| <= 650 cm; default: drawn "
+        "with the energy from the model's table of training events)"))
+    p.add_argument("--energy", type=float, metavar="MEV", help=(
+        "conditional VAE only: generate at this visible energy, MeV (> 0; default: drawn from the table)"))
     add_pmt_option(p)
+
+
+#: largest |--vertex|, cm (the outer balloon, DESIGN 2)
+_MAX_VERTEX_CM = 650.0
+
+
+def _condition_args(args, model) -> dict:
+    """``{"vertex_cm", "energy_mev"}`` of ``--vertex`` / ``--energy`` (empty without them); one-line errors."""
+    cond = {}
+    if args.vertex is not None:
+        v = np.asarray(args.vertex, float)
+        if not np.isfinite(v).all() or float(np.sqrt((v * v).sum())) > _MAX_VERTEX_CM:
+            raise ConfigError(f"--vertex must be finite with radius <= {_MAX_VERTEX_CM:g} cm, got "
+                              f"{' '.join(f'{x:g}' for x in args.vertex)}")
+        cond["vertex_cm"] = [float(x) for x in v]
+    if args.energy is not None:
+        if not math.isfinite(args.energy) or args.energy <= 0:
+            raise ConfigError(f"--energy must be a finite energy > 0 MeV, got {args.energy:g}")
+        cond["energy_mev"] = float(args.energy)
+    if cond and not getattr(model, "conditional", False):
+        raise ConfigError(f"{args.model}: --vertex/--energy need a conditional VAE (trained with condition=true); "
+                          f"this {getattr(model, 'kind', 'model')} is not conditional")
+    return cond
 
 
 def _generate(args) -> int:
@@ -284,11 +318,14 @@ def _generate(args) -> int:
     if trained_on and trained_on != pmts.digest:
         raise ConfigError(f"{args.model}: trained with PMT table {trained_on}, the table in use is {pmts.digest}; "
                           "pass the same --pmt-table")
-    events = generate_events(model, args.events, seed=args.seed, pmts=pmts, run=args.run)
+    cond = _condition_args(args, model)
+    events = generate_events(model, args.events, seed=args.seed, pmts=pmts, run=args.run, condition=cond)
     resolved = resolve_checkpoint(args.model)
     weights, _ = checkpoint_paths(resolved)
     # a shipped model is recorded by its name, not by where this installation keeps it
     model_arg = weights.with_suffix("").name if resolved != Path(args.model) else str(weights.with_suffix(""))
+    cond_argv = ((["--vertex", *(f"{x:g}" for x in cond["vertex_cm"])] if "vertex_cm" in cond else [])
+                 + (["--energy", f"{cond['energy_mev']:g}"] if "energy_mev" in cond else []))
     # provenance that fixes the contents; the output path is left out so that the same
     # command gives byte-identical files wherever they are written
     events.attrs.update({
@@ -298,8 +335,10 @@ def _generate(args) -> int:
         "generator_training_sources": (meta.get("training") or {}).get("sources"),
         "generated_by": shlex.join(["kamcore", "generate", "--model", model_arg,
                                     "--events", str(args.events),
-                                    "--seed", str(args.seed), "--run", str(args.run)]),
+                                    "--seed", str(args.seed), "--run", str(args.run), *cond_argv]),
     })
+    if cond:
+        events.attrs["generator_condition"] = json.dumps(cond, sort_keys=True)
     write_events(events, out, n_pmts=len(pmts))
     print(f"{out}: {len(events)} {events.source[0]} events, {events.n_hits} hits "
           f"({events.n_hits / len(events):.0f} per event)")

@@ -101,7 +101,8 @@ def build_generator(kind: str, preset: str, overrides: dict | None = None):
 
 
 def generate_events(model: torch.nn.Module, n: int, seed: int = 0, pmts: PMTTable | None = None,
-                    source_name: str | None = None, *, batch_size: int = 65536, run: int = 0) -> Events:
+                    source_name: str | None = None, *, batch_size: int = 65536, run: int = 0,
+                    condition: dict | None = None) -> Events:
     """Sample ``n`` events from a trained generator as an ordinary :class:`~kamcore.events.Events` batch.
 
     Parameters
@@ -124,6 +125,9 @@ def generate_events(model: torch.nn.Module, n: int, seed: int = 0, pmts: PMTTabl
         latents of a call at 8 MB and, for ``n`` up to it, copies the hits only once).
     run : int
         Run number written to every event.
+    condition : dict, optional
+        Conditional VAE only: ``{"vertex_cm": (3,), "energy_mev": float}`` (either key), passed to
+        ``sample_hits``; unset ones are drawn from the model's condition table.
 
     Returns
     -------
@@ -155,7 +159,7 @@ def generate_events(model: torch.nn.Module, n: int, seed: int = 0, pmts: PMTTabl
         with torch.inference_mode():
             for a in range(0, n, batch_size):
                 # z, then the trigger draws of the batch, then t and q of the triggered PMTs only
-                parts.append(model.sample_hits(min(batch_size, n - a), generator=gen))
+                parts.append(model.sample_hits(min(batch_size, n - a), generator=gen, **(condition or {})))
     finally:
         model.train(was_training)
 

@@ -31,6 +31,22 @@ Sampling: ``z ~ N(0, I)``, decode, trigger bits ``~ Bernoulli(sigmoid(logit))``,
 does it densely (every PMT); :meth:`PointNetVAE.sample_hits` draws the same way but
 evaluates ``t`` and ``q`` of the triggered PMTs only (:func:`~kamcore.nn.pointnet.sample_hits`),
 the path of :func:`kamcore.models.generate_events`.
+
+Conditional VAE (``config.condition``; issue 18: the unconditioned objective does not put
+the event's position into the shared latent).  Every event has a condition vector
+
+    c = (x_v / s_v, y_v / s_v, z_v / s_v, (E - mu_E) / sigma_E)      (B, 4)
+
+from its reconstructed vertex ``x_v`` (cm, ``Events.vertex_cm``) and visible energy ``E``
+(MeV, ``Events.energy_mev``; ``mu_E``, ``sigma_E`` fitted on the training set; ``s_v =
+config.condition_vertex_scale_cm``).  The decoder models ``p(x | z, c)``: its input is ``[z, c]``
+``(B, L + 4)``, and ``c`` also reaches the trigger logits linearly (``config.condition_skip``,
+:class:`~kamcore.nn.pointnet.PMTDecoder` ``skip``); the encoder models
+``q(z | x, c)`` (``c`` joins the pooled feature before the fully connected layers).  The loss
+is the one above.  Sampling without a given condition draws rows ``(x_v, y_v, z_v, E)`` of
+:attr:`PointNetVAE.condition_table` (``(K, 4)`` float32, random training events, a buffer
+saved with the weights) uniformly, i.e. ``c`` from the training distribution; a given
+vertex and/or energy replaces those columns of every drawn row.
 """
 
 from __future__ import annotations
@@ -46,9 +62,12 @@ from ..errors import ConfigError
 from .pointnet import (N_FEATURES, SAMPLE_CHUNK, HitSample, OutputCalibration, PMTDecoder, PointCloudScaler,
                        PointNetEncoder, SharedMLP, orthogonality_loss, sample_hits)
 
-__all__ = ["VAEConfig", "VAE_PRESETS", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
+__all__ = ["VAEConfig", "VAE_PRESETS", "N_CONDITION", "PointNetVAE", "chamfer_distance", "kl_divergence", "triggered_points"]
 
 _BIG = 1e8  # "large distance" given to padded / masked points
+
+#: width of the condition vector c: 3 vertex coordinates and the visible energy
+N_CONDITION = 4
 
 
 class VAEConfig(JsonConfig):
@@ -93,6 +112,21 @@ class VAEConfig(JsonConfig):
         "Encode only the triggered points plus one point at the origin (all untriggered PMTs are that same "
         "point, so the max pool, and the encoding in eval mode, are unchanged; in training, batch-norm "
         "statistics see fewer origin points).  ~4x faster at ~350 of 1879 PMTs triggered."))
+    condition = param.Boolean(default=False, doc=(
+        "Conditional VAE: decoder p(x | z, c) (and encoder q(z | x, c)) on c = (reconstructed vertex / 650 cm, "
+        "scaled visible energy); unconditioned sampling draws c from condition_table.  False (checkpoints "
+        "before issue 18): the plain VAE."))
+    condition_encoder = param.Boolean(default=True, doc="With condition: the encoder sees c too.")
+    condition_vertex_scale_cm = param.Number(default=157.0, bounds=(1.0, None), doc=(
+        "With condition: s_v, cm; c holds vertex / s_v.  157 cm (the training selection's radius) keeps c of "
+        "order 1: with 650 cm (|c| < 0.25) Adam at lr 1e-3 did not move the decoder's vertex weights far enough "
+        "in 3 epochs (generated centroid-radius IoU 11%)."))
+    condition_skip = param.Boolean(default=True, doc=(
+        "With condition: c also reaches the trigger logits through a linear per-PMT term (decoder skip, zero "
+        "at start): the first-order hit dipole of an off-centre vertex."))
+    condition_rows = param.Integer(default=4096, bounds=(1, None), doc=(
+        "With condition: K, rows (vertex_cm, energy_mev) of random training events kept in the checkpoint "
+        "(float32 buffer) for unconditioned sampling."))
 
 
 #: named configurations: "default" (PointNet widths), "small" (CPU training), "fast" (below), "tiny" (tests)
@@ -230,32 +264,114 @@ class PointNetVAE(nn.Module):
             N_FEATURES, config.point_widths, transform_widths=config.transform_widths,
             transform_fc_widths=config.transform_fc_widths, input_transform=config.input_transform,
             feature_transform=config.feature_transform, norm=config.norm, pool=config.pool)
-        width = self.encoder.out_features
+        n_cond = N_CONDITION if config.condition else 0
+        width = self.encoder.out_features + (n_cond if config.condition_encoder else 0)
         self.encoder_fc = (SharedMLP(width, config.encoder_fc_widths, config.norm)
                            if config.encoder_fc_widths else nn.Identity())
         width = config.encoder_fc_widths[-1] if config.encoder_fc_widths else width
         self.to_mu = nn.Linear(width, config.latent_dim)
         self.to_logvar = nn.Linear(width, config.latent_dim)
-        self.decoder = PMTDecoder(config.latent_dim, config.decoder_widths, config.n_pmts, rank=config.decoder_rank)
+        self.decoder = PMTDecoder(config.latent_dim + n_cond, config.decoder_widths, config.n_pmts,
+                                  rank=config.decoder_rank, skip=n_cond if config.condition_skip else 0)
         self.calibration = OutputCalibration(config.calibration_knots) if config.calibration_knots else None
+        if config.condition:
+            self.register_buffer("condition_table", torch.zeros(config.condition_rows, N_CONDITION))
+            self.register_buffer("energy_mean_mev", torch.tensor(0.0))
+            self.register_buffer("energy_std_mev", torch.tensor(1.0))
+            self.register_buffer("condition_fitted", torch.tensor(False))
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is a conditional VAE (``config.condition``)."""
+        return bool(self.config.condition)
+
+    @torch.no_grad()
+    def fit_condition(self, condition: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Fill :attr:`condition_table` and the energy scaling from training conditions.
+
+        ``condition (N, 4)`` raw rows ``[x_cm, y_cm, z_cm, energy_mev]``, all finite; ``K =
+        config.condition_rows`` of them are kept, drawn without replacement when ``N >= K``
+        (with replacement otherwise).
+        """
+        if not self.conditional:
+            raise ConfigError("fit_condition: the VAE is not conditional (condition=False)")
+        c = torch.as_tensor(condition, dtype=torch.float64)
+        if c.dim() != 2 or c.shape[1] != N_CONDITION or len(c) == 0:
+            raise ConfigError(f"conditions must be (N, {N_CONDITION}) [x_cm, y_cm, z_cm, energy_mev] with N >= 1, "
+                              f"got {tuple(c.shape)}")
+        if not bool(torch.isfinite(c).all()):
+            raise ConfigError(f"conditions must be finite (reconstructed vertex and energy of every training "
+                              f"event), got {int((~torch.isfinite(c)).any(1).sum())} rows with NaN/inf")
+        k = self.config.condition_rows
+        idx = (torch.randperm(len(c), generator=generator)[:k] if len(c) >= k
+               else torch.randint(0, len(c), (k,), generator=generator))
+        self.condition_table.copy_(c[idx].to(self.condition_table.dtype))
+        self.energy_mean_mev.fill_(float(c[:, 3].mean()))
+        self.energy_std_mev.fill_(max(float(c[:, 3].std()) if len(c) > 1 else 0.0, 1e-3))
+        self.condition_fitted.fill_(True)
+
+    def scale_condition(self, condition: torch.Tensor) -> torch.Tensor:
+        """Condition vector ``c (B, 4)`` (module docstring) of raw rows ``(B, 4) [x_cm, y_cm, z_cm, energy_mev]``."""
+        vtx = condition[:, :3] / self.config.condition_vertex_scale_cm
+        e = (condition[:, 3:] - self.energy_mean_mev) / self.energy_std_mev
+        return torch.cat([vtx, e], 1)
+
+    @torch.no_grad()
+    def draw_condition(self, n: int, generator: torch.Generator | None = None, *,
+                       vertex_cm=None, energy_mev: float | None = None) -> torch.Tensor:
+        """``n`` raw conditions ``(n, 4) [x_cm, y_cm, z_cm, energy_mev]``: rows of :attr:`condition_table`
+        drawn uniformly from ``generator``, with ``vertex_cm (3,)`` and/or ``energy_mev`` replacing
+        those columns when given (the rows are drawn either way, so the draws that follow do not
+        depend on which are given)."""
+        if not self.conditional:
+            raise ConfigError("this VAE is not conditional (trained without condition); it cannot generate at a "
+                              "given vertex or energy")
+        if not bool(self.condition_fitted):
+            raise ConfigError("the conditional VAE has no condition table (train it first)")
+        table = self.condition_table
+        idx = torch.randint(0, len(table), (n,), generator=generator, device=table.device)
+        rows = table.index_select(0, idx).clone()
+        if vertex_cm is not None:
+            rows[:, :3] = torch.as_tensor(vertex_cm, dtype=rows.dtype, device=rows.device).reshape(3)
+        if energy_mev is not None:
+            rows[:, 3] = float(energy_mev)
+        return rows
 
     def _like(self) -> torch.Tensor:
         return self.to_mu.weight
 
-    def encode(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``(mu, logvar, feature_transform)`` of features ``(B, P, 6)``: ``(B, L)``, ``(B, L)``, ``(B, C1, C1)``."""
+    def encode(self, features: torch.Tensor, c: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(mu, logvar, feature_transform)`` of features ``(B, P, 6)``: ``(B, L)``, ``(B, L)``, ``(B, C1, C1)``.
+
+        ``c (B, 4)``: the scaled condition (:meth:`scale_condition`) of a conditional model.
+        """
         if self.config.encode_triggered:
             features = triggered_points(features)                       # (B, M, 6)
         out = self.encoder(features)
-        h = self.encoder_fc(out.feature)
+        h = out.feature
+        if self.conditional and self.config.condition_encoder:
+            h = torch.cat([h, self._need(c)], 1)                        # (B, C + 4)
+        h = self.encoder_fc(h)
         return self.to_mu(h), self.to_logvar(h).clamp(-20.0, 20.0), out.feature_transform
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Per-PMT output ``(B, P, 3) = [trigger logit, t_hat, q_hat]`` of latents ``z (B, L)``."""
-        return self.decoder(z)
+    def _need(self, c: torch.Tensor | None) -> torch.Tensor:
+        if c is None:
+            raise ConfigError("a conditional VAE needs the condition (vertex_cm, energy_mev) of every event")
+        return c
+
+    def decoder_input(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """What the decoder reads: ``z (B, L)``, or ``[z, c] (B, L + 4)`` for a conditional model."""
+        return torch.cat([z, self._need(c)], 1) if self.conditional else z
+
+    def decode(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-PMT output ``(B, P, 3) = [trigger logit, t_hat, q_hat]`` of latents ``z (B, L)``
+        (and scaled conditions ``c (B, 4)`` for a conditional model)."""
+        return self.decoder(self.decoder_input(z, c))
 
     def forward(self, points: torch.Tensor, trigger: torch.Tensor, *,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+                generator: torch.Generator | None = None, condition: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """Encode, reparameterise and decode a batch.
 
         Parameters
@@ -264,6 +380,8 @@ class PointNetVAE(nn.Module):
         trigger : (B, P) bool
         generator : torch.Generator, optional
             Source of the reparameterisation noise (on the model's device).
+        condition : (B, 4) [x_cm, y_cm, z_cm, energy_mev], optional
+            Raw conditions (reconstructed vertex, visible energy); required by a conditional model.
 
         Returns
         -------
@@ -272,22 +390,24 @@ class PointNetVAE(nn.Module):
             ``z`` ``(B, L)``, ``feature_transform`` ``(B, C1, C1)`` or None.
         """
         features = self.scaler.transform(points, trigger)
-        mu, logvar, a_feat = self.encode(features)
+        c = self.scale_condition(self._need(condition).to(features.dtype)) if self.conditional else None
+        mu, logvar, a_feat = self.encode(features, c)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps
-        return {"features": features, "raw": self.decode(z), "mu": mu, "logvar": logvar, "z": z,
+        return {"features": features, "raw": self.decode(z, c), "mu": mu, "logvar": logvar, "z": z,
                 "feature_transform": a_feat}
 
     def loss(self, points: torch.Tensor, trigger: torch.Tensor, *,
-             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms of a batch (each a scalar tensor, averaged over events).
+             generator: torch.Generator | None = None, condition: torch.Tensor | None = None
+             ) -> dict[str, torch.Tensor]:
+        """Loss terms of a batch (each a scalar tensor, averaged over events; arguments as :meth:`forward`).
 
         Returns
         -------
         dict
             ``loss`` (the total that is minimised), ``chamfer``, ``bce``, ``kl``, ``ortho``.
         """
-        out = self.forward(points, trigger, generator=generator)
+        out = self.forward(points, trigger, generator=generator, condition=condition)
         cfg = self.config
         trig = trigger.bool()
         x_in = out["features"][..., :5]                                       # (B, P, 5)
@@ -300,51 +420,66 @@ class PointNetVAE(nn.Module):
         total = chamfer + cfg.bce_weight * bce + cfg.beta * kl + cfg.ortho_weight * ortho
         return {"loss": total, "chamfer": chamfer, "bce": bce, "kl": kl, "ortho": ortho}
 
+    def prior_inputs(self, n: int, generator: torch.Generator | None, vertex_cm=None, energy_mev=None
+               ) -> torch.Tensor:
+        """Decoder inputs ``(n, L[+4])`` of ``n`` prior draws: the conditions first (conditional model,
+        :meth:`draw_condition`), then ``z ~ N(0, I)``."""
+        like = self._like()
+        if not self.conditional and (vertex_cm is not None or energy_mev is not None):
+            self.draw_condition(0)   # its one-line error
+        c = (self.scale_condition(self.draw_condition(n, generator, vertex_cm=vertex_cm, energy_mev=energy_mev)
+                                  .to(like.dtype)) if self.conditional else None)
+        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
+        return self.decoder_input(z, c)
+
     @torch.no_grad()
-    def sample_raw(self, n: int, generator: torch.Generator | None = None, *, calibrated: bool = True
-                   ) -> torch.Tensor:
+    def sample_raw(self, n: int, generator: torch.Generator | None = None, *, calibrated: bool = True,
+                   vertex_cm=None, energy_mev: float | None = None) -> torch.Tensor:
         """Decoder output ``(n, P, 3) = [trigger logit, t_hat, q_hat]`` of ``n`` latents ``z ~ N(0, I)``.
 
         With a fitted :attr:`calibration` (and ``calibrated``), ``t_hat`` and ``q_hat`` are mapped by it.
+        A conditional model draws the conditions as :meth:`draw_condition` (``vertex_cm`` cm,
+        ``energy_mev`` MeV fix them).
         """
-        like = self._like()
-        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
-        raw = self.decode(z)
+        raw = self.decoder(self.prior_inputs(n, generator, vertex_cm, energy_mev))
         return self.calibration(raw) if calibrated and self.calibration is not None else raw
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, n: int, generator: torch.Generator | None = None, *, vertex_cm=None,
+               energy_mev: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``n`` events from the prior.
 
         Parameters
         ----------
         n : int
         generator : torch.Generator, optional
-            Source of ``z`` and of the trigger draws (on the model's device).
+            Source of the conditions, of ``z`` and of the trigger draws (on the model's device).
+        vertex_cm : (3,) cm, energy_mev : float, optional
+            Conditional model only: generate at this reconstructed vertex / visible energy.
 
         Returns
         -------
         points : (n, P, 5) [x_cm, y_cm, z_cm, t_ns, q_pe], zeros where untriggered
         trigger : (n, P) bool
         """
-        raw = self.sample_raw(n, generator)
+        raw = self.sample_raw(n, generator, vertex_cm=vertex_cm, energy_mev=energy_mev)
         trigger = torch.bernoulli(torch.sigmoid(raw[..., 0]), generator=generator).bool()
         return self.scaler.output_points(raw, trigger), trigger
 
     @torch.no_grad()
-    def sample_hits(self, n: int, generator: torch.Generator | None = None, *, chunk: int = SAMPLE_CHUNK
-                    ) -> HitSample:
+    def sample_hits(self, n: int, generator: torch.Generator | None = None, *, chunk: int = SAMPLE_CHUNK,
+                    vertex_cm=None, energy_mev: float | None = None) -> HitSample:
         """Draw ``n`` events from the prior as triggered hits (the fast path of :meth:`sample`).
 
-        Draws ``z ~ N(0, I)`` ``(n, L)``, then (in :func:`~kamcore.nn.pointnet.sample_hits`)
-        the trigger draws ``(n, P)`` (:class:`~kamcore.nn.pointnet.TriggerDraws`), from
-        ``generator``, and decodes them (calibrated ``t`` and ``q`` of the triggered PMTs
-        only).  Call it in eval mode.
+        Draws the conditions ``(n, 4)`` (conditional model, :meth:`draw_condition`; ``vertex_cm``,
+        ``energy_mev`` as :meth:`sample`), ``z ~ N(0, I)`` ``(n, L)``, then (in
+        :func:`~kamcore.nn.pointnet.sample_hits`) the trigger draws ``(n, P)``
+        (:class:`~kamcore.nn.pointnet.TriggerDraws`), from ``generator``, and decodes them
+        (calibrated ``t`` and ``q`` of the triggered PMTs only).  Call it in eval mode.
         """
-        like = self._like()
-        z = torch.randn(n, self.config.latent_dim, generator=generator, dtype=like.dtype, device=like.device)
-        return sample_hits(self.decoder, self.scaler, self.calibration, z, generator, chunk=chunk)
+        x = self.prior_inputs(n, generator, vertex_cm, energy_mev)
+        return sample_hits(self.decoder, self.scaler, self.calibration, x, generator, chunk=chunk)
 
     def extra_repr(self) -> str:
         c = self.config
-        return f"n_pmts={c.n_pmts}, latent_dim={c.latent_dim}, beta={c.beta}"
+        return f"n_pmts={c.n_pmts}, latent_dim={c.latent_dim}, beta={c.beta}, condition={c.condition}"

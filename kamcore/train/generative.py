@@ -7,7 +7,10 @@ set (PMT positions from the PMT table) and the decoder's trigger logits start at
 per-PMT trigger rate, unless the scaler is already fitted (fine-tuning keeps the
 pre-training scaler, so the few-shot model reads the same units).
 
-* VAE: Adam (lr ``config.lr``), loss of :meth:`PointNetVAE.loss`.
+* VAE: Adam (lr ``config.lr``), loss of :meth:`PointNetVAE.loss`.  A conditional VAE
+  (``VAEConfig.condition``) also takes every event's raw condition ``(N, 4) = [x_cm, y_cm,
+  z_cm, energy_mev]`` (reconstructed vertex, visible energy: :func:`event_conditions`);
+  :func:`prepare_generator` fills its condition table from them.
 * WGAN-GP: ``n_critic`` critic steps per generator step, gradient penalty ``gp_lambda``,
   Adam with ``gan_lr`` and betas ``(gan_beta1, gan_beta2)`` for both networks
   (Gulrajani et al.: 10, 5, 1e-4, (0.5, 0.9)).
@@ -59,7 +62,7 @@ from ..models.generator import generate_events
 from .loop import resolve_device
 
 __all__ = ["GenTrainConfig", "fit_vae", "fit_gan", "prepare_generator", "iou_validator",
-           "calibrate_generator"]
+           "calibrate_generator", "event_conditions"]
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +113,41 @@ def _check_data(model: nn.Module, points, trigger) -> tuple[np.ndarray, np.ndarr
     return points, trigger
 
 
-def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None = None) -> nn.Module:
+def event_conditions(events: Events, *, name: str = "events") -> np.ndarray:
+    """Raw conditions ``(N, 4) float32 [x_cm, y_cm, z_cm, energy_mev]`` of a conditional VAE:
+    each event's reconstructed vertex (``vertex_cm``) and visible energy (``energy_mev``).
+
+    A one-line :class:`~kamcore.errors.ConfigError` naming ``name`` when any is not finite
+    (e.g. events whose vertex was never fitted).
+    """
+    c = np.concatenate([np.asarray(events.vertex_cm, np.float32).reshape(-1, 3),
+                        np.asarray(events.energy_mev, np.float32).reshape(-1, 1)], 1)
+    bad = ~np.isfinite(c).all(1)
+    if bad.any():
+        raise ConfigError(f"{name}: {int(bad.sum())} of {len(c)} events have no reconstructed vertex or energy "
+                          "(NaN); a conditional VAE needs both (fit the vertices first)")
+    return c
+
+
+def _check_condition(model: nn.Module, condition, n: int) -> np.ndarray | None:
+    if not getattr(model, "conditional", False):
+        return None
+    if condition is None:
+        raise ConfigError("a conditional VAE needs condition (N, 4) [x_cm, y_cm, z_cm, energy_mev] of every "
+                          "training event")
+    c = np.asarray(condition, np.float32)
+    if c.shape != (n, 4):
+        raise ConfigError(f"expected condition ({n}, 4) [x_cm, y_cm, z_cm, energy_mev], got {c.shape}")
+    return c
+
+
+def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None = None, *,
+                      condition=None, seed: int = 0) -> nn.Module:
     """Fit ``model.scaler`` on the data and start the trigger logits at the per-PMT rate.
+
+    A conditional VAE also fills its condition table and energy scaling from ``condition``
+    ``(N, 4) [x_cm, y_cm, z_cm, energy_mev]`` (rows drawn with ``seed``) and starts its decoder's
+    skip path at the per-PMT linear fit of the trigger bits on ``c`` (:meth:`PMTDecoder.init_skip`).
 
     Parameters
     ----------
@@ -127,6 +163,7 @@ def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None =
     the model (modified in place)
     """
     points, trigger = _check_data(model, points, trigger)
+    condition = _check_condition(model, condition, len(points))
     pmts = pmts or default_pmt_table()
     if len(pmts) != model.scaler.n_pmts:
         raise ConfigError(f"the PMT table has {len(pmts)} PMTs, the model expects {model.scaler.n_pmts}")
@@ -140,6 +177,12 @@ def prepare_generator(model: nn.Module, points, trigger, pmts: PMTTable | None =
     model.scaler.fit(torch.from_numpy(points), torch.from_numpy(trigger), torch.tensor(pmts.xyz_cm))
     decoder = model.decoder if isinstance(model, PointNetVAE) else model.generator
     decoder.init_output_bias(torch.from_numpy(trigger.mean(0)))
+    if condition is not None:
+        model.fit_condition(torch.from_numpy(condition), torch.Generator().manual_seed(int(seed)))
+        # the decoder's skip path starts at the per-PMT linear fit of the trigger bits on c
+        like = next(model.parameters())
+        c = model.scale_condition(torch.from_numpy(condition).to(device=like.device, dtype=like.dtype))
+        decoder.init_skip(c.double().cpu(), torch.from_numpy(trigger))
     return model
 
 
@@ -150,14 +193,17 @@ def _batch(points: np.ndarray, trigger: np.ndarray, idx: np.ndarray, like: torch
     return x, t
 
 
-def _setup(model: nn.Module, points, trigger, config: GenTrainConfig, pmts: PMTTable | None):
+def _setup(model: nn.Module, points, trigger, config: GenTrainConfig, pmts: PMTTable | None, condition=None):
     points, trigger = _check_data(model, points, trigger)
     if config.threads:
         torch.set_num_threads(config.threads)
     dev = resolve_device(config.device)
     model.to(dev)
     if not bool(model.scaler.fitted):
-        prepare_generator(model, points, trigger, pmts)
+        prepare_generator(model, points, trigger, pmts, condition=condition, seed=config.seed)
+    elif getattr(model, "conditional", False) and not bool(model.condition_fitted):
+        model.fit_condition(torch.from_numpy(_check_condition(model, condition, len(points))),
+                            torch.Generator().manual_seed(int(config.seed)))
     gen = torch.Generator(device=dev).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     return points, trigger, dev, gen, rng
@@ -210,7 +256,8 @@ class _BestKeeper:
 
 def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None = None, *,
             pmts: PMTTable | None = None, progress: Callable[[dict], None] | None = None,
-            validate: Callable[[nn.Module], dict] | None = None, validate_every: int = 1) -> dict:
+            validate: Callable[[nn.Module], dict] | None = None, validate_every: int = 1,
+            condition=None) -> dict:
     """Train a :class:`~kamcore.nn.vae.PointNetVAE` in place.
 
     Parameters
@@ -229,6 +276,8 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
         every ``validate_every``-th epoch and after the last; the weights of the best
         score are restored at the end.
     validate_every : int
+    condition : (N, 4) [x_cm, y_cm, z_cm, energy_mev], optional
+        Raw conditions of the events (:func:`event_conditions`); required by a conditional VAE.
 
     Returns
     -------
@@ -237,7 +286,8 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
         (means over the epoch's steps), plus ``best_epoch`` and ``best_score`` with ``validate``.
     """
     config = config or GenTrainConfig()
-    points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts)
+    points, trigger, dev, gen, rng = _setup(model, points, trigger, config, pmts, condition)
+    condition = _check_condition(model, condition, len(points))
     like = next(model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     needs_two = model.config.norm == "batch"
@@ -253,7 +303,9 @@ def fit_vae(model: PointNetVAE, points, trigger, config: GenTrainConfig | None =
             if needs_two and len(idx) < 2:  # batch norm needs two events
                 continue
             x, t = _batch(points, trigger, idx, like)
-            terms = model.loss(x, t, generator=gen)
+            c = None if condition is None else torch.from_numpy(condition[idx]).to(device=like.device,
+                                                                                   dtype=like.dtype)
+            terms = model.loss(x, t, generator=gen, condition=c)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()

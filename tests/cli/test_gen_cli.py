@@ -289,3 +289,46 @@ def test_errors_are_one_line_exit_2(d, kamnet_ckpt, tmp_path, capsys):
         assert code == 2, (argv, err)
         assert len(err.strip().splitlines()) == 1 and match in err, (argv, err)
     assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.fixture(scope="module")
+def cvae(d):
+    """A tiny conditional VAE (issue 18) trained on the 50 MC events (their fitted vertices and energies)."""
+    assert main(["train", "vae", "--events", str(d / "mc.parquet"), "--out", str(d / "cvae"), *_TINY,
+                 "--arch", "condition=true", "condition_rows=16"]) == 0
+    return d / "cvae"
+
+
+def test_conditional_generate_is_reproducible_and_records_the_condition(d, cvae, tmp_path, capsys):
+    meta = json.loads((d / "cvae.json").read_text())
+    assert meta["config"]["condition"] is True
+    argv = ["generate", "--model", str(cvae), "--events", "30", "--seed", "5", "--vertex", "0", "0", "150",
+            "--energy", "2.6"]
+    for name in ("a", "b"):
+        code, out, err = run([*argv, "--out", str(tmp_path / f"{name}.parquet")], capsys)
+        assert code == 0, err
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    ev = read_events(tmp_path / "a.parquet")
+    assert "--vertex 0 0 150 --energy 2.6" in ev.attrs["generated_by"]
+    assert json.loads(ev.attrs["generator_condition"]) == {"energy_mev": 2.6, "vertex_cm": [0.0, 0.0, 150.0]}
+    # unconditioned draws (from the checkpoint's table) differ from the fixed condition, and are seeded too
+    for name in ("c", "e"):
+        assert run(["generate", "--model", str(cvae), "--events", "30", "--seed", "5",
+                    "--out", str(tmp_path / f"{name}.parquet")], capsys)[0] == 0
+    assert (tmp_path / "c.parquet").read_bytes() == (tmp_path / "e.parquet").read_bytes()
+    assert not read_events(tmp_path / "c.parquet").equals(ev)
+
+
+def test_bad_condition_options_are_one_line_errors(d, cvae, tmp_path, capsys):
+    base = ["generate", "--events", "5", "--seed", "1", "--out", str(tmp_path / "x.parquet")]
+    for argv, match in [
+        ([*base, "--model", str(cvae), "--vertex", "0", "0", "900"], "--vertex must be finite with radius <= 650 cm"),
+        ([*base, "--model", str(cvae), "--vertex", "nan", "0", "0"], "--vertex must be finite"),
+        ([*base, "--model", str(cvae), "--energy", "-1"], "--energy must be a finite energy > 0 MeV, got -1"),
+        ([*base, "--model", str(d / "vae"), "--vertex", "0", "0", "100"], "need a conditional VAE"),
+        ([*base, "--model", str(d / "gan"), "--energy", "2.5"], "need a conditional VAE"),
+    ]:
+        code, _, err = run(argv, capsys)
+        assert code == 2, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and match in err, (argv, err)
+    assert not (tmp_path / "x.parquet").exists()

@@ -17,7 +17,8 @@ from kamcore.preprocess.pointcloud import point_clouds
 from kamcore.sim import simulate
 from kamcore.train import load_model, save_model
 from kamcore.models import generate_events
-from kamcore.train.generative import (GenTrainConfig, calibrate_generator, fit_gan, fit_vae, iou_validator, prepare_generator)
+from kamcore.train.generative import (GenTrainConfig, calibrate_generator, event_conditions, fit_gan, fit_vae,
+                                      iou_validator, prepare_generator)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -271,3 +272,101 @@ def test_shipped_vae_fast_path_has_the_distribution_of_model_sample(pmts):
     rate_ref = trigger.double().mean(0).numpy()
     p = np.clip((rate_fast + rate_ref) / 2, 1 / n, 1 - 1 / n)
     assert 0.85 < np.mean((rate_fast - rate_ref) ** 2 / (2 * p * (1 - p) / n)) < 1.15
+
+
+# ------------------------------------------------------------------ conditional VAE (issue 18)
+@pytest.fixture(scope="module")
+def small_pmts():
+    """200 PMTs: the conditional tests train on synthetic clouds in seconds."""
+    return fibonacci_pmt_table(n=200, n_20in=50)
+
+
+def _dipole_clouds(pmts, n=256, seed=0):
+    """Synthetic clouds whose trigger pattern follows the vertex: PMTs on the vertex's side of z = 0
+    trigger with probability 0.6, the others 0.1; vertices at z = +-200 cm, energies 2-3 MeV."""
+    rng = np.random.default_rng(seed)
+    side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    cond = np.zeros((n, 4), np.float32)
+    cond[:, 2] = 200.0 * side
+    cond[:, 3] = rng.uniform(2.0, 3.0, n)
+    z_pmt = pmts.xyz_cm[:, 2]
+    prob = np.where(np.sign(z_pmt)[None, :] == side[:, None], 0.6, 0.1)
+    trigger = rng.random(prob.shape) < prob
+    points = np.zeros(trigger.shape + (5,), np.float32)
+    points[..., :3] = pmts.xyz_cm[None]
+    points[..., 3] = rng.normal(0.0, 3.0, trigger.shape)
+    points[..., 4] = rng.gamma(4.0, 0.3, trigger.shape) + 0.3
+    points *= trigger[..., None]
+    return points, trigger, cond
+
+
+def _centroid_z(events, pmts):
+    q, z = events.q_pe.astype(np.float64), pmts.xyz_cm[events.pmt.astype(np.int64), 2]
+    ev = events.event_index()
+    return np.bincount(ev, q * z, len(events)) / np.bincount(ev, q, len(events))
+
+
+@pytest.fixture(scope="module")
+def trained_cvae(small_pmts):
+    points, trigger, cond = _dipole_clouds(small_pmts)
+    torch.manual_seed(0)
+    model = PointNetVAE(VAEConfig.from_preset("tiny", n_pmts=200, condition=True, condition_rows=32,
+                                              bce_weight=20.0))
+    cfg = GenTrainConfig(epochs=10, batch_size=32, lr=3e-2, seed=0, device="cpu")
+    history = fit_vae(model, points, trigger, cfg, pmts=small_pmts, condition=cond)
+    return model, history, cond
+
+
+def test_conditioning_moves_the_charge_centroid(trained_cvae, small_pmts):
+    pmts = small_pmts
+    model, history, cond = trained_cvae
+    assert history["epochs"][-1]["bce"] < history["epochs"][0]["bce"]
+    up = generate_events(model, 200, seed=1, pmts=pmts, condition={"vertex_cm": [0.0, 0.0, 200.0]})
+    down = generate_events(model, 200, seed=1, pmts=pmts, condition={"vertex_cm": [0.0, 0.0, -200.0]})
+    zu, zd = _centroid_z(up, pmts), _centroid_z(down, pmts)
+    # the training pattern puts the charge centroid near +-R (0.6 - 0.1) / (2 x 0.7) = +-0.36 R
+    assert zu.mean() > 100.0 and zd.mean() < -100.0, (zu.mean(), zd.mean())
+    # unconditioned draws mix both sides as the training set does
+    free = _centroid_z(generate_events(model, 400, seed=2, pmts=pmts), pmts)
+    assert 0.25 < (free > 0).mean() < 0.75
+    assert generate_events(model, 50, seed=3, pmts=pmts).equals(generate_events(model, 50, seed=3, pmts=pmts))
+
+
+def test_conditional_checkpoint_round_trip_and_calibration(trained_cvae, small_pmts, tmp_path):
+    pmts = small_pmts
+    model, _, cond = trained_cvae
+    save_model(tmp_path / "cvae", model, "vae")
+    loaded, _ = load_model(tmp_path / "cvae")
+    assert loaded.conditional and torch.equal(loaded.condition_table, model.condition_table)
+    a = generate_events(model, 30, seed=4, pmts=pmts, condition={"energy_mev": 2.5})
+    assert a.equals(generate_events(loaded, 30, seed=4, pmts=pmts, condition={"energy_mev": 2.5}))
+    points, trigger, _ = _dipole_clouds(pmts, n=16, seed=1)
+    cal = calibrate_generator(loaded, points, trigger, knots=8, n_generate=50)
+    assert cal.conditional and bool(cal.calibration.fitted) and len(generate_events(cal, 5, pmts=pmts)) == 5
+
+
+def test_conditional_vae_needs_finite_conditions(pmts):
+    points, trigger, cond = _dipole_clouds(pmts, n=8)
+    model = PointNetVAE(VAEConfig.from_preset("tiny", condition=True, condition_rows=4))
+    with pytest.raises(ConfigError, match="needs condition"):
+        prepare_generator(model, points, trigger, pmts)
+    with pytest.raises(ConfigError, match=r"expected condition \(8, 4\)"):
+        prepare_generator(model, points, trigger, pmts, condition=cond[:3])
+    mc = simulate("Xe136_0vbb", 3, seed=1, pmts=pmts)       # the library's simulate fits no vertex
+    with pytest.raises(ConfigError, match="mc.parquet: 3 of 3 events have no reconstructed vertex"):
+        event_conditions(mc, name="mc.parquet")
+
+
+def test_checkpoint_without_condition_settings_loads_as_before(pmts):
+    """The shipped vae_xe136 was written before issue 18 (no condition keys in its config): it loads
+    unconditioned, and its fast path still draws z first (test_vae_condition checks the draw order)."""
+    from kamcore.cli.generators import resolve_checkpoint
+
+    path = resolve_checkpoint("vae_xe136")
+    doc = json.loads(path.parent.joinpath(path.name + ".json").read_text())
+    if "condition" in doc["config"]:
+        pytest.skip("the shipped VAE is a conditional one")
+    model = load_model(path)[0].eval()
+    assert not model.conditional and model.decoder.skip == 0
+    a = generate_events(model, 20, seed=6, pmts=pmts)
+    assert a.equals(generate_events(model, 20, seed=6, pmts=pmts)) and a.n_hits > 20 * 100

@@ -30,6 +30,11 @@ class PMTDecoder(nn.Module):
     norm : {"layer", "none", "batch"}
     rank : int
         0 (default): a full output layer; otherwise the rank of the factorised one.
+    skip : int
+        The last ``skip`` input columns also reach the trigger logits directly,
+        ``logit += x[:, -skip:] @ W_skip`` (``W_skip (skip, P)``, zero at start; 0: none).  A
+        conditional VAE passes its condition this way: to first order, an off-centre vertex
+        changes each PMT's trigger logit linearly in the vertex (the hit dipole).
 
     Examples
     --------
@@ -38,15 +43,20 @@ class PMTDecoder(nn.Module):
     ((2, 10, 3), (3, 16))
     """
 
-    def __init__(self, latent_dim: int, widths: Sequence[int], n_pmts: int, norm: str = "none", rank: int = 0):
+    def __init__(self, latent_dim: int, widths: Sequence[int], n_pmts: int, norm: str = "none", rank: int = 0,
+                 skip: int = 0):
         super().__init__()
         if rank < 0:
             raise ConfigError(f"decoder rank must be >= 0 (0: full output layer), got {rank}")
-        self.n_pmts = n_pmts
+        if not 0 <= skip <= latent_dim:
+            raise ConfigError(f"decoder skip must be in [0, {latent_dim}] (input columns), got {skip}")
+        self.n_pmts, self.skip = n_pmts, skip
         self.hidden = SharedMLP(latent_dim, widths, norm) if widths else nn.Identity()
         width = widths[-1] if widths else latent_dim
         self.low = nn.Linear(width, rank, bias=False) if rank else nn.Identity()
         self.out = nn.Linear(rank or width, 3 * n_pmts)
+        if skip:
+            self.skip_weight = nn.Parameter(torch.zeros(skip, n_pmts))     # (skip, P)
 
     @torch.no_grad()
     def init_output_bias(self, trigger_rate: torch.Tensor) -> None:
@@ -60,8 +70,37 @@ class PMTDecoder(nn.Module):
         bias[:, 0] = torch.log(r / (1 - r))
         bias[:, 1:] = 0.0
 
+    @torch.no_grad()
+    def init_skip(self, x: torch.Tensor, trigger: torch.Tensor, ridge: float = 1e-3) -> None:
+        """Start the skip path at the per-PMT linear fit of the trigger bits on the skip inputs.
+
+        With ``x (N, skip)`` the skip inputs of the training events, ``y (N, P)`` their
+        trigger bits, ``r`` the per-PMT rate and ``x0`` the mean input, the least-squares
+        slopes ``B = (X^T X + ridge N I)^-1 X^T (y - r)`` (``X = x - x0``) become logit
+        slopes ``W_skip = B / (r (1 - r))`` (the logistic function's slope at ``r``), and the
+        logit biases are moved to ``logit(r) - x0 W_skip``, so that the mean event keeps the
+        rate of :meth:`init_output_bias` (call that first).  The first-order hit dipole is then
+        in the decoder before the first step.
+        """
+        if not self.skip:
+            return
+        x = torch.as_tensor(x, dtype=torch.float64)
+        y = torch.as_tensor(trigger, dtype=torch.float64)
+        x0, r = x.mean(0), y.mean(0).clamp(1e-3, 1 - 1e-3)
+        xc = x - x0
+        gram = xc.T @ xc + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+        slope = torch.linalg.solve(gram, xc.T @ (y - y.mean(0)))                  # (skip, P)
+        w = slope / (r * (1 - r))
+        self.skip_weight.copy_(w.to(self.skip_weight.dtype))
+        bias = self.out.bias.view(self.n_pmts, 3)
+        bias[:, 0] = (torch.log(r / (1 - r)) - x0 @ w).to(device=bias.device, dtype=bias.dtype)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(z)).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)
+        out = self.out(self.features(z)).view(z.shape[0], self.n_pmts, 3)  # (B, P, 3)
+        if self.skip:
+            logit = out[..., 0] + z[:, -self.skip:] @ self.skip_weight     # (B, P)
+            out = torch.cat([logit[..., None], out[..., 1:]], -1)
+        return out
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """Input of the output layer: ``z (B, L) -> (B, rank or width)``."""

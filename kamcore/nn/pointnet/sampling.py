@@ -105,7 +105,7 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
         trigger[b, p] = (k[b, p] + 1/2) / 2^16 < sigmoid(raw[b, p, 0])       (a Bernoulli draw)
         t_ns = unscale_t(cal_t(raw[b, p, 1])),  q_pe = unscale_q(cal_q(raw[b, p, 2]))   (triggered only)
 
-    which is :meth:`PMTDecoder.forward`, a Bernoulli draw and
+    which is :meth:`PMTDecoder.forward` (with its skip path to the logits), a Bernoulli draw and
     :meth:`OutputCalibration.forward` / :meth:`PointCloudScaler.output_points` on the kept
     PMTs, computed in chunks of ``chunk`` events whose working arrays stay in the core's
     cache: the trigger probabilities as one contiguous ``(chunk, P)`` product
@@ -154,7 +154,10 @@ def sample_hits(decoder: PMTDecoder, scaler: PointCloudScaler, calibration: "Out
             features = decoder.features(z[a:a + block])                            # (<= block, K)
         f = features[a % block:a % block + chunk]                                    # (c, K)
         c = f.shape[0]
-        prob = torch.addmm(b_logit, f, w_logit, out=p_buf[:c]).sigmoid_()       # (c, P) trigger probability
+        prob = torch.addmm(b_logit, f, w_logit, out=p_buf[:c])                  # (c, P) trigger logits
+        if decoder.skip:                                                           # + x[:, -skip:] @ W_skip
+            prob.addmm_(z[a:a + c, -decoder.skip:], decoder.skip_weight)
+        prob.sigmoid_()                                                            # trigger probability
         trigger = draws(prob, out=bits_buf[:c])                                    # (c, P) bool, host
         flat = np.flatnonzero(trigger)                                             # (H,) b P + p, sorted
         at = torch.from_numpy(flat).to(z.device)
