@@ -59,10 +59,11 @@ class DashboardConfig(JsonConfig):
         "Embedded feed: comma-separated PMT ids simulated dead (no hits), to try the Health page."))
     hot_pmts = param.String(default="", doc=(
         "Embedded feed: comma-separated PMT ids simulated hot (a noise hit in half of the events)."))
-    producer_nice = param.Integer(default=5, bounds=(0, 19), doc=(
-        "Embedded producer: its niceness (Unix).  It scores in the background and has a buffer; the sessions' "
-        "page builds and redraws come first, so a page opens as fast while the producer is busy.  Not more: "
-        "at 10, on a host with three other busy processes, the 10 Hz feed starved into STALE."))
+    producer_nice = param.Integer(default=0, bounds=(0, 19), doc=(
+        "Embedded producer: its niceness (Unix; 0: as the server).  Raised, the sessions' page builds and "
+        "redraws come before its scoring, but on a host where other processes are busy (a browser on the "
+        "same machine, tests) it falls behind: at 10 the 10 Hz feed starved into STALE, at 5 the browser "
+        "tests slowed several-fold."))
     poll_s = param.Number(default=0.2, bounds=(0.02, 10.0), doc=(
         "Seconds between live-store polls (one poller per server) and between session refreshes."))
     buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(
