@@ -62,8 +62,7 @@ class DashboardConfig(JsonConfig):
     producer_nice = param.Integer(default=0, bounds=(0, 19), doc=(
         "Embedded producer: its niceness (Unix; 0: as the server).  Raised, the sessions' page builds and "
         "redraws come before its scoring, but on a host where other processes are busy (a browser on the "
-        "same machine, tests) it falls behind: at 10 the 10 Hz feed starved into STALE, at 5 the browser "
-        "tests slowed several-fold."))
+        "same machine, tests) it falls behind: at 10 the 10 Hz feed starved into STALE on a busy 2-core host."))
     poll_s = param.Number(default=0.2, bounds=(0.02, 10.0), doc=(
         "Seconds between live-store polls (one poller per server) and between session refreshes."))
     buffer_events = param.Integer(default=1000, bounds=(10, None), doc=(
