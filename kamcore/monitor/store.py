@@ -150,6 +150,18 @@ _COMPANION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _CS, _CA = "companion_score__", "companion_attention__"
 
 
+def _per_event(score, attention, n: int, what: str = ""):
+    """``score`` as ``(n,) float32`` and ``attention`` as ``(n, T) float32`` (or None), or a ConfigError."""
+    score = np.asarray(score, np.float32)
+    if score.shape != (n,):
+        raise ConfigError(f"LiveStore.append: {what}score must have shape ({n},), got {score.shape}")
+    if attention is not None:
+        attention = np.asarray(attention, np.float32)
+        if attention.ndim != 2 or attention.shape[0] != n:
+            raise ConfigError(f"LiveStore.append: {what}attention must have shape ({n}, T), got {attention.shape}")
+    return score, attention
+
+
 def _empty() -> LiveEvents:
     return LiveEvents(Events.empty(), np.zeros(0, np.int64), np.zeros(0, np.float32), None,
                       np.zeros(0, np.float32), np.zeros(0, np.int64))
@@ -240,13 +252,7 @@ class LiveStore:
         if not self.writable:
             raise ConfigError(f"{self}: opened read-only; open with writable=True to append")
         n = len(events)
-        score = np.asarray(score, np.float32)
-        if score.shape != (n,):
-            raise ConfigError(f"LiveStore.append: score must have shape ({n},), got {score.shape}")
-        if attention is not None:
-            attention = np.asarray(attention, np.float32)
-            if attention.ndim != 2 or attention.shape[0] != n:
-                raise ConfigError(f"LiveStore.append: attention must have shape ({n}, T), got {attention.shape}")
+        score, attention = _per_event(score, attention, n)
         if n == 0:
             return self.seq
         if tau_ns is None:
@@ -266,16 +272,8 @@ class LiveStore:
         for name, (c_score, c_att) in (companions or {}).items():
             if not isinstance(name, str) or not _COMPANION_NAME.fullmatch(name):
                 raise ConfigError(f"LiveStore.append: companion model name {name!r} is not a plain name")
-            c_score = np.asarray(c_score, np.float32)
-            if c_score.shape != (n,):
-                raise ConfigError(f"LiveStore.append: companion {name} score must have shape ({n},), got "
-                                  f"{c_score.shape}")
-            arrays[_CS + name] = c_score
+            arrays[_CS + name], c_att = _per_event(c_score, c_att, n, f"companion {name} ")
             if c_att is not None:
-                c_att = np.asarray(c_att, np.float32)
-                if c_att.ndim != 2 or c_att.shape[0] != n:
-                    raise ConfigError(f"LiveStore.append: companion {name} attention must have shape ({n}, T), "
-                                      f"got {c_att.shape}")
                 arrays[_CA + name] = c_att
         chunks, replaced = self._index["chunks"], []
         if replace_runs:
